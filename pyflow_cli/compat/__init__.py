@@ -1,0 +1,1 @@
+"""Cloudflare-compatible names for user code."""

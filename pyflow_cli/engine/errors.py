@@ -1,0 +1,152 @@
+"""The error tree.
+
+Two families live here:
+
+* ``PyflowError`` and its subclasses are errors *about using pyflow*: bad input to the service
+  (an invalid instance id, an unknown workflow), a broken project config. Each carries a stable
+  ``code`` and a message that says what was wrong and what to do; the CLI turns one into a single
+  red line and a non-zero exit code.
+* The workflow errors (``WorkflowError``, ``WorkflowFatalError``, ``WorkflowTimeoutError``,
+  ``NonRetryableError``...) are the reference engine's error classes, raised *into user code* and
+  recorded in the event log under their class names (SPEC A7). Their messages are the reference's.
+"""
+
+from __future__ import annotations
+
+
+class PyflowError(Exception):
+    """Base class of every error pyflow reports to a user about their input or setup."""
+
+    code: str = "pyflow.error"
+    exit_code: int = 1
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidInputError(PyflowError):
+    """A value given to the service or the CLI is malformed (bad id, bad JSON, too large...)."""
+
+    code = "pyflow.invalid_input"
+
+
+class NotFoundError(PyflowError):
+    """A workflow or instance that was asked for does not exist."""
+
+    code = "pyflow.not_found"
+
+
+class ConflictError(PyflowError):
+    """The request cannot be carried out in the current state (e.g. restart from a missing step)."""
+
+    code = "pyflow.conflict"
+
+
+class ConfigError(PyflowError):
+    """The project configuration (wrangler.toml / .json / .jsonc) is missing or invalid."""
+
+    code = "pyflow.config"
+
+
+class UserCodeError(PyflowError):
+    """The user's Worker module could not be loaded (syntax error, import error, missing class)."""
+
+    code = "pyflow.user_code"
+
+
+class StorageError(PyflowError):
+    """The state store could not be opened or is from an incompatible pyflow version."""
+
+    code = "pyflow.storage"
+
+
+# --- errors of the workflow runtime (reference names, SPEC A7) ------------------------------------
+
+
+class WorkflowError(Exception):
+    """An error raised by the Workflows runtime for an invalid operation.
+
+    ``code`` is the reference's dotted code (``instance.not_found``); when given, the message is
+    formatted as the reference formats it: ``(<code>) <message>``.
+    """
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(f"({code}) {message}" if code else message)
+        self.code = code
+
+
+class InstanceNotFoundError(WorkflowError, NotFoundError):
+    """``get()`` or a handle operation named an instance that does not exist."""
+
+    def __init__(self, instance_id: str, workflow: str) -> None:
+        WorkflowError.__init__(self, "instance.not_found")
+        self.message = (
+            f'Workflow instance "{instance_id}" not found in workflow "{workflow}". '
+            "Check the id with `pyflow workflows instances list " + workflow + "`."
+        )
+        self.instance_id = instance_id
+        self.workflow = workflow
+
+
+class InvalidInstanceIdError(WorkflowError, InvalidInputError):
+    """``create()`` got an id that breaks the id rule."""
+
+    def __init__(self, instance_id: object) -> None:
+        WorkflowError.__init__(self, "Workflow instance has invalid id")
+        self.message = (
+            f"Invalid instance id {instance_id!r}: use 1-100 letters, digits, '_' or '-', "
+            "not starting with '-'."
+        )
+
+
+class DuplicateInstanceError(WorkflowError, ConflictError):
+    """``create()`` got an explicit id that an instance of the workflow already has."""
+
+    def __init__(self, instance_id: str) -> None:
+        WorkflowError.__init__(
+            self, f'Workflow instance with id "{instance_id}" already exists', "instance.already_exists")
+        self.message = (
+            f'Instance "{instance_id}" already exists. Choose another --id, or omit it to get a '
+            "generated one."
+        )
+
+
+class WorkflowFatalError(Exception):
+    """Thrown into user code for misuse of the step API; fails the instance if not caught."""
+
+
+class WorkflowTimeoutError(Exception):
+    """A step attempt or an event wait ran past its timeout."""
+
+    def __init__(self, timeout_ms: float) -> None:
+        super().__init__(f"Execution timed out after {format_ms(timeout_ms)}ms")
+        self.timeout_ms = timeout_ms
+
+
+class WorkflowInternalError(Exception):
+    """The engine could not do what a step needed (e.g. its stored state was unreadable)."""
+
+
+class NonRetryableError(Exception):
+    """Raise from a step to fail it at once, with no further attempts.
+
+    Same name as Cloudflare's ``workers.workflows.NonRetryableError``; ``name`` may override the
+    error name recorded in the log.
+    """
+
+    def __init__(self, message: str = "", name: str | None = None) -> None:
+        super().__init__(message)
+        if name is not None:
+            self.name = name
+
+
+class NonRetryableDelayError(Exception):
+    """A dynamic retry delay function failed; the step gets no further attempts."""
+
+
+def format_ms(ms: float) -> str:
+    """Format a millisecond count as JavaScript's ``String(number)`` does (1000, 1.5, -5)."""
+    if ms == int(ms):
+        return str(int(ms))
+    return repr(ms)

@@ -1,0 +1,56 @@
+"""The event-log vocabulary: the reference's event types (SPEC §3.3) and trigger sources (A11).
+
+The log is append-only and is the source of every describe view; these numbers are a durable
+format, so they never change meaning.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any
+
+
+class EventType(IntEnum):
+    WORKFLOW_QUEUED = 0
+    WORKFLOW_START = 1
+    WORKFLOW_SUCCESS = 2
+    WORKFLOW_FAILURE = 3
+    WORKFLOW_TERMINATED = 4
+    STEP_START = 5
+    STEP_SUCCESS = 6
+    STEP_FAILURE = 7
+    SLEEP_START = 8
+    SLEEP_COMPLETE = 9
+    ATTEMPT_START = 10
+    ATTEMPT_SUCCESS = 11
+    ATTEMPT_FAILURE = 12
+    WAIT_START = 14
+    WAIT_COMPLETE = 15
+    WAIT_TIMED_OUT = 16
+    WORKFLOW_RUNNING = 26
+    WORKFLOW_PAUSED = 27
+    WORKFLOW_WAITING_FOR_PAUSE = 28
+    WORKFLOW_WAITING = 29
+
+
+class TriggerSource(IntEnum):
+    """Who created an instance; shown as describe's ``Trigger`` (SPEC A11)."""
+
+    API = 0
+    BINDING = 1
+    EVENT = 2
+    CRON = 3
+    CLI = 4
+
+
+@dataclass(frozen=True)
+class LogEvent:
+    """One row of an instance's event log."""
+
+    seq: int
+    timestamp_ms: float
+    event: EventType
+    group_key: str | None
+    target: str | None
+    metadata: dict[str, Any]

@@ -1,0 +1,68 @@
+"""The one place cache keys and display names are built (SPEC §2.3).
+
+Each primitive counts its uses per lifetime under a counter key; the n-th use gets the cache key
+``sha1hex(<hashed>)-n`` and the display name (``target``) ``<name>-n``. Deterministic code therefore
+maps to the same keys on every replay.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+from pyflow_cli.engine.errors import format_ms
+
+
+@dataclass(frozen=True)
+class StepKey:
+    """Where a primitive's state is stored (``cache_key``) and how it is shown (``target``)."""
+
+    cache_key: str
+    target: str
+    name: str
+    count: int
+
+
+def _sha1(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+
+@dataclass
+class KeyCounter:
+    """Per-lifetime counters; a fresh one is made for every execution of ``run()``."""
+
+    _counts: dict[str, int] = field(default_factory=dict)
+
+    def _next(self, counter: str) -> int:
+        n = self._counts.get(counter, 0) + 1
+        self._counts[counter] = n
+        return n
+
+    def do(self, name: str) -> StepKey:
+        n = self._next("run-" + name)
+        return StepKey(f"{_sha1(name)}-{n}", f"{name}-{n}", name, n)
+
+    def sleep(self, name: str, duration_ms: float) -> StepKey:
+        hashed = name + format_ms(duration_ms)
+        n = self._next("sleep-" + hashed)
+        return StepKey(f"{_sha1(hashed)}-{n}", f"{name}-{n}", name, n)
+
+    def sleep_until(self, name: str, target_ms: float) -> StepKey:
+        # pyflow keys sleep_until by its target, not by the time left, so that a replay after
+        # hibernation finds the finished sleep instead of starting a new one (SPEC §2.9 notes the
+        # reference re-keys it on every replay).
+        hashed = name + "@" + format_ms(target_ms)
+        n = self._next("sleepUntil-" + hashed)
+        return StepKey(f"{_sha1(hashed)}-{n}", f"{name}-{n}", name, n)
+
+    def wait_for_event(self, name: str) -> StepKey:
+        n = self._next("waitForEvent-" + name)
+        return StepKey(f"{_sha1(f'{name}-{n}')}-{n}", f"{name}-{n}", name, n)
+
+
+def split_target(target: str) -> tuple[str, int]:
+    """``"charge card-2"`` -> ``("charge card", 2)``; a target without a counter has count 1."""
+    base, sep, count = target.rpartition("-")
+    if sep and count.isdigit():
+        return base, int(count)
+    return target, 1

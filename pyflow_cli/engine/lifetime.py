@@ -1,0 +1,238 @@
+"""One execution of ``run()`` — a *lifetime* — and the state it shares between its primitives.
+
+A lifetime holds the stored history it replays against, the per-lifetime key counters, and the
+bookkeeping that decides the instance's status and when it may hibernate: how many step bodies
+are running (``busy``) and which waits (sleeps, retry delays, event waits) are pending. When
+nothing runs and something waits, the instance is ``waiting`` (SPEC A5); if the earliest wake-up
+is far enough away (or hibernation is forced), the lifetime ends itself and the instance is
+dropped from memory until a timer or an event wakes it.
+
+Every write goes through ``write``: once a lifetime has ended (paused, terminated, restarted,
+deleted, hibernated, engine stopped) it writes nothing more.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from pyflow_cli.engine.clock import Clock
+from pyflow_cli.engine.entrypoint import WorkflowDefinition
+from pyflow_cli.engine.events import EventType
+from pyflow_cli.engine.keys import KeyCounter
+from pyflow_cli.engine.status import InstanceStatus
+from pyflow_cli.engine.store import (
+    Change,
+    History,
+    InboxEvent,
+    InstanceRecord,
+    InstanceUpdate,
+    NewLogEvent,
+    Store,
+)
+
+
+class EndReason(str, Enum):
+    """Why a lifetime stopped before ``run()`` finished."""
+
+    HIBERNATE = "hibernate"
+    PAUSE = "pause"
+    TERMINATE = "terminate"
+    RESTART = "restart"
+    DELETE = "delete"
+    SHUTDOWN = "shutdown"
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """Tuning knobs of an engine; the defaults suit ``pyflow dev``."""
+
+    hibernate_after_ms: float = 30_000.0  # waits longer than this drop the instance from memory
+    force_hibernate: bool = False  # hibernate at every wait (tests prove replay with it)
+    lease_ms: float = 15_000.0
+    max_concurrent: int = 10_000
+    poll_interval_s: float = 0.25
+    time_scale: float = 1.0  # >1 shortens sleeps, retry delays and event timeouts (demos)
+
+
+@dataclass(eq=False)
+class Waiter:
+    """A pending wait: resolved by its deadline, by a matching event, or by the lifetime ending."""
+
+    deadline_ms: float
+    event_type: str | None
+    future: asyncio.Future[InboxEvent | None]
+
+
+@dataclass
+class Lifetime:
+    instance: InstanceRecord
+    definition: WorkflowDefinition
+    history: History
+    store: Store
+    clock: Clock
+    options: EngineOptions
+    on_end: Callable[[Lifetime], None]
+    counter: KeyCounter = field(default_factory=KeyCounter)
+    steps_used: int = 0
+    busy: int = 0
+    status: InstanceStatus = InstanceStatus.RUNNING
+    waiters: list[Waiter] = field(default_factory=list)
+    end_reason: EndReason | None = None
+    pause_requested: bool = False
+    fatal_error: dict[str, Any] | None = None
+    body_tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    pause_cleared: asyncio.Event = field(default_factory=asyncio.Event)
+    max_inbox_seq: int = 0
+    wake_at: float = 0.0  # set when hibernating: the earliest deadline of the pending waits
+    _quiet_check_scheduled: bool = False
+
+    @property
+    def iid(self) -> int:
+        return self.instance.iid
+
+    @property
+    def ended(self) -> bool:
+        return self.end_reason is not None
+
+    def now(self) -> float:
+        return self.clock.now_ms()
+
+    def scaled(self, ms: float) -> float:
+        """A wait of ``ms`` in wall terms, shortened by the engine's time scale."""
+        return ms / self.options.time_scale
+
+    # -- writes ------------------------------------------------------------------------------------
+    def write(self, change: Change) -> Awaitable[bool]:
+        """Commit ``change`` unless this lifetime has ended (then it is dropped)."""
+        if self.ended:
+            return _done(False)
+        return self.store.commit(change)
+
+    def change(self) -> Change:
+        return Change(self.iid)
+
+    def log(self, event: EventType, key: str | None = None, target: str | None = None, /,
+            **metadata: Any) -> NewLogEvent:
+        return NewLogEvent(event, self.now(), key, target, metadata)
+
+    def set_status(self, status: InstanceStatus, change: Change | None = None) -> Change | None:
+        """Record a status change (with its log row) if it is one; returns the change used."""
+        if status == self.status or self.ended:
+            return change
+        self.status = status
+        change = change or self.change()
+        update = change.instance or InstanceUpdate()
+        change.instance = _with_status(update, status)
+        row = _STATUS_ROWS.get(status)
+        if row is not None:
+            change.log.append(self.log(row))
+        return change
+
+    # -- step bodies and waits ---------------------------------------------------------------------
+    def step_started(self) -> None:
+        self.busy += 1
+        change = self.set_status(InstanceStatus.RUNNING)
+        if change is not None:
+            self.write(change)
+
+    def step_finished(self) -> None:
+        self.busy -= 1
+        if self.busy == 0:
+            if self.pause_requested:
+                self.on_end_request(EndReason.PAUSE)
+            else:
+                self.schedule_quiet_check()
+
+    def add_waiter(self, deadline_ms: float, event_type: str | None = None) -> Waiter:
+        waiter = Waiter(deadline_ms, event_type, asyncio.get_running_loop().create_future())
+        self.waiters.append(waiter)
+        self.schedule_quiet_check()
+        return waiter
+
+    def remove_waiter(self, waiter: Waiter) -> None:
+        if waiter in self.waiters:
+            self.waiters.remove(waiter)
+
+    def request_pause(self) -> None:
+        self.pause_requested = True
+        self.pause_cleared.clear()
+
+    def cancel_pause(self) -> None:
+        self.pause_requested = False
+        self.pause_cleared.set()
+
+    def deliver(self, event: InboxEvent) -> bool:
+        """Hand an arriving event to the oldest wait for its type; False if none waits."""
+        if event.seq <= self.max_inbox_seq:
+            return False  # already known (delivered in memory before the store told us)
+        self.max_inbox_seq = event.seq
+        for waiter in self.waiters:
+            if waiter.event_type == event.type and not waiter.future.done():
+                waiter.future.set_result(event)
+                return True
+        self.history.inbox.append(event)
+        return False
+
+    def take_event(self, event_type: str) -> InboxEvent | None:
+        """Remove and return the oldest unconsumed event of ``event_type`` (FIFO per type)."""
+        for i, event in enumerate(self.history.inbox):
+            if event.type == event_type:
+                return self.history.inbox.pop(i)
+        return None
+
+    def schedule_quiet_check(self) -> None:
+        if not self._quiet_check_scheduled and not self.ended:
+            self._quiet_check_scheduled = True
+            asyncio.get_running_loop().call_soon(self._quiet_check)
+
+    def _quiet_check(self) -> None:
+        """Runs once the loop has let every branch reach its next await."""
+        self._quiet_check_scheduled = False
+        if self.ended or self.busy > 0 or not self.waiters:
+            return
+        if self.pause_requested:
+            self.on_end_request(EndReason.PAUSE)
+            return
+        change = self.set_status(InstanceStatus.WAITING)
+        if change is not None:
+            self.write(change)
+        earliest = min(w.deadline_ms for w in self.waiters)
+        left = earliest - self.now()
+        if left > 0 and (self.options.force_hibernate or left >= self.options.hibernate_after_ms):
+            self.wake_at = earliest
+            self.on_end_request(EndReason.HIBERNATE)
+
+    def on_end_request(self, reason: EndReason) -> None:
+        """Ask the runner to end this lifetime (it cancels ``run()`` and records the outcome)."""
+        if self.end_reason is None:
+            self.end_reason = reason
+            self.on_end(self)
+
+
+_STATUS_ROWS = {
+    InstanceStatus.RUNNING: EventType.WORKFLOW_RUNNING,
+    InstanceStatus.WAITING: EventType.WORKFLOW_WAITING,
+    InstanceStatus.PAUSED: EventType.WORKFLOW_PAUSED,
+    InstanceStatus.WAITING_FOR_PAUSE: EventType.WORKFLOW_WAITING_FOR_PAUSE,
+}
+
+
+def status_row(status: InstanceStatus) -> EventType | None:
+    """The log row written when the stored status becomes ``status`` (if any)."""
+    return _STATUS_ROWS.get(status)
+
+
+def _with_status(update: InstanceUpdate, status: InstanceStatus) -> InstanceUpdate:
+    from dataclasses import replace
+
+    return replace(update, status=status)
+
+
+def _done(value: bool) -> Awaitable[bool]:
+    future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+    future.set_result(value)
+    return future

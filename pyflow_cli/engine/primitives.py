@@ -1,0 +1,511 @@
+"""The durable primitives — ``do``, ``sleep``, ``sleep_until``, ``wait_for_event`` — replayed
+against a lifetime's stored history (SPEC §2).
+
+A primitive whose key has a stored outcome returns (or raises) it without running anything or
+writing anything. Otherwise it does its work, logging each event-log row as it goes; a step's
+result is durable before ``do`` returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import inspect
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from pyflow_cli.engine import serde
+from pyflow_cli.engine.clock import iso_ms
+from pyflow_cli.engine.durations import InvalidDurationError, js_number, parse_duration_ms
+from pyflow_cli.engine.errors import (
+    NonRetryableDelayError,
+    WorkflowFatalError,
+    WorkflowInternalError,
+    WorkflowTimeoutError,
+)
+from pyflow_cli.engine.events import EventType
+from pyflow_cli.engine.keys import StepKey
+from pyflow_cli.engine.lifetime import Lifetime, Waiter
+from pyflow_cli.engine.limits import MAX_STEP_RESULT_BYTES, format_size, is_valid_step_name
+from pyflow_cli.engine.retry import (
+    CONFIG_DOCS,
+    InvalidStepConfig,
+    ResolvedConfig,
+    delay_for,
+    resolve_config,
+    validate_config,
+    will_retry,
+)
+from pyflow_cli.engine.store import InboxEvent, StepRecord, StepWrite, TimerRecord
+
+StepBody = Callable[[serde.JsonDict], Any]
+DYNAMIC_DELAY_TIMEOUT_S = 5.0
+INTERRUPTED_MESSAGE = "The attempt was interrupted: the engine stopped while it was running"
+TIME_TRAVELER = "You can't sleep until a time in the past, time-traveler"
+
+
+class FatalStepFailure(BaseException):
+    """Ends ``run()`` with a failure user code must not catch (e.g. an unstorable result).
+
+    A ``BaseException`` so that ``except Exception`` in user code lets it through; the lifetime
+    also records it, so even a blanket ``except BaseException`` cannot turn it into success.
+    """
+
+
+# -- step.do ------------------------------------------------------------------------------------
+
+
+def check_step_call(life: Lifetime, name: object, config: object) -> None:
+    """The checks made on every ``do`` call, in the reference's order, before anything is logged."""
+    life.steps_used += 1
+    if life.steps_used > life.definition.step_limit:
+        raise WorkflowFatalError(
+            f"The limit of {life.definition.step_limit} steps has been reached. "
+            "This limit can be changed in your worker configuration."
+        )
+    if not is_valid_step_name(name):
+        raise WorkflowFatalError(
+            f'Step name "{name}" exceeds max length (256 chars) or invalid characters found'
+        )
+    try:
+        validate_config(config)
+    except InvalidStepConfig as exc:
+        raise WorkflowFatalError(
+            f'Step config for "{name}" is in a invalid format. See {CONFIG_DOCS}'
+        ) from exc
+
+
+async def do_step(life: Lifetime, name: str, body: StepBody,
+                  config: Mapping[str, Any] | None) -> Any:
+    """Run (or replay) one ``step.do``; ``body`` is called with the step's ``ctx``."""
+    check_step_call(life, name, config)
+    key = life.counter.do(name)
+    record = life.history.steps.get(key.cache_key)
+    if record is not None and record.state == "done":
+        return serde.decode(record.value_json)
+    if record is not None and record.state == "failed":
+        raise rebuild_error(life, serde.decode(record.error_json))
+    while life.pause_requested:  # a pause is pending: new steps wait for it
+        await life.pause_cleared.wait()
+    resolved = _resolved(config, record)
+    return await _attempts(life, key, body, resolved, record)
+
+
+def _resolved(config: Mapping[str, Any] | None, record: StepRecord | None) -> ResolvedConfig:
+    """The config persisted with the step's first execution wins over the code's current one."""
+    fresh = resolve_config(config)
+    if record is not None and record.config_json:
+        return ResolvedConfig(serde.decode(record.config_json), fresh.delay_function)
+    return fresh
+
+
+async def _attempts(life: Lifetime, key: StepKey, body: StepBody, config: ResolvedConfig,
+                    record: StepRecord | None) -> Any:
+    attempt = record.attempts if record is not None else 0
+    if record is None:
+        life.history.steps[key.cache_key] = StepRecord(
+            key.cache_key, "do", key.target, "started", None, None, None, 0, False)
+        change = life.change()
+        change.log.append(life.log(EventType.STEP_START, key.cache_key, key.target,
+                                   config=config.stored))
+        change.steps.append(StepWrite(key.cache_key, "do", key.target, state="started",
+                                      config_json=serde.encode_plain(config.stored), attempts=0))
+        life.write(change)
+    elif record.attempt_open:
+        # The process stopped during this attempt: it counts as failed (SPEC A6).
+        error = WorkflowInternalError(INTERRUPTED_MESSAGE)
+        await _after_failure(life, key, config, attempt, error, body)
+    else:
+        retry = life.history.timers.get((key.cache_key, "retry"))
+        if retry is not None:
+            await _wait_until(life, retry.due_ms)
+    while True:
+        attempt += 1
+        life.step_started()
+        try:
+            outcome = await _one_attempt(life, key, body, config, attempt)
+        finally:
+            life.step_finished()
+        if not isinstance(outcome, BaseException):
+            return outcome
+        await _after_failure(life, key, config, attempt, outcome, body)
+
+
+async def _one_attempt(life: Lifetime, key: StepKey, body: StepBody, config: ResolvedConfig,
+                       attempt: int) -> Any:
+    """Run attempt ``attempt``; returns the stored value, or the exception it failed with."""
+    start = life.change()
+    start.log.append(life.log(EventType.ATTEMPT_START, key.cache_key, key.target, attempt=attempt))
+    start.steps.append(StepWrite(key.cache_key, "do", key.target, attempts=attempt,
+                                 attempt_open=True))
+    life.write(start)  # rides along with the next durable commit
+    ctx = make_ctx(key, attempt, config)
+    task = asyncio.ensure_future(_call(body, ctx))
+    life.body_tasks.add(task)
+    task.add_done_callback(life.body_tasks.discard)
+    timeout_ms = config.timeout_ms
+    timer = asyncio.ensure_future(life.clock.sleep_until(life.now() + life.scaled(timeout_ms)))
+    try:
+        done, _ = await asyncio.wait({task, timer}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        timer.cancel()
+    if task not in done:
+        # Like the reference, the body is not cancelled; its late result is discarded.
+        task.add_done_callback(_consume_result)
+        return WorkflowTimeoutError(timeout_ms)
+    if task.cancelled():
+        raise asyncio.CancelledError
+    error = task.exception()
+    if error is not None:
+        return error if isinstance(error, Exception) else _reraise(error)
+    return await _store_result(life, key, attempt, task.result(), config)
+
+
+def _reraise(error: BaseException) -> BaseException:
+    raise error
+
+
+def _consume_result(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()
+
+
+async def _call(body: StepBody, ctx: serde.JsonDict) -> Any:
+    result = body(ctx)
+    if inspect.isawaitable(result):
+        result = await result
+    return result
+
+
+def make_ctx(key: StepKey, attempt: int, config: ResolvedConfig) -> serde.JsonDict:
+    """The step context: ``attempt``, ``config`` (resolved) and ``step: {name, count}``."""
+    return serde.attrify(
+        {"attempt": attempt, "config": config.stored,
+         "step": {"name": key.name, "count": key.count}}
+    )
+
+
+async def _store_result(life: Lifetime, key: StepKey, attempt: int, value: Any,
+                        config: ResolvedConfig) -> Any:
+    try:
+        encoded = serde.encode(value)
+    except serde.NotSerialisableError as exc:
+        await _fatal_step(life, key, attempt,
+                          f'Value returned from step "{key.name}" is not serialisable: {exc}',
+                          f'The execution of the Workflow instance was terminated, as the step '
+                          f'"{key.name}" returned a value which is not serialisable')
+    size = serde.byte_size(encoded)
+    if size > MAX_STEP_RESULT_BYTES:
+        await _fatal_step(life, key, attempt,
+                          f"Step {key.target} output is too large: {format_size(size)}. "
+                          "Maximum allowed size is 1MiB.",
+                          f'The execution of the Workflow instance was terminated, as the step '
+                          f'"{key.name}" returned {format_size(size)}, over the 1 MiB limit. '
+                          "Store large data elsewhere and return a reference to it.")
+    change = life.change()
+    change.log.append(life.log(EventType.ATTEMPT_SUCCESS, key.cache_key, key.target,
+                               attempt=attempt))
+    shown: dict[str, Any] = {}
+    if value is not None:
+        shown["result"] = "[REDACTED]" if config.sensitive_output else serde.decode(encoded)
+    change.log.append(life.log(EventType.STEP_SUCCESS, key.cache_key, key.target, **shown))
+    change.steps.append(StepWrite(key.cache_key, "do", key.target, state="done",
+                                  value_json=encoded, attempts=attempt, attempt_open=False))
+    change.clear_timers.append((key.cache_key, "retry"))
+    await life.write(change)
+    if life.ended:
+        raise asyncio.CancelledError
+    life.history.steps[key.cache_key] = StepRecord(
+        key.cache_key, "do", key.target, "done", encoded, None, None, attempt, False)
+    return serde.decode(encoded)
+
+
+async def _fatal_step(life: Lifetime, key: StepKey, attempt: int, attempt_message: str,
+                      instance_message: str) -> None:
+    error = {"name": "WorkflowFatalError", "message": attempt_message}
+    change = life.change()
+    change.log.append(life.log(EventType.ATTEMPT_FAILURE, key.cache_key, key.target,
+                               attempt=attempt, error=error))
+    change.log.append(life.log(EventType.STEP_FAILURE, key.cache_key, key.target))
+    change.steps.append(StepWrite(key.cache_key, "do", key.target, state="failed",
+                                  error_json=serde.encode_plain(error), attempts=attempt,
+                                  attempt_open=False))
+    await life.write(change)
+    life.fatal_error = {"name": "WorkflowFatalError", "message": instance_message}
+    raise FatalStepFailure(instance_message)
+
+
+def is_non_retryable(error: BaseException) -> bool:
+    """Recognised by class name or by a message starting with the name, as in the reference."""
+    return (type(error).__name__ == "NonRetryableError"
+            or getattr(error, "name", None) == "NonRetryableError"
+            or str(error).startswith("NonRetryableError"))
+
+
+def error_json(error: BaseException) -> dict[str, Any]:
+    """``{name, message}`` of an exception, with where its class lives (to rebuild it on replay)."""
+    cls = type(error)
+    name = getattr(error, "name", None)
+    return {"name": name if isinstance(name, str) else cls.__name__, "message": str(error),
+            "module": cls.__module__, "qualname": cls.__qualname__}
+
+
+async def _after_failure(life: Lifetime, key: StepKey, config: ResolvedConfig, attempt: int,
+                         error: BaseException, body: StepBody) -> None:
+    """Log a failed attempt; wait out the retry delay, or fail the step (raising into run())."""
+    shown = {"name": error_json(error)["name"], "message": str(error)}
+    retry_ms: float | None = None
+    if is_non_retryable(error):
+        message = str(error)
+        if life.definition.preserve_non_retryable_message:
+            shown = {"name": "NonRetryableError",
+                     "message": message.removeprefix("NonRetryableError:").lstrip()}
+        else:
+            shown = {"name": "WorkflowFatalError",
+                     "message": f'Step threw a NonRetryableError with message "{message}"'}
+    elif will_retry(config.limit, attempt):
+        try:
+            retry_ms = await _retry_delay(life, key, config, attempt, error)
+        except NonRetryableDelayError as delay_error:
+            error = delay_error
+            shown = {"name": "NonRetryableDelayError", "message": str(delay_error)}
+    change = life.change()
+    metadata: dict[str, Any] = {"attempt": attempt, "error": shown}
+    if retry_ms is not None:
+        metadata["retryDelayMs"] = js_number(retry_ms)
+    change.log.append(life.log(EventType.ATTEMPT_FAILURE, key.cache_key, key.target, **metadata))
+    if retry_ms is not None:
+        due = life.now() + life.scaled(retry_ms)
+        change.steps.append(StepWrite(key.cache_key, "do", key.target, attempts=attempt,
+                                      attempt_open=False))
+        change.set_timers.append(TimerRecord(key.cache_key, "retry", due))
+        await life.write(change)
+        await _wait_until(life, due)
+        return
+    stored_error = error_json(error)
+    change.log.append(life.log(EventType.STEP_FAILURE, key.cache_key, key.target))
+    change.steps.append(StepWrite(key.cache_key, "do", key.target, state="failed",
+                                  error_json=serde.encode_plain(stored_error), attempts=attempt,
+                                  attempt_open=False))
+    change.clear_timers.append((key.cache_key, "retry"))
+    await life.write(change)
+    if life.ended:
+        raise asyncio.CancelledError
+    life.history.steps[key.cache_key] = StepRecord(
+        key.cache_key, "do", key.target, "failed", None, serde.encode_plain(stored_error), None,
+        attempt, False)
+    raise error
+
+
+async def _retry_delay(life: Lifetime, key: StepKey, config: ResolvedConfig, attempt: int,
+                       error: BaseException) -> float:
+    base = config.base_delay_ms
+    if base is not None:
+        delay = delay_for(config.backoff, base, attempt)
+    else:
+        delay = await _dynamic_delay(life, key, config, attempt, error)
+    if delay != delay or delay < 0 or delay == float("inf"):
+        raise NonRetryableDelayError(
+            f'The delay for step "{key.target}" is {delay}, which is not a valid delay')
+    return delay
+
+
+async def _dynamic_delay(life: Lifetime, key: StepKey, config: ResolvedConfig, attempt: int,
+                         error: BaseException) -> float:
+    assert config.delay_function is not None
+    prefix = f'The delay function for step "{key.target}"'
+    argument = serde.JsonDict(ctx=make_ctx(key, attempt, config), error=error)
+    try:
+        value = await asyncio.wait_for(_call(config.delay_function, argument),
+                                       DYNAMIC_DELAY_TIMEOUT_S)
+    except TimeoutError:
+        raise NonRetryableDelayError(f"{prefix} did not return within 5 seconds") from None
+    except Exception as exc:
+        raise NonRetryableDelayError(f"{prefix} threw an error: {exc}") from exc
+    try:
+        return parse_duration_ms(value)
+    except InvalidDurationError:
+        raise NonRetryableDelayError(
+            f"{prefix} returned an invalid delay value (expected a number of ms or a duration "
+            'string like "30 seconds")') from None
+
+
+def rebuild_error(life: Lifetime, stored: Mapping[str, Any]) -> BaseException:
+    """Re-create a stored step error so ``except TheClass`` in ``run()`` still works on replay."""
+    name, message = str(stored.get("name", "Error")), str(stored.get("message", ""))
+    cls = _find_class(life, str(stored.get("module", "")), str(stored.get("qualname", name)))
+    if cls is None:
+        return StepError(name, message)
+    error = cls.__new__(cls)
+    error.args = (message,)
+    return error
+
+
+def _find_class(life: Lifetime, module_name: str, qualname: str) -> type[BaseException] | None:
+    candidates = [module_name, life.definition.cls.__module__]
+    for candidate in candidates:
+        try:
+            obj: Any = importlib.import_module(candidate) if candidate else None
+        except Exception:
+            continue
+        for part in qualname.split("."):
+            obj = getattr(obj, part, None)
+        if isinstance(obj, type) and issubclass(obj, BaseException):
+            return obj
+    return None
+
+
+class StepError(Exception):
+    """Stands in, on replay, for a stored step error whose class can no longer be found."""
+
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(message)
+        self.name = name
+
+
+# -- waits ------------------------------------------------------------------------------------------
+
+
+async def _wait_until(life: Lifetime, due_ms: float) -> None:
+    waiter = life.add_waiter(due_ms)
+    await _await_waiter(life, waiter)
+
+
+async def _await_waiter(life: Lifetime, waiter: Waiter) -> InboxEvent | None:
+    timer = asyncio.ensure_future(life.clock.sleep_until(waiter.deadline_ms))
+    try:
+        await asyncio.wait({timer, waiter.future}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        timer.cancel()
+        life.remove_waiter(waiter)
+    if waiter.future.done():
+        return waiter.future.result()
+    waiter.future.cancel()
+    return None
+
+
+async def sleep(life: Lifetime, name: str, duration: object) -> None:
+    """``step.sleep``: wait ``duration`` (a number of ms or a duration string)."""
+    duration_ms = parse_duration_ms(duration)
+    await _sleep_keyed(life, life.counter.sleep(name, duration_ms), duration_ms)
+
+
+async def sleep_until(life: Lifetime, name: str, when: object) -> None:
+    """``step.sleep_until``: wait until a ``datetime``, epoch milliseconds or an ISO string."""
+    target_ms = to_epoch_ms(when)
+    key = life.counter.sleep_until(name, target_ms)
+    if key.cache_key not in life.history.steps and target_ms < life.now():
+        raise ValueError(TIME_TRAVELER)
+    await _sleep_keyed(life, key, target_ms - life.now())
+
+
+async def _sleep_keyed(life: Lifetime, key: StepKey, duration_ms: float) -> None:
+    record = life.history.steps.get(key.cache_key)
+    if record is not None and record.state == "done":
+        return
+    timer = life.history.timers.get((key.cache_key, "sleep"))
+    if timer is None:
+        due = life.now() + life.scaled(max(duration_ms, 0.0))
+        timer = TimerRecord(key.cache_key, "sleep", due)
+        life.history.timers[(key.cache_key, "sleep")] = timer
+        change = life.change()
+        change.log.append(life.log(EventType.SLEEP_START, key.cache_key, key.target,
+                                   durationMs=js_number(duration_ms)))
+        change.steps.append(StepWrite(key.cache_key, "sleep", key.target, state="started"))
+        change.set_timers.append(timer)
+        life.write(change)
+    await _wait_until(life, timer.due_ms)
+    change = life.change()
+    change.log.append(life.log(EventType.SLEEP_COMPLETE, key.cache_key, key.target))
+    change.steps.append(StepWrite(key.cache_key, "sleep", key.target, state="done",
+                                  value_json="true"))
+    change.clear_timers.append((key.cache_key, "sleep"))
+    await life.write(change)
+    if life.ended:
+        raise asyncio.CancelledError
+    life.history.steps[key.cache_key] = StepRecord(key.cache_key, "sleep", key.target, "done",
+                                                   "true", None, None, 0, False)
+
+
+def to_epoch_ms(when: object) -> float:
+    """A ``datetime`` (naive = UTC), epoch milliseconds, or an ISO 8601 string, in epoch ms."""
+    if isinstance(when, datetime):
+        moment = when if when.tzinfo else when.replace(tzinfo=UTC)
+        return moment.timestamp() * 1000.0
+    if isinstance(when, int | float) and not isinstance(when, bool):
+        return float(when)
+    if isinstance(when, str):
+        try:
+            return to_epoch_ms(datetime.fromisoformat(when.replace("Z", "+00:00")))
+        except ValueError:
+            pass
+    raise ValueError(
+        f"sleep_until needs a datetime, epoch milliseconds or an ISO 8601 string, got {when!r}")
+
+
+async def wait_for_event(life: Lifetime, name: str, event_type: str, timeout: object) -> Any:
+    """``step.wait_for_event``: the next event of ``event_type``, or ``WorkflowTimeoutError``."""
+    timeout_ms = parse_duration_ms(timeout)
+    key = life.counter.wait_for_event(name)
+    record = life.history.steps.get(key.cache_key)
+    if record is not None and record.state == "done":
+        return _event_result(serde.decode(record.value_json))
+    if record is not None and record.state == "failed":
+        raise WorkflowTimeoutError(timeout_ms)
+    timer = life.history.timers.get((key.cache_key, "timeout"))
+    if timer is None:
+        timer = TimerRecord(key.cache_key, "timeout", life.now() + life.scaled(timeout_ms))
+        life.history.timers[(key.cache_key, "timeout")] = timer
+        change = life.change()
+        change.log.append(life.log(EventType.WAIT_START, key.cache_key, key.target,
+                                   event=event_type))
+        change.steps.append(StepWrite(key.cache_key, "wait", key.target, state="started"))
+        change.set_timers.append(timer)
+        life.write(change)
+    event = life.take_event(event_type)
+    if event is None and timer.due_ms > life.now():
+        waiter = life.add_waiter(timer.due_ms, event_type)
+        event = await _await_waiter(life, waiter)
+    if event is None:
+        return await _time_out(life, key, timeout_ms)
+    stored = {"payload": serde.decode(event.payload_json), "type": event.type,
+              "timestamp": iso_ms(event.timestamp_ms)}
+    if event.payload_json is None:
+        del stored["payload"]
+    change = life.change()
+    change.log.append(life.log(EventType.WAIT_COMPLETE, key.cache_key, key.target, **stored))
+    change.steps.append(StepWrite(key.cache_key, "wait", key.target, state="done",
+                                  value_json=serde.encode_plain(stored)))
+    change.consume_events.append((event.seq, key.cache_key))
+    change.clear_timers.append((key.cache_key, "timeout"))
+    await life.write(change)
+    if life.ended:
+        raise asyncio.CancelledError
+    life.history.steps[key.cache_key] = StepRecord(key.cache_key, "wait", key.target, "done",
+                                                   serde.encode_plain(stored), None, None, 0, False)
+    return _event_result(serde.attrify(stored))
+
+
+async def _time_out(life: Lifetime, key: StepKey, timeout_ms: float) -> Any:
+    error = WorkflowTimeoutError(timeout_ms)
+    change = life.change()
+    change.log.append(life.log(EventType.WAIT_TIMED_OUT, key.cache_key, key.target,
+                               name="WorkflowTimeoutError", message=str(error)))
+    change.steps.append(StepWrite(key.cache_key, "wait", key.target, state="failed",
+                                  error_json=serde.encode_plain(error_json(error))))
+    change.clear_timers.append((key.cache_key, "timeout"))
+    await life.write(change)
+    if life.ended:
+        raise asyncio.CancelledError
+    life.history.steps[key.cache_key] = StepRecord(key.cache_key, "wait", key.target, "failed",
+                                                   None, None, None, 0, False)
+    raise error
+
+
+def _event_result(stored: Any) -> Any:
+    result = serde.attrify(stored)
+    timestamp = result.get("timestamp")
+    if isinstance(timestamp, str):
+        result["timestamp"] = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+    return result

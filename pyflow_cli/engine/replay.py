@@ -1,0 +1,141 @@
+"""Runs one lifetime: ``run()`` from the top against the stored history, to an outcome.
+
+The outcome is written here: ``complete`` with the output, ``errored`` with the error, or — when
+the lifetime was ended from outside or by itself — hibernated (``waiting`` until its next
+deadline) or paused. Terminate, restart and delete write their own rows; the runner only stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import UTC, datetime
+from typing import Any
+
+from pyflow_cli.engine import serde
+from pyflow_cli.engine.entrypoint import Env, ExecutionContext, WorkflowEvent
+from pyflow_cli.engine.events import EventType
+from pyflow_cli.engine.lifetime import EndReason, Lifetime
+from pyflow_cli.engine.primitives import FatalStepFailure, is_non_retryable
+from pyflow_cli.engine.status import InstanceStatus
+from pyflow_cli.engine.step import WorkflowStep
+from pyflow_cli.engine.store import Change, InstanceUpdate
+
+UNHANDLED_NON_RETRYABLE = (
+    "The execution of the Workflow instance was terminated, as a step threw an NonRetryableError "
+    "and it was not handled"
+)
+
+
+async def run_lifetime(life: Lifetime, env: Env, run_task_holder: list[asyncio.Task[Any]]) -> None:
+    """Execute ``run()`` once and record what became of it."""
+    instance = life.instance
+    event = WorkflowEvent.build(
+        serde.decode(instance.params_json),
+        datetime.fromtimestamp(instance.created_ms / 1000.0, tz=UTC),
+        instance.id,
+        instance.workflow,
+    )
+    entry = life.definition.cls(ExecutionContext(), env)
+    step = WorkflowStep(life)
+    start = life.set_status(InstanceStatus.RUNNING)
+    if start is not None:
+        life.write(start)
+    task = asyncio.ensure_future(entry.run(event, step))
+    run_task_holder.append(task)
+    try:
+        result = await task
+    except asyncio.CancelledError:
+        if life.end_reason is None:
+            raise
+        await record_end(life)
+        return
+    except BaseException as error:
+        if life.end_reason is not None:
+            await record_end(life)
+            return
+        if isinstance(error, KeyboardInterrupt | SystemExit):
+            raise
+        await _record_failure(life, error)
+        return
+    if life.end_reason is not None:
+        await record_end(life)
+    elif life.fatal_error is not None:
+        await _fail(life, life.fatal_error)
+    else:
+        await _record_success(life, result)
+
+
+async def _record_success(life: Lifetime, result: Any) -> None:
+    try:
+        encoded = serde.encode(result)
+    except serde.NotSerialisableError as exc:
+        await _fail(life, {"name": "WorkflowFatalError",
+                           "message": f"The value returned from run() is not serialisable: {exc}"})
+        return
+    metadata = {} if result is None else {"result": serde.decode(encoded)}
+    change = _finish(life, InstanceStatus.COMPLETE)
+    change.log.append(life.log(EventType.WORKFLOW_SUCCESS, **metadata))
+    change.instance = _finished_update(InstanceStatus.COMPLETE, output_json=encoded)
+    await life.write(change)
+
+
+async def _record_failure(life: Lifetime, error: BaseException) -> None:
+    if life.fatal_error is not None:
+        await _fail(life, life.fatal_error)
+    elif isinstance(error, FatalStepFailure):
+        await _fail(life, {"name": "WorkflowFatalError", "message": str(error)})
+    elif is_non_retryable(error):
+        if life.definition.preserve_non_retryable_message:
+            message = str(error).removeprefix("NonRetryableError:").lstrip()
+            await _fail(life, {"name": "NonRetryableError", "message": message})
+        else:
+            await _fail(life, {"name": "WorkflowFatalError", "message": UNHANDLED_NON_RETRYABLE})
+    else:
+        name = getattr(error, "name", None)
+        await _fail(life, {"message": str(error),
+                           "name": name if isinstance(name, str) else type(error).__name__})
+
+
+async def _fail(life: Lifetime, error: dict[str, Any]) -> None:
+    change = _finish(life, InstanceStatus.ERRORED)
+    change.log.append(life.log(EventType.WORKFLOW_FAILURE, error=error))
+    change.instance = _finished_update(InstanceStatus.ERRORED,
+                                       error_json=serde.encode_plain(error))
+    await life.write(change)
+
+
+def _finish(life: Lifetime, status: InstanceStatus) -> Change:
+    life.status = status
+    return life.change()
+
+
+def _finished_update(status: InstanceStatus, output_json: str | None = None,
+                     error_json: str | None = None) -> InstanceUpdate:
+    return InstanceUpdate(status=status, output_json=output_json, error_json=error_json,
+                          runnable_at=None, lease_owner=None, lease_expires=None)
+
+
+async def record_end(life: Lifetime) -> None:
+    """Write what an ended lifetime leaves behind (the end reason says what that is)."""
+    reason = life.end_reason
+    change = Change(life.iid)
+    if reason is EndReason.HIBERNATE:
+        change.instance = InstanceUpdate(runnable_at=life.wake_at, lease_owner=None,
+                                         lease_expires=None)
+        change.expect_signal = life.instance.signal
+        if not await life.store.commit(change):
+            # Something arrived for it while it was going to sleep: run it again straight away.
+            await life.store.commit(Change(life.iid, instance=InstanceUpdate(
+                runnable_at=life.now(), lease_owner=None, lease_expires=None)))
+    elif reason is EndReason.PAUSE:
+        now = life.now()
+        change.log.append(life.log(EventType.WORKFLOW_PAUSED))
+        change.instance = InstanceUpdate(status=InstanceStatus.PAUSED, paused_at=now,
+                                         runnable_at=None, lease_owner=None, lease_expires=None)
+        await life.store.commit(change)
+    elif reason is EndReason.SHUTDOWN:
+        change.instance = InstanceUpdate(lease_owner=None, lease_expires=None)
+        with contextlib.suppress(Exception):
+            await life.store.commit(change)
+    # TERMINATE / RESTART / DELETE: the service already wrote the new state.

@@ -1,0 +1,269 @@
+"""The storage port: what the engine and the service need from a backend, and nothing more.
+
+Writes are expressed as ``Change`` values — everything one use case writes about one instance —
+and handed to ``Store.commit``; the backend applies each change atomically and may group many
+changes from many instances into one transaction (group commit). ``commit`` enqueues at once and
+returns an awaitable that resolves when the change is durable, so the engine can choose to wait
+(a step result must be durable before ``step.do`` returns) or not (an ``ATTEMPT_START`` row rides
+along with the next commit).
+
+Nothing here knows SQL; ``pyflow_cli.storage.sqlite`` is one implementation, PostgreSQL another.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from pyflow_cli.engine.events import EventType, LogEvent
+from pyflow_cli.engine.status import InstanceStatus
+
+
+class _Unset:
+    """Marks an ``InstanceUpdate`` field that is left as it is (``None`` means SQL NULL)."""
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET: Any = _Unset()
+
+
+@dataclass(frozen=True)
+class InstanceRecord:
+    """An instance row as stored."""
+
+    iid: int
+    workflow: str
+    id: str
+    status: InstanceStatus
+    created_ms: float
+    params_json: str
+    output_json: str | None
+    error_json: str | None
+    version_id: str | None
+    trigger: int
+    runnable_at: float | None
+    lease_owner: str | None
+    lease_expires: float | None
+    paused_at: float | None
+    lifetime: int
+    signal: int
+    control: str | None
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    """Everything stored about one step primitive (a ``do``, a sleep or an event wait)."""
+
+    cache_key: str
+    kind: str  # "do" | "sleep" | "wait"
+    target: str
+    state: str  # "started" | "done" | "failed"
+    value_json: str | None
+    error_json: str | None
+    config_json: str | None
+    attempts: int
+    attempt_open: bool  # an ATTEMPT_START without an end: the process stopped mid-attempt
+
+
+@dataclass(frozen=True)
+class TimerRecord:
+    cache_key: str
+    kind: str  # "sleep" | "retry" | "timeout"
+    due_ms: float
+
+
+@dataclass(frozen=True)
+class InboxEvent:
+    seq: int
+    type: str
+    payload_json: str | None
+    timestamp_ms: float
+
+
+@dataclass(frozen=True)
+class History:
+    """What a lifetime needs to replay ``run()``: step states, pending timers, unconsumed events."""
+
+    steps: dict[str, StepRecord]
+    timers: dict[tuple[str, str], TimerRecord]
+    inbox: list[InboxEvent]
+
+
+@dataclass(frozen=True)
+class NewLogEvent:
+    event: EventType
+    timestamp_ms: float
+    group_key: str | None = None
+    target: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StepWrite:
+    """Upsert of a step row; ``None`` fields keep their stored value."""
+
+    cache_key: str
+    kind: str
+    target: str
+    state: str | None = None
+    value_json: str | None = None
+    error_json: str | None = None
+    config_json: str | None = None
+    attempts: int | None = None
+    attempt_open: bool | None = None
+
+
+@dataclass(frozen=True)
+class InstanceUpdate:
+    """Fields of the instance row to set; ``UNSET`` leaves one alone, ``None`` clears it."""
+
+    status: Any = UNSET
+    output_json: Any = UNSET
+    error_json: Any = UNSET
+    runnable_at: Any = UNSET
+    lease_owner: Any = UNSET
+    lease_expires: Any = UNSET
+    paused_at: Any = UNSET
+    version_id: Any = UNSET
+    control: Any = UNSET
+    lifetime: Any = UNSET
+    bump_signal: bool = False
+
+
+@dataclass
+class Change:
+    """Everything one use case writes about one instance, applied atomically."""
+
+    iid: int
+    log: list[NewLogEvent] = field(default_factory=list)
+    steps: list[StepWrite] = field(default_factory=list)
+    set_timers: list[TimerRecord] = field(default_factory=list)
+    clear_timers: list[tuple[str, str]] = field(default_factory=list)
+    shift_timers_ms: float = 0.0
+    consume_events: list[tuple[int, str]] = field(default_factory=list)  # (inbox seq, cache key)
+    instance: InstanceUpdate | None = None
+    # Wipes, for restart: everything (``wipe_all``: log, steps, timers, inbox), or the given step
+    # keys' rows plus (``wipe_run_rows``) every workflow-level row but QUEUED and START.
+    wipe_all: bool = False
+    wipe_keys: Sequence[str] = ()
+    wipe_run_rows: bool = False
+    # Applied only if the row still matches (compare-and-set); otherwise the change is dropped
+    # and ``commit`` resolves to False.
+    expect_status: InstanceStatus | None = None
+    expect_owner: Any = UNSET
+    expect_lifetime: int | None = None
+    expect_signal: int | None = None
+
+    def logs(self, *events: NewLogEvent) -> Change:
+        self.log.extend(events)
+        return self
+
+
+@dataclass(frozen=True)
+class NewInstance:
+    workflow: str
+    id: str
+    params_json: str
+    created_ms: float
+    trigger: int
+    version_id: str | None
+
+
+@dataclass(frozen=True)
+class InstancePage:
+    records: list[InstanceRecord]
+    total: int
+
+
+@dataclass(frozen=True)
+class EngineRecord:
+    id: str
+    pid: int
+    host: str
+    heartbeat_ms: float
+
+
+class Store(Protocol):
+    """The storage port. Every method is safe to call from the event loop."""
+
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    # -- writes -----------------------------------------------------------------------------------
+    def commit(self, change: Change) -> Awaitable[bool]:
+        """Enqueue ``change``; the awaitable resolves (True, or False if a CAS guard failed) once
+        it is durable."""
+        ...
+
+    async def create_instances(self, instances: Sequence[NewInstance]) -> list[int | None]:
+        """Insert new instances (status queued, runnable now) with their ``WORKFLOW_QUEUED`` and
+        ``WORKFLOW_START`` rows; an id that exists already yields ``None`` at its position."""
+        ...
+
+    async def delete_instances(self, workflow: str, ids: Sequence[str] | None) -> list[str]:
+        """Delete the given instances (every one of the workflow if ``ids`` is None) and all their
+        rows; returns the ids that existed."""
+        ...
+
+    async def add_event(self, iid: int, event_type: str, payload_json: str | None,
+                        timestamp_ms: float) -> int:
+        """Durably queue an event for an instance, wake it if it is active, and signal its
+        owner; returns the event's sequence number."""
+        ...
+
+    async def load_inbox(self, iid: int) -> list[InboxEvent]:
+        """The instance's unconsumed events, oldest first."""
+        ...
+
+    async def claim_runnable(
+        self, owner: str, now_ms: float, lease_ms: float, limit: int, workflows: Sequence[str]
+    ) -> list[InstanceRecord]:
+        """Lease up to ``limit`` instances that are due and not leased by a live owner."""
+        ...
+
+    async def renew_leases(self, owner: str, until_ms: float) -> None: ...
+
+    async def register_engine(self, engine: EngineRecord) -> None: ...
+
+    async def unregister_engine(self, engine_id: str) -> None:
+        """Forget an engine and release every lease it holds."""
+        ...
+
+    # -- reads ------------------------------------------------------------------------------------
+    async def list_engines(self) -> list[EngineRecord]: ...
+
+    async def get_instance(self, workflow: str, instance_id: str) -> InstanceRecord | None: ...
+
+    async def get_instance_by_iid(self, iid: int) -> InstanceRecord | None: ...
+
+    async def latest_instance(self, workflow: str) -> InstanceRecord | None: ...
+
+    async def list_instances(
+        self,
+        workflow: str,
+        *,
+        statuses: Sequence[InstanceStatus] = (),
+        created_from_ms: float | None = None,
+        created_to_ms: float | None = None,
+        offset: int = 0,
+        limit: int = 25,
+        newest_first: bool = True,
+    ) -> InstancePage: ...
+
+    async def status_counts(self, workflow: str) -> dict[str, int]: ...
+
+    async def read_log(self, iid: int, after_seq: int = 0) -> list[LogEvent]: ...
+
+    async def load_history(self, iid: int) -> History: ...
+
+    async def signalled(self, owner: str) -> list[tuple[int, int]]:
+        """``(iid, signal)`` of every instance leased by ``owner`` (to spot outside signals)."""
+        ...
+
+    async def next_runnable_ms(self, workflows: Sequence[str]) -> float | None:
+        """The earliest ``runnable_at`` among unleased instances, for the scheduler's sleep."""
+        ...

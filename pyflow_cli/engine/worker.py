@@ -1,0 +1,243 @@
+"""The engine: claims due instances (leases), runs their lifetimes, and recovers after crashes.
+
+One engine per process. It leases an instance before running it, renews its leases while it
+runs, and releases them when an instance finishes, hibernates or pauses. When it starts, engines
+on this machine whose process is gone have their leases released at once, so their instances
+resume without waiting for the leases to expire (SPEC A6). Instances whose lease simply expired
+(an engine on another machine, later) are claimed like any due instance.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pyflow_cli.engine.clock import Clock
+from pyflow_cli.engine.entrypoint import Env, WorkflowDefinition
+from pyflow_cli.engine.lifetime import EndReason, EngineOptions, Lifetime
+from pyflow_cli.engine.replay import record_end, run_lifetime
+from pyflow_cli.engine.store import (
+    EngineRecord,
+    History,
+    InboxEvent,
+    InstanceRecord,
+    Store,
+)
+
+ControlHandler = Callable[[InstanceRecord], Any]
+
+
+@dataclass
+class _Running:
+    life: Lifetime
+    task: asyncio.Task[None]
+    run_task: list[asyncio.Task[Any]] = field(default_factory=list)
+
+
+class Engine:
+    """Runs workflow instances from a store, with at most one engine per instance at a time."""
+
+    def __init__(
+        self,
+        store: Store,
+        workflows: Mapping[str, WorkflowDefinition],
+        clock: Clock,
+        options: EngineOptions | None = None,
+        env_factory: Callable[[], Env] | None = None,
+        engine_id: str | None = None,
+    ) -> None:
+        self.store = store
+        self.workflows = dict(workflows)
+        self.clock = clock
+        self.options = options or EngineOptions()
+        self.env_factory = env_factory or Env
+        self.id = engine_id or f"engine-{uuid.uuid4()}"
+        self.control_handler: ControlHandler | None = None
+        self._running: dict[int, _Running] = {}
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # -- lifecycle ----------------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Register, take over the instances of dead engines, and start scheduling."""
+        await self._release_dead_engines()
+        await self.store.register_engine(
+            EngineRecord(self.id, os.getpid(), socket.gethostname(), self.clock.now_ms()))
+        self._tasks = [asyncio.create_task(self._schedule(), name="pyflow-scheduler"),
+                       asyncio.create_task(self._heartbeat(), name="pyflow-heartbeat")]
+
+    async def stop(self, grace_s: float = 0.0) -> None:
+        """Stop claiming; give running step bodies ``grace_s`` to finish; release every lease."""
+        self._stopping = True
+        self._wake.set()
+        if grace_s > 0 and self._running:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._steps_idle(), grace_s)
+        for running in list(self._running.values()):
+            self._end(running.life, EndReason.SHUTDOWN)
+        pending = [r.task for r in self._running.values()]
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.store.unregister_engine(self.id)
+
+    async def _steps_idle(self) -> None:
+        while any(r.life.busy for r in self._running.values()):
+            await asyncio.sleep(0.05)
+
+    def wake(self) -> None:
+        """Look for runnable instances now (something was created, resumed or signalled)."""
+        self._wake.set()
+
+    @property
+    def running_count(self) -> int:
+        return len(self._running)
+
+    def lifetime(self, iid: int) -> Lifetime | None:
+        running = self._running.get(iid)
+        return running.life if running is not None else None
+
+    async def end(self, iid: int, reason: EndReason) -> None:
+        """End a resident lifetime and wait until its runner has stopped."""
+        running = self._running.get(iid)
+        if running is None:
+            return
+        self._end(running.life, reason)
+        await asyncio.gather(running.task, return_exceptions=True)
+
+    def deliver(self, iid: int, event: InboxEvent) -> None:
+        life = self.lifetime(iid)
+        if life is not None and not life.ended:
+            life.deliver(event)
+
+    # -- scheduling ---------------------------------------------------------------------------------
+    async def _schedule(self) -> None:
+        names = list(self.workflows)
+        while not self._stopping:
+            self._wake.clear()
+            free = self.options.max_concurrent - len(self._running)
+            claimed: list[InstanceRecord] = []
+            if free > 0 and names:
+                claimed = await self.store.claim_runnable(
+                    self.id, self.clock.now_ms(), self.options.lease_ms, min(free, 500), names)
+                for record in claimed:
+                    self._launch(record)
+            if claimed and len(claimed) == min(free, 500):
+                await asyncio.sleep(0)
+                continue
+            await self._idle_wait(names)
+
+    async def _idle_wait(self, names: list[str]) -> None:
+        next_due = await self.store.next_runnable_ms(names) if names else None
+        waits = [asyncio.ensure_future(self._wake.wait()),
+                 asyncio.ensure_future(asyncio.sleep(self.options.poll_interval_s))]
+        if next_due is not None:
+            waits.append(asyncio.ensure_future(self.clock.sleep_until(next_due)))
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiting in waits:
+                waiting.cancel()
+
+    def _launch(self, record: InstanceRecord) -> None:
+        definition = self.workflows[record.workflow]
+        holder: list[asyncio.Task[Any]] = []
+        task = asyncio.create_task(self._run(record, definition, holder),
+                                   name=f"pyflow-instance-{record.id}")
+        # Registered before the task first runs, so control calls see it at once.
+        self._running[record.iid] = _Running(
+            Lifetime(record, definition, History({}, {}, []), self.store, self.clock, self.options,
+                     self._on_end, status=record.status), task, holder)
+
+    async def _run(self, record: InstanceRecord, definition: WorkflowDefinition,
+                   holder: list[asyncio.Task[Any]]) -> None:
+        running = self._running[record.iid]
+        try:
+            history = await self.store.load_history(record.iid)
+            life = running.life
+            life.history = history
+            life.max_inbox_seq = max((e.seq for e in history.inbox), default=0)
+            if record.control and self.control_handler is not None:
+                await self.control_handler(record)
+            if life.ended:
+                await record_end(life)
+            else:
+                await run_lifetime(life, self.env_factory(), holder)
+        except asyncio.CancelledError:
+            if not running.life.ended:
+                raise
+        finally:
+            self._running.pop(record.iid, None)
+            if not self._stopping:
+                self._wake.set()
+
+    def _on_end(self, life: Lifetime) -> None:
+        running = self._running.get(life.iid)
+        if running is None:
+            return
+        if life.end_reason in (EndReason.TERMINATE, EndReason.RESTART, EndReason.DELETE,
+                               EndReason.SHUTDOWN):
+            for body in list(life.body_tasks):
+                body.cancel()
+        for run_task in running.run_task:
+            run_task.cancel()
+
+    def _end(self, life: Lifetime, reason: EndReason) -> None:
+        life.on_end_request(reason)
+
+    # -- leases, signals and dead engines ------------------------------------------------------------
+    async def _heartbeat(self) -> None:
+        interval = min(self.options.lease_ms / 3000.0, 1.0)
+        while not self._stopping:
+            now = self.clock.now_ms()
+            await self.store.renew_leases(self.id, now + self.options.lease_ms)
+            await self.store.register_engine(
+                EngineRecord(self.id, os.getpid(), socket.gethostname(), now))
+            await self._check_signals()
+            await asyncio.sleep(interval)
+
+    async def _check_signals(self) -> None:
+        """Pick up what other processes asked of instances this engine runs."""
+        for iid, signal in await self.store.signalled(self.id):
+            running = self._running.get(iid)
+            if running is None or running.life.instance.signal == signal:
+                continue
+            record = await self.store.get_instance_by_iid(iid)
+            if record is None:
+                await self.end(iid, EndReason.DELETE)
+                continue
+            running.life.instance = record
+            if record.control and self.control_handler is not None:
+                await self.control_handler(record)
+            for event in await self.store.load_inbox(iid):
+                running.life.deliver(event)
+
+    async def _release_dead_engines(self) -> None:
+        host = socket.gethostname()
+        stale_before = self.clock.now_ms() - 3 * self.options.lease_ms
+        for engine in await self.store.list_engines():
+            dead = engine.host == host and not _process_alive(engine.pid)
+            if dead or engine.heartbeat_ms < stale_before:
+                await self.store.unregister_engine(engine.id)
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+

@@ -1,0 +1,463 @@
+"""``WorkflowService``: every use case, one implementation for bindings, the CLI and the HTTP API.
+
+Control actions (pause, resume, terminate, restart, delete) reach an instance wherever it is:
+resident in this process's engine (applied to the live lifetime), leased by an engine in another
+process (asked through the store; that engine applies it), or at rest in the store (applied
+directly, guarded by compare-and-set so a concurrent engine cannot be overtaken).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pyflow_cli.engine import serde
+from pyflow_cli.engine.clock import Clock
+from pyflow_cli.engine.errors import (
+    ConflictError,
+    DuplicateInstanceError,
+    InstanceNotFoundError,
+    InvalidInputError,
+    InvalidInstanceIdError,
+    NotFoundError,
+    WorkflowError,
+)
+from pyflow_cli.engine.events import EventType, TriggerSource
+from pyflow_cli.engine.keys import split_target
+from pyflow_cli.engine.lifetime import EndReason, Lifetime
+from pyflow_cli.engine.limits import (
+    MAX_BATCH_SIZE,
+    MAX_EVENT_PAYLOAD_BYTES,
+    MAX_PARAMS_BYTES,
+    format_size,
+    is_valid_instance_id,
+)
+from pyflow_cli.engine.status import STATUS_NAMES, InstanceStatus
+from pyflow_cli.engine.store import (
+    Change,
+    InboxEvent,
+    InstancePage,
+    InstanceRecord,
+    InstanceUpdate,
+    NewInstance,
+    NewLogEvent,
+    Store,
+)
+from pyflow_cli.engine.worker import Engine
+from pyflow_cli.views import instance_details, status_view
+
+CONTROL_WAIT_S = 10.0
+_RESTART_TYPES = {"do": EventType.STEP_START, "step": EventType.STEP_START,
+                  "sleep": EventType.SLEEP_START, "waitForEvent": EventType.WAIT_START}
+
+
+@dataclass(frozen=True)
+class WorkflowInfo:
+    """A workflow as the project config declares it."""
+
+    name: str
+    class_name: str
+    script_name: str
+    binding: str = ""
+    version_id: str | None = None
+
+
+@dataclass(frozen=True)
+class RestartFrom:
+    """Restart from the ``count``-th step called ``name`` of ``type`` (do, sleep, waitForEvent)."""
+
+    name: str
+    count: int = 1
+    type: str = "do"
+
+
+@dataclass
+class BatchResult:
+    created: list[str] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+
+class WorkflowService:
+    """The one API over the engine and the store."""
+
+    def __init__(self, store: Store, workflows: Mapping[str, WorkflowInfo], clock: Clock,
+                 engine: Engine | None = None, config_name: str = "wrangler.toml") -> None:
+        self.store = store
+        self.workflows = dict(workflows)
+        self.clock = clock
+        self.engine = engine
+        self.config_name = config_name
+        if engine is not None:
+            engine.control_handler = self._apply_requested_control
+
+    # -- workflows -------------------------------------------------------------------------------
+    def info(self, workflow: str) -> WorkflowInfo:
+        try:
+            return self.workflows[workflow]
+        except KeyError:
+            defined = ", ".join(self.workflows) or "none"
+            raise NotFoundError(
+                f'Workflow "{workflow}" is not defined in {self.config_name} (defined: {defined}). '
+                "Check the [[workflows]] name.") from None
+
+    def list_workflows(self) -> list[WorkflowInfo]:
+        return list(self.workflows.values())
+
+    async def status_counts(self, workflow: str) -> dict[str, int]:
+        self.info(workflow)
+        counts = dict.fromkeys(sorted(STATUS_NAMES), 0)
+        counts.update(await self.store.status_counts(workflow))
+        return counts
+
+    async def delete_workflow_instances(self, workflow: str) -> list[str]:
+        """Delete every instance of ``workflow`` (``wrangler workflows delete``)."""
+        self.info(workflow)
+        page = await self.store.list_instances(workflow, limit=1_000_000)
+        for record in page.records:
+            await self._end_resident(record.iid, EndReason.DELETE)
+        return await self.store.delete_instances(workflow, None)
+
+    # -- creating ----------------------------------------------------------------------------------
+    async def create(self, workflow: str, instance_id: str | None = None, params: Any = None,
+                     trigger: TriggerSource = TriggerSource.API) -> str:
+        """Create an instance; returns its id. Raises for a bad or duplicate id or bad params."""
+        info = self.info(workflow)
+        if instance_id is None:
+            instance_id = str(uuid.uuid4())
+        elif not is_valid_instance_id(instance_id):
+            raise InvalidInstanceIdError(instance_id)
+        new = NewInstance(workflow, instance_id, self._params_json(params, instance_id),
+                          self.clock.now_ms(), int(trigger), info.version_id)
+        [iid] = await self.store.create_instances([new])
+        if iid is None:
+            raise DuplicateInstanceError(instance_id)
+        self._wake()
+        return instance_id
+
+    async def create_batch(self, workflow: str, items: Sequence[Mapping[str, Any]],
+                           trigger: TriggerSource = TriggerSource.API) -> BatchResult:
+        """Create up to 100 instances; existing or repeated ids are reported, not created."""
+        info = self.info(workflow)
+        if not items:
+            raise WorkflowError("batchCreate should have at least 1 instance")
+        if len(items) > MAX_BATCH_SIZE:
+            raise WorkflowError("batchCreate only supports 100 instances at a time")
+        result, news, positions, seen = BatchResult(), [], [], set()
+        now = self.clock.now_ms()
+        for index, item in enumerate(items):
+            instance_id = item.get("id") or str(uuid.uuid4())
+            if not is_valid_instance_id(instance_id):
+                raise InvalidInstanceIdError(instance_id)
+            if instance_id in seen:
+                result.errors.append({"index": index, "id": instance_id, "code": 10415,
+                                      "message": "workflows.api.error.instance.duplicate_in_batch"})
+                continue
+            seen.add(instance_id)
+            params_json = self._params_json(item.get("params"), instance_id)
+            news.append(NewInstance(workflow, instance_id, params_json, now, int(trigger),
+                                    info.version_id))
+            positions.append(index)
+        for index, new, iid in zip(positions, news, await self.store.create_instances(news),
+                                   strict=True):
+            if iid is None:
+                result.errors.append({"index": index, "id": new.id, "code": 10405,
+                                      "message": "workflows.api.error.instance.already_exists"})
+            else:
+                result.created.append(new.id)
+        result.errors.sort(key=lambda error: int(error["index"]))
+        self._wake()
+        return result
+
+    @staticmethod
+    def _params_json(params: Any, instance_id: str) -> str:
+        try:
+            encoded = serde.encode({} if params is None else params)
+        except serde.NotSerialisableError as exc:
+            raise InvalidInputError(f'Params of instance "{instance_id}" cannot be stored: {exc}.'
+                                    ) from exc
+        size = serde.byte_size(encoded)
+        if size > MAX_PARAMS_BYTES:
+            raise InvalidInputError(
+                f'Params of instance "{instance_id}" are {format_size(size)}, over the 1 MiB '
+                "limit. Pass a reference to the data instead.")
+        return encoded
+
+    # -- reading -----------------------------------------------------------------------------------
+    async def get(self, workflow: str, instance_id: str) -> InstanceRecord:
+        """The instance, or ``InstanceNotFoundError``; a lookup never writes (SPEC A10)."""
+        self.info(workflow)
+        record = await self.store.get_instance(workflow, instance_id)
+        if record is None:
+            raise InstanceNotFoundError(instance_id, workflow)
+        return record
+
+    async def latest(self, workflow: str) -> InstanceRecord:
+        """The newest instance of ``workflow`` (SPEC A9)."""
+        self.info(workflow)
+        record = await self.store.latest_instance(workflow)
+        if record is None:
+            raise NotFoundError(f'There are no instances in workflow "{workflow}"')
+        return record
+
+    async def resolve(self, workflow: str, instance_id: str) -> InstanceRecord:
+        """``get``, with ``latest`` meaning the newest instance."""
+        if instance_id == "latest":
+            return await self.latest(workflow)
+        return await self.get(workflow, instance_id)
+
+    async def status(self, workflow: str, instance_id: str) -> dict[str, Any]:
+        record = await self.get(workflow, instance_id)
+        return status_view(record, await self.store.read_log(record.iid))
+
+    async def describe(self, workflow: str, instance_id: str) -> dict[str, Any]:
+        record = await self.resolve(workflow, instance_id)
+        details = instance_details(record, await self.store.read_log(record.iid))
+        return {"id": record.id, **details}
+
+    async def list_instances(self, workflow: str, *, status: str | None = None, page: int = 1,
+                             per_page: int = 25, created_from_ms: float | None = None,
+                             created_to_ms: float | None = None,
+                             newest_first: bool = True) -> InstancePage:
+        self.info(workflow)
+        statuses = [InstanceStatus(status)] if status else []
+        return await self.store.list_instances(
+            workflow, statuses=statuses, created_from_ms=created_from_ms,
+            created_to_ms=created_to_ms, offset=(page - 1) * per_page, limit=per_page,
+            newest_first=newest_first)
+
+    # -- events --------------------------------------------------------------------------------------
+    async def send_event(self, workflow: str, instance_id: str, event_type: str,
+                         payload: Any = None) -> None:
+        record = await self.resolve(workflow, instance_id)
+        payload_json = None
+        if payload is not None:
+            try:
+                payload_json = serde.encode(payload)
+            except serde.NotSerialisableError as exc:
+                raise InvalidInputError(f'The payload of event "{event_type}" cannot be stored: '
+                                        f"{exc}.") from exc
+            size = serde.byte_size(payload_json)
+            if size > MAX_EVENT_PAYLOAD_BYTES:
+                raise InvalidInputError(f'The payload of event "{event_type}" is '
+                                        f"{format_size(size)}, over the 1 MiB limit.")
+        now = self.clock.now_ms()
+        seq = await self.store.add_event(record.iid, event_type, payload_json, now)
+        if self.engine is not None:
+            self.engine.deliver(record.iid, InboxEvent(seq, event_type, payload_json, now))
+        self._wake()
+
+    # -- control -------------------------------------------------------------------------------------
+    async def pause(self, workflow: str, instance_id: str) -> InstanceStatus:
+        return await self._control(await self.resolve(workflow, instance_id), {"action": "pause"})
+
+    async def resume(self, workflow: str, instance_id: str) -> InstanceStatus:
+        return await self._control(await self.resolve(workflow, instance_id), {"action": "resume"})
+
+    async def terminate(self, workflow: str, instance_id: str) -> InstanceStatus:
+        record = await self.resolve(workflow, instance_id)
+        if record.status.is_terminal:
+            raise WorkflowError("Cannot terminate instance since its on a finite state",
+                                "instance.cannot_terminate")
+        return await self._control(record, {"action": "terminate"})
+
+    async def restart(self, workflow: str, instance_id: str,
+                      from_step: RestartFrom | None = None) -> InstanceStatus:
+        record = await self.resolve(workflow, instance_id)
+        request: dict[str, Any] = {"action": "restart"}
+        if from_step is not None:
+            if from_step.type not in _RESTART_TYPES:
+                raise InvalidInputError(f'Unknown step type "{from_step.type}": use do, sleep or '
+                                        "waitForEvent.")
+            if from_step.count < 1:
+                raise InvalidInputError("--from-step-count must be a positive integer")
+            await self._restart_keys(record, from_step)  # fails early if the step is unknown
+            request["from"] = {"name": from_step.name, "count": from_step.count,
+                               "type": from_step.type}
+        return await self._control(record, request)
+
+    async def delete(self, workflow: str, instance_id: str) -> None:
+        record = await self.resolve(workflow, instance_id)
+        await self._control(record, {"action": "delete"})
+
+    async def _control(self, record: InstanceRecord, request: dict[str, Any]) -> InstanceStatus:
+        for _ in range(50):
+            life = self.engine.lifetime(record.iid) if self.engine is not None else None
+            if life is not None and not life.ended:
+                return await self._control_resident(life, record, request)
+            if life is not None:  # ending: let it finish, then look again
+                await self._end_resident(record.iid, life.end_reason or EndReason.SHUTDOWN)
+            elif self._leased_elsewhere(record):
+                status = await self._ask_owner(record, request)
+                if status is not None:
+                    return status
+            else:
+                status = await self._control_stored(record, request, owner=record.lease_owner)
+                if status is not None:
+                    return status
+            fresh = await self.store.get_instance_by_iid(record.iid)
+            if fresh is None:
+                return InstanceStatus.TERMINATED
+            record = fresh
+        raise ConflictError(f'Instance "{record.id}" kept changing; try again.')
+
+    def _leased_elsewhere(self, record: InstanceRecord) -> bool:
+        own = self.engine.id if self.engine is not None else None
+        return (record.lease_owner is not None and record.lease_owner != own
+                and (record.lease_expires or 0) > self.clock.now_ms())
+
+    async def _ask_owner(self, record: InstanceRecord,
+                         request: dict[str, Any]) -> InstanceStatus | None:
+        asked = await self.store.commit(Change(
+            record.iid, instance=InstanceUpdate(control=json.dumps(request), bump_signal=True),
+            expect_owner=record.lease_owner))
+        if not asked:
+            return None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + CONTROL_WAIT_S
+        while loop.time() < deadline:
+            await asyncio.sleep(0.05)
+            fresh = await self.store.get_instance_by_iid(record.iid)
+            if fresh is None:
+                return InstanceStatus.TERMINATED
+            if fresh.control is None:
+                return fresh.status
+        raise ConflictError(f'The engine running instance "{record.id}" did not answer within '
+                            f"{CONTROL_WAIT_S:.0f} s; is its pyflow process stuck?")
+
+    async def _apply_requested_control(self, record: InstanceRecord) -> None:
+        """Called by the engine for a control request another process left on ``record``."""
+        request = json.loads(record.control or "{}")
+        try:
+            life = self.engine.lifetime(record.iid) if self.engine is not None else None
+            if life is not None and not life.ended:
+                await self._control_resident(life, record, request)
+            else:
+                await self._control_stored(record, request, owner=record.lease_owner)
+        except (WorkflowError, InvalidInputError):
+            pass  # the asking process validated already; nothing more to report here
+        await self.store.commit(Change(record.iid, instance=InstanceUpdate(control=None)))
+
+    async def _control_resident(self, life: Lifetime, record: InstanceRecord,
+                                request: dict[str, Any]) -> InstanceStatus:
+        action = request["action"]
+        if action == "pause":
+            if life.status not in (InstanceStatus.RUNNING, InstanceStatus.WAITING):
+                return life.status
+            change = life.set_status(InstanceStatus.WAITING_FOR_PAUSE)
+            if change is not None:
+                life.write(change)
+            if life.busy > 0:
+                life.request_pause()
+                return InstanceStatus.WAITING_FOR_PAUSE
+            await self._end_resident(record.iid, EndReason.PAUSE)
+            return InstanceStatus.PAUSED
+        if action == "resume":
+            if life.status is InstanceStatus.WAITING_FOR_PAUSE:
+                life.cancel_pause()
+                change = life.set_status(InstanceStatus.RUNNING)
+                if change is not None:
+                    life.write(change)
+                return InstanceStatus.RUNNING
+            return life.status
+        reason = {"terminate": EndReason.TERMINATE, "restart": EndReason.RESTART,
+                  "delete": EndReason.DELETE}[action]
+        await self._end_resident(record.iid, reason)
+        fresh = await self.store.get_instance_by_iid(record.iid)
+        status = await self._control_stored(fresh, request, owner=fresh.lease_owner) if fresh else None
+        return status or InstanceStatus.TERMINATED
+
+    async def _end_resident(self, iid: int, reason: EndReason) -> None:
+        if self.engine is not None:
+            await self.engine.end(iid, reason)
+
+    async def _control_stored(self, record: InstanceRecord, request: dict[str, Any],
+                              owner: Any = None) -> InstanceStatus | None:
+        """Apply a control action to an instance no live engine holds; None if it changed under us."""
+        action = request["action"]
+        if action == "delete":
+            await self.store.delete_instances(record.workflow, [record.id])
+            return InstanceStatus.TERMINATED
+        now = self.clock.now_ms()
+        change = Change(record.iid, expect_status=record.status, expect_owner=owner)
+        status = record.status
+        if action == "pause":
+            if status not in (InstanceStatus.RUNNING, InstanceStatus.WAITING):
+                return status
+            status = InstanceStatus.PAUSED
+            change.logs(NewLogEvent(EventType.WORKFLOW_WAITING_FOR_PAUSE, now),
+                        NewLogEvent(EventType.WORKFLOW_PAUSED, now))
+            change.instance = InstanceUpdate(status=status, paused_at=now, runnable_at=None,
+                                             lease_owner=None, lease_expires=None)
+        elif action == "resume":
+            if status is InstanceStatus.PAUSED:
+                change.shift_timers_ms = now - (record.paused_at or now)
+                status = InstanceStatus.QUEUED
+            elif status is InstanceStatus.WAITING_FOR_PAUSE:
+                status = InstanceStatus.RUNNING
+                change.log.append(NewLogEvent(EventType.WORKFLOW_RUNNING, now))
+            else:
+                return status
+            change.instance = InstanceUpdate(status=status, paused_at=None, runnable_at=now,
+                                             lease_owner=None, lease_expires=None)
+        elif action == "terminate":
+            if status.is_terminal:
+                raise WorkflowError("Cannot terminate instance since its on a finite state",
+                                    "instance.cannot_terminate")
+            status = InstanceStatus.TERMINATED
+            change.log.append(NewLogEvent(EventType.WORKFLOW_TERMINATED, now,
+                                          metadata={"trigger": {"source": 0}}))
+            change.instance = InstanceUpdate(status=status, runnable_at=None, lease_owner=None,
+                                             lease_expires=None, paused_at=None)
+        else:
+            status = InstanceStatus.QUEUED
+            await self._restart_change(record, request.get("from"), change, now)
+        if not await self.store.commit(change):
+            return None
+        if status is InstanceStatus.QUEUED or status is InstanceStatus.RUNNING:
+            self._wake()
+        return status
+
+    async def _restart_change(self, record: InstanceRecord, from_step: Mapping[str, Any] | None,
+                              change: Change, now: float) -> None:
+        if from_step is None:
+            change.wipe_all = True
+            params = serde.decode(record.params_json)
+            change.logs(NewLogEvent(EventType.WORKFLOW_QUEUED, now,
+                                    metadata={"params": params, "trigger": {"source": 0}}),
+                        NewLogEvent(EventType.WORKFLOW_START, now))
+        else:
+            keys = await self._restart_keys(record, RestartFrom(**from_step))
+            change.wipe_keys = keys
+            change.wipe_run_rows = True
+        change.instance = InstanceUpdate(status=InstanceStatus.QUEUED, output_json=None,
+                                         error_json=None, runnable_at=now, paused_at=None,
+                                         lease_owner=None, lease_expires=None,
+                                         lifetime=record.lifetime + 1)
+
+    async def _restart_keys(self, record: InstanceRecord, from_step: RestartFrom) -> list[str]:
+        """Cache keys of the named step and of every step started after it (SPEC §2.13)."""
+        start_event = _RESTART_TYPES[from_step.type]
+        log = await self.store.read_log(record.iid)
+        seen, first_seq = 0, None
+        for row in log:
+            if row.event is start_event and split_target(row.target or "")[0] == from_step.name:
+                seen += 1
+                if seen == from_step.count:
+                    first_seq = row.seq
+                    break
+        if first_seq is None:
+            raise WorkflowError(f'Step "{from_step.name}" not found in execution history',
+                                "instance.cannot_restart")
+        return list(dict.fromkeys(
+            row.group_key for row in log
+            if row.seq >= first_seq and row.group_key is not None and row.event in
+            (EventType.STEP_START, EventType.SLEEP_START, EventType.WAIT_START)))
+
+    def _wake(self) -> None:
+        if self.engine is not None:
+            self.engine.wake()
+

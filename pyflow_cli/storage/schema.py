@@ -1,0 +1,118 @@
+"""The SQLite schema, as named, ordered migrations (recorded in ``schema_migrations``).
+
+A migration is never edited once released: a change to the schema is a new entry at the end.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+
+from pyflow_cli.engine.errors import StorageError
+
+MIGRATIONS: tuple[tuple[int, str, str], ...] = (
+    (1, "initial", """
+CREATE TABLE instances (
+    iid INTEGER PRIMARY KEY,
+    workflow TEXT NOT NULL,
+    id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_ms REAL NOT NULL,
+    params TEXT NOT NULL,
+    output TEXT,
+    error TEXT,
+    version_id TEXT,
+    trigger INTEGER NOT NULL DEFAULT 0,
+    runnable_at REAL,
+    lease_owner TEXT,
+    lease_expires REAL,
+    paused_at REAL,
+    lifetime INTEGER NOT NULL DEFAULT 0,
+    signal INTEGER NOT NULL DEFAULT 0,
+    control TEXT,
+    UNIQUE (workflow, id)
+);
+CREATE INDEX instances_by_created ON instances (workflow, created_ms);
+CREATE INDEX instances_by_status ON instances (workflow, status, created_ms);
+CREATE INDEX instances_runnable ON instances (runnable_at) WHERE runnable_at IS NOT NULL;
+CREATE INDEX instances_by_owner ON instances (lease_owner) WHERE lease_owner IS NOT NULL;
+
+CREATE TABLE steps (
+    iid INTEGER NOT NULL,
+    cache_key TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    target TEXT NOT NULL,
+    state TEXT,
+    value TEXT,
+    error TEXT,
+    config TEXT,
+    attempts INTEGER,
+    attempt_open INTEGER,
+    PRIMARY KEY (iid, cache_key)
+) WITHOUT ROWID;
+
+CREATE TABLE timers (
+    iid INTEGER NOT NULL,
+    cache_key TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    due_ms REAL NOT NULL,
+    PRIMARY KEY (iid, cache_key, kind)
+) WITHOUT ROWID;
+
+CREATE TABLE log (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    iid INTEGER NOT NULL,
+    ts REAL NOT NULL,
+    event INTEGER NOT NULL,
+    group_key TEXT,
+    target TEXT,
+    metadata TEXT NOT NULL
+);
+CREATE INDEX log_by_instance ON log (iid, seq);
+
+CREATE TABLE inbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    iid INTEGER NOT NULL,
+    type TEXT NOT NULL,
+    payload TEXT,
+    ts REAL NOT NULL,
+    consumed_by TEXT
+);
+CREATE INDEX inbox_pending ON inbox (iid, seq) WHERE consumed_by IS NULL;
+
+CREATE TABLE engines (
+    id TEXT PRIMARY KEY,
+    pid INTEGER NOT NULL,
+    host TEXT NOT NULL,
+    heartbeat_ms REAL NOT NULL
+);
+"""),
+)
+
+LATEST_VERSION = MIGRATIONS[-1][0]
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    """Bring the database up to ``LATEST_VERSION``; refuse a database from a newer pyflow."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations ("
+                     "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_ms REAL NOT NULL)")
+        row = conn.execute("SELECT MAX(version) FROM schema_migrations").fetchone()
+        current = row[0] or 0
+        if current > LATEST_VERSION:
+            raise StorageError(
+                f"The state database has schema version {current}, newer than this pyflow "
+                f"understands ({LATEST_VERSION}). Upgrade pyflow, or use another --persist-to "
+                "directory.")
+        for version, name, sql in MIGRATIONS:
+            if version > current:
+                for statement in sql.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)",
+                             (version, name, time.time() * 1000.0))
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise

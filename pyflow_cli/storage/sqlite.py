@@ -1,0 +1,367 @@
+"""The SQLite store: one WAL database, writes group-committed by one thread, reads on aiosqlite.
+
+Durability defaults to ``synchronous=FULL`` (a committed step survives power loss, not only a
+process crash); ``durability="normal"`` trades that for speed.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Awaitable, Sequence
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from pyflow_cli.engine.errors import StorageError
+from pyflow_cli.engine.events import EventType, LogEvent
+from pyflow_cli.engine.serde import decode, encode_plain
+from pyflow_cli.engine.status import InstanceStatus
+from pyflow_cli.engine.store import (
+    UNSET,
+    Change,
+    EngineRecord,
+    History,
+    InboxEvent,
+    InstancePage,
+    InstanceRecord,
+    InstanceUpdate,
+    NewInstance,
+    StepRecord,
+    TimerRecord,
+)
+from pyflow_cli.storage.schema import migrate
+from pyflow_cli.storage.writer import GroupCommitWriter
+
+DB_NAME = "pyflow.sqlite"
+_INSTANCE_COLUMNS = (
+    "iid, workflow, id, status, created_ms, params, output, error, version_id, trigger, "
+    "runnable_at, lease_owner, lease_expires, paused_at, lifetime, signal, control"
+)
+_ACTIVE = ("queued", "running", "waiting", "waitingForPause")
+_UPDATABLE = ("status", "output_json", "error_json", "runnable_at", "lease_owner",
+              "lease_expires", "paused_at", "version_id", "control", "lifetime")
+_COLUMN = {"output_json": "output", "error_json": "error"}
+
+
+def _instance(row: Sequence[Any]) -> InstanceRecord:
+    return InstanceRecord(
+        iid=row[0], workflow=row[1], id=row[2], status=InstanceStatus(row[3]), created_ms=row[4],
+        params_json=row[5], output_json=row[6], error_json=row[7], version_id=row[8],
+        trigger=row[9], runnable_at=row[10], lease_owner=row[11], lease_expires=row[12],
+        paused_at=row[13], lifetime=row[14], signal=row[15], control=row[16])
+
+
+class SqliteStore:
+    """``Store`` on one SQLite file (``<state_dir>/pyflow.sqlite``)."""
+
+    def __init__(self, state_dir: Path | str, durability: str = "full") -> None:
+        self.state_dir = Path(state_dir)
+        self.path = self.state_dir / DB_NAME
+        if durability not in ("full", "normal"):
+            raise StorageError(f'Unknown durability "{durability}": use "full" or "normal".')
+        self.durability = durability
+        self._writer = GroupCommitWriter(self._connect_writer)
+        self._reader: aiosqlite.Connection | None = None
+
+    # -- connections --------------------------------------------------------------------------------
+    def _connect_writer(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA busy_timeout = 10000")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute(f"PRAGMA synchronous = {self.durability.upper()}")
+        migrate(conn)
+        return conn
+
+    async def open(self) -> None:
+        try:
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            self._writer.start()
+            self._reader = await aiosqlite.connect(self.path, isolation_level=None)
+            await self._reader.execute("PRAGMA busy_timeout = 10000")
+            await self._reader.execute("PRAGMA query_only = 1")
+        except (OSError, sqlite3.Error) as exc:
+            raise StorageError(f"Cannot open the state database {self.path}: {exc}. "
+                               "Check the --persist-to directory.") from exc
+
+    async def close(self) -> None:
+        if self._reader is not None:
+            await self._reader.close()
+            self._reader = None
+        self._writer.close()
+
+    async def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        assert self._reader is not None, "the store is not open"
+        async with self._reader.execute(sql, params) as cursor:
+            return list(await cursor.fetchall())
+
+    # -- writes -------------------------------------------------------------------------------------
+    def commit(self, change: Change) -> Awaitable[bool]:
+        return self._writer.submit(lambda conn: _apply(conn, change))
+
+    async def create_instances(self, instances: Sequence[NewInstance]) -> list[int | None]:
+        def op(conn: sqlite3.Connection) -> list[int | None]:
+            created: list[int | None] = []
+            for new in instances:
+                cursor = conn.execute(
+                    "INSERT OR IGNORE INTO instances (workflow, id, status, created_ms, params, "
+                    "version_id, trigger, runnable_at) VALUES (?, ?, 'queued', ?, ?, ?, ?, ?)",
+                    (new.workflow, new.id, new.created_ms, new.params_json, new.version_id,
+                     new.trigger, new.created_ms))
+                if cursor.rowcount == 0:
+                    created.append(None)
+                    continue
+                iid = cursor.lastrowid
+                _queued_rows(conn, iid, new.created_ms, new.params_json, new.trigger)
+                created.append(iid)
+            return created
+
+        result: list[int | None] = await self._writer.submit(op)
+        return result
+
+    async def delete_instances(self, workflow: str, ids: Sequence[str] | None) -> list[str]:
+        def op(conn: sqlite3.Connection) -> list[str]:
+            if ids is None:
+                rows = conn.execute("SELECT iid, id FROM instances WHERE workflow = ?",
+                                    (workflow,)).fetchall()
+            else:
+                rows = []
+                for instance_id in dict.fromkeys(ids):
+                    rows += conn.execute("SELECT iid, id FROM instances WHERE workflow = ? AND "
+                                         "id = ?", (workflow, instance_id)).fetchall()
+            for iid, _ in rows:
+                for table in ("log", "steps", "timers", "inbox", "instances"):
+                    conn.execute(f"DELETE FROM {table} WHERE iid = ?", (iid,))
+            return [row[1] for row in rows]
+
+        deleted: list[str] = await self._writer.submit(op)
+        return deleted
+
+    async def add_event(self, iid: int, event_type: str, payload_json: str | None,
+                        timestamp_ms: float) -> int:
+        def op(conn: sqlite3.Connection) -> int:
+            cursor = conn.execute("INSERT INTO inbox (iid, type, payload, ts) VALUES (?, ?, ?, ?)",
+                                  (iid, event_type, payload_json, timestamp_ms))
+            conn.execute(
+                "UPDATE instances SET signal = signal + 1, runnable_at = CASE WHEN status IN "
+                "('queued', 'running', 'waiting', 'waitingForPause') THEN "
+                "MIN(COALESCE(runnable_at, ?1), ?1) ELSE runnable_at END WHERE iid = ?2",
+                (timestamp_ms, iid))
+            return int(cursor.lastrowid or 0)
+
+        seq: int = await self._writer.submit(op)
+        return seq
+
+    async def claim_runnable(self, owner: str, now_ms: float, lease_ms: float, limit: int,
+                             workflows: Sequence[str]) -> list[InstanceRecord]:
+        marks = ",".join("?" * len(workflows))
+
+        def op(conn: sqlite3.Connection) -> list[InstanceRecord]:
+            rows = conn.execute(
+                f"SELECT {_INSTANCE_COLUMNS} FROM instances WHERE runnable_at <= ? "
+                f"AND workflow IN ({marks}) AND (lease_owner IS NULL OR "
+                "(lease_owner != ? AND lease_expires < ?)) ORDER BY runnable_at LIMIT ?",
+                (now_ms, *workflows, owner, now_ms, limit)).fetchall()
+            conn.executemany("UPDATE instances SET lease_owner = ?, lease_expires = ? "
+                             "WHERE iid = ?", [(owner, now_ms + lease_ms, r[0]) for r in rows])
+            return [_instance(r) for r in rows]
+
+        claimed: list[InstanceRecord] = await self._writer.submit(op)
+        return claimed
+
+    async def renew_leases(self, owner: str, until_ms: float) -> None:
+        await self._writer.submit(lambda conn: conn.execute(
+            "UPDATE instances SET lease_expires = ? WHERE lease_owner = ?", (until_ms, owner)))
+
+    async def register_engine(self, engine: EngineRecord) -> None:
+        await self._writer.submit(lambda conn: conn.execute(
+            "INSERT OR REPLACE INTO engines VALUES (?, ?, ?, ?)",
+            (engine.id, engine.pid, engine.host, engine.heartbeat_ms)))
+
+    async def unregister_engine(self, engine_id: str) -> None:
+        def op(conn: sqlite3.Connection) -> None:
+            conn.execute("UPDATE instances SET lease_owner = NULL, lease_expires = NULL "
+                         "WHERE lease_owner = ?", (engine_id,))
+            conn.execute("DELETE FROM engines WHERE id = ?", (engine_id,))
+
+        await self._writer.submit(op)
+
+    # -- reads --------------------------------------------------------------------------------------
+    async def list_engines(self) -> list[EngineRecord]:
+        rows = await self._rows("SELECT id, pid, host, heartbeat_ms FROM engines")
+        return [EngineRecord(*row) for row in rows]
+
+    async def get_instance(self, workflow: str, instance_id: str) -> InstanceRecord | None:
+        rows = await self._rows(f"SELECT {_INSTANCE_COLUMNS} FROM instances WHERE workflow = ? "
+                                "AND id = ?", (workflow, instance_id))
+        return _instance(rows[0]) if rows else None
+
+    async def get_instance_by_iid(self, iid: int) -> InstanceRecord | None:
+        rows = await self._rows(f"SELECT {_INSTANCE_COLUMNS} FROM instances WHERE iid = ?", (iid,))
+        return _instance(rows[0]) if rows else None
+
+    async def latest_instance(self, workflow: str) -> InstanceRecord | None:
+        rows = await self._rows(f"SELECT {_INSTANCE_COLUMNS} FROM instances WHERE workflow = ? "
+                                "ORDER BY created_ms DESC, iid DESC LIMIT 1", (workflow,))
+        return _instance(rows[0]) if rows else None
+
+    async def list_instances(self, workflow: str, *, statuses: Sequence[InstanceStatus] = (),
+                             created_from_ms: float | None = None,
+                             created_to_ms: float | None = None, offset: int = 0, limit: int = 25,
+                             newest_first: bool = True) -> InstancePage:
+        where, params = ["workflow = ?"], [workflow]
+        if statuses:
+            where.append(f"status IN ({','.join('?' * len(statuses))})")
+            params += [s.value for s in statuses]
+        if created_from_ms is not None:
+            where.append("created_ms >= ?")
+            params.append(created_from_ms)  # type: ignore[arg-type]
+        if created_to_ms is not None:
+            where.append("created_ms <= ?")
+            params.append(created_to_ms)  # type: ignore[arg-type]
+        clause = " AND ".join(where)
+        order = "DESC" if newest_first else "ASC"
+        rows = await self._rows(
+            f"SELECT {_INSTANCE_COLUMNS} FROM instances WHERE {clause} "
+            f"ORDER BY created_ms {order}, iid {order} LIMIT ? OFFSET ?", (*params, limit, offset))
+        total = (await self._rows(f"SELECT COUNT(*) FROM instances WHERE {clause}", params))[0][0]
+        return InstancePage([_instance(r) for r in rows], total)
+
+    async def status_counts(self, workflow: str) -> dict[str, int]:
+        rows = await self._rows("SELECT status, COUNT(*) FROM instances WHERE workflow = ? "
+                                "GROUP BY status", (workflow,))
+        return {status: count for status, count in rows}
+
+    async def list_workflow_names(self) -> list[str]:
+        rows = await self._rows("SELECT DISTINCT workflow FROM instances")
+        return [row[0] for row in rows]
+
+    async def read_log(self, iid: int, after_seq: int = 0) -> list[LogEvent]:
+        rows = await self._rows("SELECT seq, ts, event, group_key, target, metadata FROM log "
+                                "WHERE iid = ? AND seq > ? ORDER BY seq", (iid, after_seq))
+        return [LogEvent(seq, ts, EventType(event), key, target, decode(meta))
+                for seq, ts, event, key, target, meta in rows]
+
+    async def load_history(self, iid: int) -> History:
+        steps = {
+            row[0]: StepRecord(row[0], row[1], row[2], row[3] or "started", row[4], row[5], row[6],
+                               row[7] or 0, bool(row[8]))
+            for row in await self._rows(
+                "SELECT cache_key, kind, target, state, value, error, config, attempts, "
+                "attempt_open FROM steps WHERE iid = ?", (iid,))
+        }
+        timers = {
+            (key, kind): TimerRecord(key, kind, due)
+            for key, kind, due in await self._rows(
+                "SELECT cache_key, kind, due_ms FROM timers WHERE iid = ?", (iid,))
+        }
+        return History(steps, timers, await self.load_inbox(iid))
+
+    async def load_inbox(self, iid: int) -> list[InboxEvent]:
+        rows = await self._rows("SELECT seq, type, payload, ts FROM inbox WHERE iid = ? AND "
+                                "consumed_by IS NULL ORDER BY seq", (iid,))
+        return [InboxEvent(*row) for row in rows]
+
+    async def signalled(self, owner: str) -> list[tuple[int, int]]:
+        rows = await self._rows("SELECT iid, signal FROM instances WHERE lease_owner = ?", (owner,))
+        return [(iid, signal) for iid, signal in rows]
+
+    async def next_runnable_ms(self, workflows: Sequence[str]) -> float | None:
+        marks = ",".join("?" * len(workflows))
+        rows = await self._rows(f"SELECT MIN(runnable_at) FROM instances WHERE runnable_at IS NOT "
+                                f"NULL AND lease_owner IS NULL AND workflow IN ({marks})",
+                                tuple(workflows))
+        value = rows[0][0] if rows else None
+        return float(value) if value is not None else None
+
+
+# -- applying a Change (runs on the writer thread) ----------------------------------------------------
+
+
+def _queued_rows(conn: sqlite3.Connection, iid: int | None, ts: float, params_json: str,
+                 trigger: int) -> None:
+    queued = '{"params":' + params_json + ',"trigger":{"source":' + str(trigger) + "}}"
+    conn.executemany("INSERT INTO log (iid, ts, event, metadata) VALUES (?, ?, ?, ?)",
+                     [(iid, ts, int(EventType.WORKFLOW_QUEUED), queued),
+                      (iid, ts, int(EventType.WORKFLOW_START), "{}")])
+
+
+def _guard_holds(conn: sqlite3.Connection, change: Change) -> bool:
+    row = conn.execute("SELECT status, lease_owner, lifetime, signal FROM instances WHERE iid = ?",
+                       (change.iid,)).fetchone()
+    if row is None:
+        return False
+    status, owner, lifetime, signal = row
+    return not (
+        (change.expect_status is not None and status != change.expect_status.value)
+        or (change.expect_owner is not UNSET and owner != change.expect_owner)
+        or (change.expect_lifetime is not None and lifetime != change.expect_lifetime)
+        or (change.expect_signal is not None and signal != change.expect_signal)
+    )
+
+
+def _apply(conn: sqlite3.Connection, change: Change) -> bool:
+    iid = change.iid
+    guarded = (change.expect_status is not None or change.expect_owner is not UNSET
+               or change.expect_lifetime is not None or change.expect_signal is not None)
+    if guarded and not _guard_holds(conn, change):
+        return False
+    if change.wipe_all:
+        for table in ("log", "steps", "timers", "inbox"):
+            conn.execute(f"DELETE FROM {table} WHERE iid = ?", (iid,))
+    elif change.wipe_keys or change.wipe_run_rows:
+        keys = list(change.wipe_keys)
+        marks = ",".join("?" * len(keys))
+        if keys:
+            conn.execute(f"DELETE FROM log WHERE iid = ? AND group_key IN ({marks})", (iid, *keys))
+            conn.execute(f"DELETE FROM steps WHERE iid = ? AND cache_key IN ({marks})", (iid, *keys))
+            conn.execute(f"DELETE FROM timers WHERE iid = ? AND cache_key IN ({marks})",
+                         (iid, *keys))
+        conn.execute("DELETE FROM log WHERE iid = ? AND group_key IS NULL AND event NOT IN (?, ?)",
+                     (iid, int(EventType.WORKFLOW_QUEUED), int(EventType.WORKFLOW_START)))
+    if change.log:
+        conn.executemany(
+            "INSERT INTO log (iid, ts, event, group_key, target, metadata) VALUES (?, ?, ?, ?, ?, ?)",
+            [(iid, e.timestamp_ms, int(e.event), e.group_key, e.target, encode_plain(e.metadata))
+             for e in change.log])
+    if change.steps:
+        conn.executemany(
+            "INSERT INTO steps (iid, cache_key, kind, target, state, value, error, config, "
+            "attempts, attempt_open) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (iid, cache_key) DO UPDATE SET "
+            "state = COALESCE(excluded.state, state), value = COALESCE(excluded.value, value), "
+            "error = COALESCE(excluded.error, error), config = COALESCE(excluded.config, config), "
+            "attempts = COALESCE(excluded.attempts, attempts), "
+            "attempt_open = COALESCE(excluded.attempt_open, attempt_open)",
+            [(iid, s.cache_key, s.kind, s.target, s.state, s.value_json, s.error_json,
+              s.config_json, s.attempts, None if s.attempt_open is None else int(s.attempt_open))
+             for s in change.steps])
+    if change.shift_timers_ms:
+        conn.execute("UPDATE timers SET due_ms = due_ms + ? WHERE iid = ?",
+                     (change.shift_timers_ms, iid))
+    if change.set_timers:
+        conn.executemany("INSERT OR REPLACE INTO timers VALUES (?, ?, ?, ?)",
+                         [(iid, t.cache_key, t.kind, t.due_ms) for t in change.set_timers])
+    if change.clear_timers:
+        conn.executemany("DELETE FROM timers WHERE iid = ? AND cache_key = ? AND kind = ?",
+                         [(iid, key, kind) for key, kind in change.clear_timers])
+    if change.consume_events:
+        conn.executemany("UPDATE inbox SET consumed_by = ? WHERE seq = ? AND iid = ?",
+                         [(key, seq, iid) for seq, key in change.consume_events])
+    if change.instance is not None:
+        _update_instance(conn, iid, change.instance)
+    return True
+
+
+def _update_instance(conn: sqlite3.Connection, iid: int, update: InstanceUpdate) -> None:
+    sets, params = [], []
+    for name in _UPDATABLE:
+        value = getattr(update, name)
+        if value is UNSET:
+            continue
+        sets.append(f"{_COLUMN.get(name, name)} = ?")
+        params.append(value.value if isinstance(value, InstanceStatus) else value)
+    if update.bump_signal:
+        sets.append("signal = signal + 1")
+    if sets:
+        conn.execute(f"UPDATE instances SET {', '.join(sets)} WHERE iid = ?", (*params, iid))
