@@ -1,0 +1,102 @@
+"""Wires a project to a running pyflow: store, workflow definitions, service and (optionally)
+an engine — the one place the CLI, ``pyflow dev`` and tests assemble these parts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from pyflow_cli.bindings import WorkflowBinding
+from pyflow_cli.engine.clock import Clock, SystemClock
+from pyflow_cli.engine.entrypoint import Env, WorkflowDefinition, WorkflowEntrypoint
+from pyflow_cli.engine.lifetime import EngineOptions
+from pyflow_cli.engine.worker import Engine
+from pyflow_cli.project.config import ProjectConfig, implicit_step_dependencies
+from pyflow_cli.project.loader import LoadedModule, load_user_module, resolve_class
+from pyflow_cli.service import WorkflowInfo, WorkflowService
+from pyflow_cli.storage.sqlite import SqliteStore
+
+PRESERVE_NON_RETRYABLE_FLAG = "workflows_preserve_non_retryable_error_message"
+
+
+def state_dir(project: ProjectConfig, persist_to: Path | None = None) -> Path:
+    """Where the state database lives: ``--persist-to DIR``, else ``<project>/.pyflow/state``."""
+    return persist_to.resolve() if persist_to is not None else project.root / ".pyflow" / "state"
+
+
+def workflow_infos(project: ProjectConfig, version_id: str | None = None) -> dict[str, WorkflowInfo]:
+    return {w.name: WorkflowInfo(w.name, w.class_name, w.script_name or project.name, w.binding,
+                                 version_id)
+            for w in project.workflows}
+
+
+def definitions(project: ProjectConfig, loaded: LoadedModule) -> dict[str, WorkflowDefinition]:
+    """Resolve every ``[[workflows]]`` class in the loaded entry module."""
+    implicit = implicit_step_dependencies(project.compatibility_date, project.compatibility_flags)
+    preserve = PRESERVE_NON_RETRYABLE_FLAG in project.compatibility_flags
+    result: dict[str, WorkflowDefinition] = {}
+    for w in project.workflows:
+        cls = resolve_class(loaded, w.class_name, WorkflowEntrypoint, project.config_path.name,
+                            workflow=w.name)
+        result[w.name] = WorkflowDefinition(
+            name=w.name, cls=cls, binding=w.binding, class_name=w.class_name,
+            script_name=w.script_name or project.name, step_limit=w.step_limit,
+            implicit_dependencies=implicit, preserve_non_retryable_message=preserve,
+            version_id=loaded.version_id)
+    return result
+
+
+@dataclass
+class Workspace:
+    """An open store with its service, and an engine when asked for one."""
+
+    project: ProjectConfig
+    store: SqliteStore
+    service: WorkflowService
+    engine: Engine | None = None
+    loaded: LoadedModule | None = None
+    clock: Clock = field(default_factory=SystemClock)
+
+    def env(self) -> Env:
+        """``self.env`` for user code: workflow bindings, ``[vars]`` and secrets."""
+        values: dict[str, Any] = dict(self.project.vars)
+        values.update(self.project.secrets)
+        for w in self.project.workflows:
+            values[w.binding] = WorkflowBinding(self.service, w.name)
+        return Env(values)
+
+    async def __aenter__(self) -> Workspace:
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.close()
+
+    async def close(self, grace_s: float = 0.0) -> None:
+        if self.engine is not None:
+            await self.engine.stop(grace_s)
+        await self.store.close()
+
+
+async def open_workspace(project: ProjectConfig, *, persist_to: Path | None = None,
+                         with_engine: bool = False, options: EngineOptions | None = None,
+                         clock: Clock | None = None) -> Workspace:
+    """Open the project's store; with ``with_engine``, load the user's code and start an engine."""
+    clock = clock or SystemClock()
+    store = SqliteStore(state_dir(project, persist_to))
+    loaded = load_user_module(project) if with_engine else None
+    await store.open()
+    engine = None
+    if loaded is not None:
+        defs = definitions(project, loaded)
+        engine = Engine(store, defs, clock, options)
+    infos = workflow_infos(project, loaded.version_id if loaded else None)
+    service = WorkflowService(store, infos, clock, engine, config_name=project.config_path.name)
+    workspace = Workspace(project, store, service, engine, loaded, clock)
+    if engine is not None:
+        engine.env_factory = workspace.env
+        await engine.start()
+    return workspace
