@@ -61,7 +61,7 @@ class WorkflowInstance:
     async def delete(self) -> None:
         await self._service.delete(self._workflow, self.id)
 
-    sendEvent = send_event  # noqa: N815 - the JavaScript spelling
+    sendEvent = send_event
 
 
 class WorkflowBinding:
@@ -119,4 +119,4 @@ class WorkflowBinding:
     def _handle(self, instance_id: str) -> WorkflowInstance:
         return WorkflowInstance(self._service, self._workflow, instance_id)
 
-    createBatch = create_batch  # noqa: N815
+    createBatch = create_batch

@@ -119,7 +119,7 @@ def _do_step(name: str | None, rows: list[LogEvent]) -> dict[str, Any]:
     end = succeeded or failed
     attempts: dict[int, dict[str, Any]] = {}
     for row in rows:
-        number = row.metadata.get("attempt")
+        number = int(row.metadata.get("attempt", 0))
         if row.event is EventType.ATTEMPT_START:
             attempts[number] = {"start": iso_ms(row.timestamp_ms), "end": None, "success": None,
                                 "error": None}

@@ -67,13 +67,13 @@ class StorageError(PyflowError):
 class WorkflowError(Exception):
     """An error raised by the Workflows runtime for an invalid operation.
 
-    ``code`` is the reference's dotted code (``instance.not_found``); when given, the message is
-    formatted as the reference formats it: ``(<code>) <message>``.
+    ``error_code`` is the reference's dotted code (``instance.not_found``); when given, the message
+    is formatted as the reference formats it: ``(<code>) <message>``.
     """
 
     def __init__(self, message: str, code: str | None = None) -> None:
         super().__init__(f"({code}) {message}" if code else message)
-        self.code = code
+        self.error_code = code
 
 
 class InstanceNotFoundError(WorkflowError, NotFoundError):

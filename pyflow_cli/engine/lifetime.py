@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from pyflow_cli.engine.clock import Clock
@@ -35,7 +35,7 @@ from pyflow_cli.engine.store import (
 )
 
 
-class EndReason(str, Enum):
+class EndReason(StrEnum):
     """Why a lifetime stopped before ``run()`` finished."""
 
     HIBERNATE = "hibernate"

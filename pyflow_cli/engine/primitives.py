@@ -180,10 +180,10 @@ async def _call(body: StepBody, ctx: serde.JsonDict) -> Any:
 
 def make_ctx(key: StepKey, attempt: int, config: ResolvedConfig) -> serde.JsonDict:
     """The step context: ``attempt``, ``config`` (resolved) and ``step: {name, count}``."""
-    return serde.attrify(
+    ctx: serde.JsonDict = serde.attrify(
         {"attempt": attempt, "config": config.stored,
-         "step": {"name": key.name, "count": key.count}}
-    )
+         "step": {"name": key.name, "count": key.count}})
+    return ctx
 
 
 async def _store_result(life: Lifetime, key: StepKey, attempt: int, value: Any,
@@ -373,9 +373,10 @@ async def _wait_until(life: Lifetime, due_ms: float) -> None:
 
 
 async def _await_waiter(life: Lifetime, waiter: Waiter) -> InboxEvent | None:
-    timer = asyncio.ensure_future(life.clock.sleep_until(waiter.deadline_ms))
+    timer: asyncio.Future[Any] = asyncio.ensure_future(life.clock.sleep_until(waiter.deadline_ms))
+    pending: list[asyncio.Future[Any]] = [timer, waiter.future]
     try:
-        await asyncio.wait({timer, waiter.future}, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
     finally:
         timer.cancel()
         life.remove_waiter(waiter)

@@ -145,7 +145,7 @@ def delay_for(backoff: str, base_ms: float, failed_attempt: int) -> float:
     if backoff == "linear":
         return base_ms * failed_attempt
     if backoff == "exponential":
-        return base_ms * 2 ** (failed_attempt - 1)
+        return base_ms * float(2 ** (failed_attempt - 1))
     return base_ms
 
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class InstanceStatus(str, Enum):
+class InstanceStatus(StrEnum):
     """The status of a workflow instance, by its API name."""
 
     QUEUED = "queued"

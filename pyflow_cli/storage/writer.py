@@ -9,6 +9,7 @@ hop back to the loop. Under load, hundreds of step results share one fsync.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -104,10 +105,8 @@ class GroupCommitWriter:
         for item in results:
             by_loop.setdefault(item[0].get_loop(), []).append(item)
         for loop, items in by_loop.items():
-            try:
+            with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting any more
                 loop.call_soon_threadsafe(_resolve, items)
-            except RuntimeError:
-                pass  # the loop is closed: nobody is waiting any more
 
 
 def _resolve(items: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:

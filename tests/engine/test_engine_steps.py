@@ -1,0 +1,305 @@
+"""step.do: replay from the cache, retries and backoff, timeouts, errors, values, limits."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from conftest import EnvFactory, names
+
+from pyflow_cli.engine.entrypoint import WorkflowDefinition, WorkflowEntrypoint
+from pyflow_cli.engine.errors import NonRetryableError
+from pyflow_cli.engine.events import EventType
+
+
+async def run_one(make_env: EnvFactory, workflow: type[WorkflowEntrypoint] | WorkflowDefinition,
+                  params: Any = None, hibernate: bool = False) -> tuple[Any, Any]:
+    async with make_env({"wf": workflow}, force_hibernate=hibernate) as env:
+        instance_id = await env.service.create("wf", params=params)
+        record = await env.run_until_done("wf", instance_id)
+        log = await env.store.read_log(record.iid)
+        details = await env.service.describe("wf", instance_id)
+        return details | {"_record": record}, log
+
+
+async def test_completed_step_is_not_rerun_on_replay(make_env: EnvFactory, hibernation: bool) -> None:
+    calls: list[str] = []
+
+    class Flow(WorkflowEntrypoint):
+        async def run(self, event: Any, step: Any) -> Any:
+            first = await step.do("first", lambda: calls.append("first") or {"n": 1})
+            await step.sleep("nap", "1 hour")
+            second = await step.do("second", lambda: calls.append("second") or first["n"] + 1)
+            return {"first": first, "second": second}
+
+    details, log = await run_one(make_env, Flow, hibernate=hibernation)
+    assert details["status"] == "complete"
+    assert details["output"] == {"first": {"n": 1}, "second": 2}
+    assert calls == ["first", "second"]
+    # replays write nothing: each step's rows appear once
+    assert names(log).count("STEP_START") == 2
+    assert names(log).count("SLEEP_START") == 1
+
+
+async def test_same_name_steps_get_counted_keys(make_env: EnvFactory) -> None:
+    class Flow(WorkflowEntrypoint):
+        async def run(self, event: Any, step: Any) -> Any:
+            return [await step.do("first", lambda: i) for i in range(3)]
+
+    details, _ = await run_one(make_env, Flow)
+    assert [s["name"] for s in details["steps"]] == ["first-1", "first-2", "first-3"]
+    assert details["output"] == [0, 1, 2]
+
+
+async def test_retries_follow_exponential_backoff_with_documented_default_delay(
+        make_env: EnvFactory, hibernation: bool) -> None:
+    class Flow(WorkflowEntrypoint):
+        async def run(self, event: Any, step: Any) -> Any:
+            def flaky(ctx: Any) -> int:
+                if ctx.attempt < 4:
+                    raise RuntimeError(f"x{ctx.attempt}")
+                return int(ctx.attempt)
+            return await step.do("flaky", flaky)
+
+    details, log = await run_one(make_env, Flow, hibernate=hibernation)
+    assert details["output"] == 4
+    failures = [row.metadata for row in log if row.event is EventType.ATTEMPT_FAILURE]
+    assert [f["retryDelayMs"] for f in failures] == [10000, 20000, 40000]
+    assert failures[0]["error"] == {"name": "RuntimeError", "message": "x1"}
+    attempts = details["steps"][0]["attempts"]
+    assert [a["success"] for a in attempts] == [False, False, False, True]
+
+
+async def test_exhausted_retries_reraise_the_original_exception_into_run(make_env: EnvFactory) -> None:
+    class MyError(Exception):
+        pass
+
+    class Flow(WorkflowEntrypoint):
+        async def run(self, event: Any, step: Any) -> Any:
+            def boom() -> None:
+                raise MyError("mine")
+            try:
+                await step.do("c", boom, config={"retries": {"limit": 2, "delay": 100,
+                                                               "backoff": "constant"}})
+            except MyError as error:
+                return f"caught {error}"
+
+    details, log = await run_one(make_env, Flow)
+    assert details["output"] == "caught mine"
+    failures = [row.metadata for row in log if row.event is EventType.ATTEMPT_FAILURE]
+    assert len(failures) == 3
+    assert "retryDelayMs" not in failures[-1]
+    assert names(log)[-2:] == ["STEP_FAILURE", "WORKFLOW_SUCCESS"]
+
+
+async def test_error_escaping_run_keeps_the_python_exception_name(make_env: EnvFactory) -> None:
+    class Flow(WorkflowEntrypoint):
+        async def run(self, event: Any, step: Any) -> Any:
+            raise KeyError("outside")
+
+    details, log = await run_one(make_env, Flow)
+    assert details["status"] == "errored"
+    assert details["error"] == {"message": "'outside'", "name": "KeyError"}
+    assert list(log[-1].metadata["error"]) == ["message", "name"]
+
+
+async def test_limit_zero_means_exactly_one_attempt(make_env: EnvFactory) -> None:
+    class Flow(WorkflowEntrypoint):
+        async def run(self, event: Any, step: Any) -> Any:
+            await step.do("once", lambda: 1 / 0, config={"retries": {"limit": 0, "delay": 10}})
+
+    details, _ = await run_one(make_env, Flow)
+    assert details["error"] == {"message": "division by zero", "name": "ZeroDivisionError"}
+    assert len(details["steps"][0]["attempts"]) == 1
+
+
+async def test_attempt_timeout_is_a_retryable_workflow_timeout_error(make_env: EnvFactory) -> None:
+    class Flow(WorkflowEntrypoint):
+        async def run(self, event: Any, step: Any) -> Any:
+            async def slow() -> None:
+                await asyncio.sleep(60)
+            await step.do("slow", slow, config={"timeout": "1 second",
+                                                "retries": {"limit": 1, "delay": 100}})
+
+    details, _ = await run_one(make_env, Flow)
+    errors = [a["error"] for a in details["steps"][0]["attempts"]]
+    assert errors == [{"name": "WorkflowTimeoutError", "message": "Execution timed out after 1000ms"}] * 2
+    assert details["error"] == {"message": "Execution timed out after 1000ms",
+                                "name": "WorkflowTimeoutError"}
+
+
+async def test_non_retryable_error_stops_retries_and_fails_the_instance(make_env: EnvFactory) -> None:
+    class Flow(WorkflowEntrypoint):
+        async def run(self, event: Any, step: Any) -> Any:
+            def nope() -> None:
+                raise NonRetryableError("nope")
+            await step.do("n", nope)
+
+    details, log = await run_one(make_env, Flow)
+    attempts = details["steps"][0]["attempts"]
+    assert len(attempts) == 1
+    assert attempts[0]["error"] == {"name": "WorkflowFatalError",
+                                    "message": 'Step threw a NonRetryableError with message "nope"'}
+    assert details["error"] == {
+        "name": "WorkflowFatalError",
+        "message": "The execution of the Workflow instance was terminated, as a step threw an "
+                   "NonRetryableError and it was not handled"}
+
+
+async def test_caught_non_retryable_error_lets_the_run_continue(make_env: EnvFactory) -> None:
+    class Flow(WorkflowEntrypoint):
+        async def run(self, event: Any, step: Any) -> Any:
+            def nope() -> None:
+                raise NonRetryableError("nope")
+            try:
+                await step.do("n", nope)
+            except NonRetryableError as error:
+                return await step.do("after", lambda: f"handled {error}")
+
+    details, _ = await run_one(make_env, Flow)
+    assert details["status"] == "complete"
+    assert details["output"] == "handled nope"
+
+
+async def test_preserve_flag_keeps_the_non_retryable_message(make_env: EnvFactory) -> None:
+    class Flow(WorkflowEntrypoint):
+        async def run(self, event: Any, step: Any) -> Any:
+            def nope() -> None:
+                raise NonRetryableError("nope")
+            await step.do("n", nope)
+
+    definition = WorkflowDefinition("wf", Flow, preserve_non_retryable_message=True)
+    details, _ = await run_one(make_env, definition)
+    assert details["error"] == {"name": "NonRetryableError", "message": "nope"}
+    assert details["steps"][0]["attempts"][0]["error"] == {"name": "NonRetryableError",
+                                                           "message": "nope"}
+
+
+@pytest.mark.parametrize(("config", "message"), [
+    ({"retries": {"limit": 3}}, 'Step config for "s" is in a invalid format. See '
+                                "https://developers.cloudflare.com/workflows/build/sleeping-and-retrying/"),
+    ({"timeout": 0}, 'Step config for "s" is in a invalid format.'),
+])
+async def test_invalid_step_config_is_thrown_into_user_code_before_logging(
+        make_env: EnvFactory, config: Any, message: str) -> None:
+    class Flow(WorkflowEntrypoint):
+        async def run(self, event: Any, step: Any) -> Any:
+            await step.do("s", lambda: 1, config=config)
+
+    details, log = await run_one(make_env, Flow)
+    assert details["error"]["name"] == "WorkflowFatalError"
+    assert details["error"]["message"].startswith(message)
+    assert "STEP_START" not in names(log)
+
+
+async def test_step_name_rules(make_env: EnvFactory) -> None:
+    class Flow(WorkflowEntrypoint):
+        async def run(self, event: Any, step: Any) -> Any:
+            await step.do("x" * 257, lambda: 1)
+
+    details, _ = await run_one(make_env, Flow)
+    assert details["error"]["message"].endswith(
+        "exceeds max length (256 chars) or invalid characters found")
+
+
+async def test_steps_per_instance_limit(make_env: EnvFactory) -> None:
+    class Flow(WorkflowEntrypoint):
+        async def run(self, event: Any, step: Any) -> Any:
+            for i in range(5):
+                await step.do(f"s{i}", lambda: 1)
+
+    details, _ = await run_one(make_env, WorkflowDefinition("wf", Flow, step_limit=3))
+    assert len(details["steps"]) == 3
+    assert details["error"] == {
+        "message": "The limit of 3 steps has been reached. This limit can be changed in your worker "
+                   "configuration.", "name": "WorkflowFatalError"}
+
+
+@pytest.mark.parametrize("value", [(1, 2), bytearray(b"x"), object()])
+async def test_unstorable_step_result_fails_fatally_and_cannot_be_caught(make_env: EnvFactory,
+                                                                          value: Any) -> None:
+    class Flow(WorkflowEntrypoint):
+        async def run(self, event: Any, step: Any) -> Any:
+            try:
+                await step.do("bad", lambda: value)
+            except Exception:
+                return "swallowed"
+
+    details, _ = await run_one(make_env, Flow)
+    assert details["status"] == "errored"
+    assert details["error"]["message"] == ('The execution of the Workflow instance was terminated, as '
+                                           'the step "bad" returned a value which is not serialisable')
+    attempt = details["steps"][0]["attempts"]
+    assert len(attempt) == 1 and "not serialisable" in attempt[0]["error"]["message"]
+
+
+async def test_oversized_step_result_fails_with_its_size(make_env: EnvFactory) -> None:
+    class Flow(WorkflowEntrypoint):
+        async def run(self, event: Any, step: Any) -> Any:
+            await step.do("big", lambda: "x" * (1024 * 1024 + 1))
+
+    details, _ = await run_one(make_env, Flow)
+    assert details["status"] == "errored"
+    assert "1.0 MiB (1048579 bytes)" in details["steps"][0]["attempts"][0]["error"]["message"]
+
+
+async def test_values_come_back_as_stored_with_attribute_access(make_env: EnvFactory,
+                                                                hibernation: bool) -> None:
+    seen: list[Any] = []
+
+    class Flow(WorkflowEntrypoint):
+        async def run(self, event: Any, step: Any) -> Any:
+            value = await step.do("v", lambda: {"tags": {"a"}, "nested": {"k": 1}})
+            await step.sleep("nap", 1000)
+            seen.append((value.nested.k, value.tags))
+            return event.payload.who
+
+    details, _ = await run_one(make_env, Flow, params={"who": "me"}, hibernate=hibernation)
+    assert details["output"] == "me"
+    assert seen[-1] == (1, ["a"])
+
+
+async def test_sensitive_output_is_redacted_in_the_log(make_env: EnvFactory) -> None:
+    class Flow(WorkflowEntrypoint):
+        async def run(self, event: Any, step: Any) -> Any:
+            return await step.do("secret", lambda: "s3cret", config={"sensitive": "output"})
+
+    details, _ = await run_one(make_env, Flow)
+    assert details["steps"][0]["output"] == "[REDACTED]"
+    assert details["output"] == "s3cret"
+
+
+async def test_parallel_steps_with_gather(make_env: EnvFactory, hibernation: bool) -> None:
+    class Flow(WorkflowEntrypoint):
+        async def run(self, event: Any, step: Any) -> Any:
+            async def work(n: int) -> int:
+                await step.sleep(f"wait{n}", n * 1000)
+                return await step.do(f"s{n}", lambda: n * 10)
+            return list(await asyncio.gather(*(work(n) for n in (1, 2, 3))))
+
+    details, _ = await run_one(make_env, Flow, hibernate=hibernation)
+    assert details["output"] == [10, 20, 30]
+    assert sorted(s["name"] for s in details["steps"] if s["type"] == "step") == ["s1-1", "s2-1", "s3-1"]
+
+
+async def test_dynamic_delay_function_receives_ctx_and_error(make_env: EnvFactory) -> None:
+    seen: list[Any] = []
+
+    class Flow(WorkflowEntrypoint):
+        async def run(self, event: Any, step: Any) -> Any:
+            def delay(arg: Any) -> str:
+                seen.append((arg.ctx.attempt, str(arg.error)))
+                return "2 seconds"
+
+            def flaky(ctx: Any) -> int:
+                if ctx.attempt == 1:
+                    raise ValueError("first")
+                return 1
+            return await step.do("d", flaky, config={"retries": {"limit": 2, "delay": delay}})
+
+    details, log = await run_one(make_env, Flow)
+    assert details["output"] == 1
+    assert seen == [(1, "first")]
+    assert [r.metadata.get("retryDelayMs") for r in log if r.event is EventType.ATTEMPT_FAILURE] == [2000]
+    assert "delay" not in details["steps"][0]["config"]["retries"]
