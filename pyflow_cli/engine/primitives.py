@@ -103,9 +103,8 @@ def _resolved(config: Mapping[str, Any] | None, record: StepRecord | None) -> Re
 async def _attempts(life: Lifetime, key: StepKey, body: StepBody, config: ResolvedConfig,
                     record: StepRecord | None) -> Any:
     attempt = record.attempts if record is not None else 0
+    retry_due: float | None = None
     if record is None:
-        life.history.steps[key.cache_key] = StepRecord(
-            key.cache_key, "do", key.target, "started", None, None, None, 0, False)
         change = life.change()
         change.log.append(life.log(EventType.STEP_START, key.cache_key, key.target,
                                    config=config.stored))
@@ -114,22 +113,24 @@ async def _attempts(life: Lifetime, key: StepKey, body: StepBody, config: Resolv
         life.write(change)
     elif record.attempt_open:
         # The process stopped during this attempt: it counts as failed (SPEC A6).
-        error = WorkflowInternalError(INTERRUPTED_MESSAGE)
-        await _after_failure(life, key, config, attempt, error, body)
+        retry_due = await _log_failure(life, key, config, attempt,
+                                       WorkflowInternalError(INTERRUPTED_MESSAGE))
     else:
         retry = life.history.timers.get((key.cache_key, "retry"))
-        if retry is not None:
-            await _wait_until(life, retry.due_ms)
+        retry_due = retry.due_ms if retry is not None else None
     while True:
+        if retry_due is not None:
+            await _wait_until(life, retry_due)
         attempt += 1
         life.step_started()
         try:
             outcome = await _one_attempt(life, key, body, config, attempt)
+            if not isinstance(outcome, BaseException):
+                return outcome
+            # Logged while the step still counts as running, so a pause waits for the record.
+            retry_due = await _log_failure(life, key, config, attempt, outcome)
         finally:
             life.step_finished()
-        if not isinstance(outcome, BaseException):
-            return outcome
-        await _after_failure(life, key, config, attempt, outcome, body)
 
 
 async def _one_attempt(life: Lifetime, key: StepKey, body: StepBody, config: ResolvedConfig,
@@ -251,9 +252,10 @@ def error_json(error: BaseException) -> dict[str, Any]:
             "module": cls.__module__, "qualname": cls.__qualname__}
 
 
-async def _after_failure(life: Lifetime, key: StepKey, config: ResolvedConfig, attempt: int,
-                         error: BaseException, body: StepBody) -> None:
-    """Log a failed attempt; wait out the retry delay, or fail the step (raising into run())."""
+async def _log_failure(life: Lifetime, key: StepKey, config: ResolvedConfig, attempt: int,
+                       error: BaseException) -> float:
+    """Log a failed attempt and return when the next one is due, or fail the step (raising the
+    error into ``run()``)."""
     shown = {"name": error_json(error)["name"], "message": str(error)}
     retry_ms: float | None = None
     if is_non_retryable(error):
@@ -281,8 +283,7 @@ async def _after_failure(life: Lifetime, key: StepKey, config: ResolvedConfig, a
                                       attempt_open=False))
         change.set_timers.append(TimerRecord(key.cache_key, "retry", due))
         await life.write(change)
-        await _wait_until(life, due)
-        return
+        return due
     stored_error = error_json(error)
     change.log.append(life.log(EventType.STEP_FAILURE, key.cache_key, key.target))
     change.steps.append(StepWrite(key.cache_key, "do", key.target, state="failed",
