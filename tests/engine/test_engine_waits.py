@@ -142,3 +142,23 @@ async def test_default_event_timeout_is_24_hours(make_env: EnvFactory) -> None:
         start = env.clock.now_ms()
         await env.run_until_done("wf", instance_id)
         assert env.clock.now_ms() - start == 24 * 3600 * 1000
+
+
+async def test_a_consumed_event_is_not_delivered_again_after_pause_and_resume(make_env: EnvFactory) -> None:
+    class Flow(WorkflowEntrypoint):
+        async def run(self, event: Any, step: Any) -> Any:
+            first = await step.wait_for_event("first", "x")
+            await step.sleep("nap", "1 hour")
+            try:
+                await step.wait_for_event("second", "x", timeout="1 minute")
+            except WorkflowTimeoutError:
+                return [first.payload, "no second event"]
+
+    async with make_env({"wf": Flow}) as env:
+        instance_id = await env.service.create("wf")
+        await env.service.send_event("wf", instance_id, "x", "only")
+        await env.run_until_status("wf", instance_id, "waiting")
+        await env.service.pause("wf", instance_id)
+        await env.service.resume("wf", instance_id)
+        await env.run_until_done("wf", instance_id)
+        assert (await env.service.describe("wf", instance_id))["output"] == ["only", "no second event"]
