@@ -106,7 +106,7 @@ class WorkflowTestEnv:
         while stable < 3:
             await asyncio.sleep(0.002)
             ops = writer.operations
-            stable = stable + 1 if ops == last else 0
+            stable = stable + 1 if ops == last and writer.idle else 0
             last = ops
 
     async def advance(self) -> bool:

@@ -11,7 +11,12 @@ import heapq
 import itertools
 import time
 from datetime import UTC, datetime
+from collections.abc import Callable
 from typing import Protocol
+
+
+class Cancellable(Protocol):
+    def cancel(self) -> None: ...
 
 
 class Clock(Protocol):
@@ -21,6 +26,10 @@ class Clock(Protocol):
 
     async def sleep_until(self, deadline_ms: float) -> None:
         """Return once ``now_ms() >= deadline_ms``."""
+        ...
+
+    def call_at(self, deadline_ms: float, callback: Callable[[], None]) -> Cancellable:
+        """Call ``callback`` on the event loop once the deadline has passed (no task needed)."""
         ...
 
 
@@ -35,6 +44,10 @@ class SystemClock:
         while delay > 0:
             await asyncio.sleep(delay)
             delay = (deadline_ms - self.now_ms()) / 1000.0
+
+    def call_at(self, deadline_ms: float, callback: Callable[[], None]) -> Cancellable:
+        delay = max(0.0, (deadline_ms - self.now_ms()) / 1000.0)
+        return asyncio.get_running_loop().call_later(delay, callback)
 
 
 class ManualClock:
@@ -55,6 +68,15 @@ class ManualClock:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         heapq.heappush(self._waiters, (deadline_ms, next(self._seq), future))
         await future
+
+    def call_at(self, deadline_ms: float, callback: Callable[[], None]) -> Cancellable:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        future.add_done_callback(lambda f: None if f.cancelled() else callback())
+        if deadline_ms <= self._now:
+            future.set_result(None)
+        else:
+            heapq.heappush(self._waiters, (deadline_ms, next(self._seq), future))
+        return future
 
     def next_deadline(self) -> float | None:
         """The earliest deadline someone is still waiting for."""

@@ -107,10 +107,17 @@ class Lifetime:
 
     # -- writes ------------------------------------------------------------------------------------
     def write(self, change: Change) -> Awaitable[bool]:
-        """Commit ``change`` unless this lifetime has ended (then it is dropped)."""
+        """Commit ``change`` unless this lifetime has ended (then it is dropped); the caller
+        awaits the result, so the commit is urgent."""
         if self.ended:
             return _done(False)
         return self.store.commit(change)
+
+    def write_soon(self, change: Change) -> None:
+        """Commit ``change`` without waiting for it: it shares the next urgent commit (or is
+        committed within a few milliseconds)."""
+        if not self.ended:
+            self.store.commit(change, urgent=False)
 
     def change(self) -> Change:
         return Change(self.iid)
@@ -137,7 +144,7 @@ class Lifetime:
         self.busy += 1
         change = self.set_status(InstanceStatus.RUNNING)
         if change is not None:
-            self.write(change)
+            self.write_soon(change)
 
     def step_finished(self) -> None:
         self.busy -= 1
@@ -199,7 +206,7 @@ class Lifetime:
             return
         change = self.set_status(InstanceStatus.WAITING)
         if change is not None:
-            self.write(change)
+            self.write_soon(change)
         earliest = min(w.deadline_ms for w in self.waiters)
         left = earliest - self.now()
         if left > 0 and (self.options.force_hibernate or left >= self.options.hibernate_after_ms):

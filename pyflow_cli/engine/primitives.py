@@ -110,7 +110,7 @@ async def _attempts(life: Lifetime, key: StepKey, body: StepBody, config: Resolv
                                    config=config.stored))
         change.steps.append(StepWrite(key.cache_key, "do", key.target, state="started",
                                       config_json=serde.encode_plain(config.stored), attempts=0))
-        life.write(change)
+        life.write_soon(change)
     elif record.attempt_open:
         # The process stopped during this attempt: it counts as failed (SPEC A6).
         retry_due = await _log_failure(life, key, config, attempt,
@@ -140,18 +140,25 @@ async def _one_attempt(life: Lifetime, key: StepKey, body: StepBody, config: Res
     start.log.append(life.log(EventType.ATTEMPT_START, key.cache_key, key.target, attempt=attempt))
     start.steps.append(StepWrite(key.cache_key, "do", key.target, attempts=attempt,
                                  attempt_open=True))
-    life.write(start)  # rides along with the next durable commit
+    life.write_soon(start)  # rides along with the result's commit, or follows within ms
     ctx = make_ctx(key, attempt, config)
     task = asyncio.ensure_future(_call(body, ctx))
     life.body_tasks.add(task)
     task.add_done_callback(life.body_tasks.discard)
     timeout_ms = config.timeout_ms
-    timer = asyncio.ensure_future(life.clock.sleep_until(life.now() + life.scaled(timeout_ms)))
+    finished: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+
+    def settle(in_time: bool) -> None:
+        if not finished.done():
+            finished.set_result(in_time)
+
+    task.add_done_callback(lambda _: settle(True))
+    timer = life.clock.call_at(life.now() + life.scaled(timeout_ms), lambda: settle(False))
     try:
-        done, _ = await asyncio.wait({task, timer}, return_when=asyncio.FIRST_COMPLETED)
+        in_time = await finished
     finally:
         timer.cancel()
-    if task not in done:
+    if not in_time:
         # Like the reference, the body is not cancelled; its late result is discarded.
         task.add_done_callback(_consume_result)
         return WorkflowTimeoutError(timeout_ms)
@@ -416,7 +423,7 @@ async def _sleep_keyed(life: Lifetime, key: StepKey, duration_ms: float) -> None
                                    durationMs=js_number(duration_ms)))
         change.steps.append(StepWrite(key.cache_key, "sleep", key.target, state="started"))
         change.set_timers.append(timer)
-        life.write(change)
+        life.write_soon(change)
     await _wait_until(life, timer.due_ms)
     change = life.change()
     change.log.append(life.log(EventType.SLEEP_COMPLETE, key.cache_key, key.target))
@@ -464,7 +471,7 @@ async def wait_for_event(life: Lifetime, name: str, event_type: str, timeout: ob
                                    event=event_type))
         change.steps.append(StepWrite(key.cache_key, "wait", key.target, state="started"))
         change.set_timers.append(timer)
-        life.write(change)
+        life.write_soon(change)
     event = life.take_event(event_type)
     if event is None and timer.due_ms > life.now():
         waiter = life.add_waiter(timer.due_ms, event_type)

@@ -40,7 +40,7 @@ async def run_lifetime(life: Lifetime, env: Env, run_task_holder: list[asyncio.T
     step = WorkflowStep(life)
     start = life.set_status(InstanceStatus.RUNNING)
     if start is not None:
-        life.write(start)
+        life.write_soon(start)
     task = asyncio.ensure_future(entry.run(event, step))
     run_task_holder.append(task)
     try:

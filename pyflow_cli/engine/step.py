@@ -180,6 +180,19 @@ class WorkflowStep:
 
 
 def _accepts_ctx(fn: Callable[..., Any]) -> bool:
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return _inspect_accepts_ctx(fn)
+    known = _ACCEPTS_CTX.get(code)
+    if known is None:
+        known = _ACCEPTS_CTX[code] = _inspect_accepts_ctx(fn)
+    return known
+
+
+_ACCEPTS_CTX: dict[Any, bool] = {}  # by code object: a lambda made per call shares its code
+
+
+def _inspect_accepts_ctx(fn: Callable[..., Any]) -> bool:
     try:
         params = list(inspect.signature(fn).parameters.values())
     except (TypeError, ValueError):

@@ -194,9 +194,10 @@ class Store(Protocol):
     async def close(self) -> None: ...
 
     # -- writes -----------------------------------------------------------------------------------
-    def commit(self, change: Change) -> Awaitable[bool]:
+    def commit(self, change: Change, urgent: bool = True) -> Awaitable[bool]:
         """Enqueue ``change``; the awaitable resolves (True, or False if a CAS guard failed) once
-        it is durable."""
+        it is durable. A change nobody waits for may be ``urgent=False``: the backend may then
+        hold it back a few milliseconds to share a commit with the next urgent one."""
         ...
 
     async def create_instances(self, instances: Sequence[NewInstance]) -> list[int | None]:

@@ -96,8 +96,8 @@ class SqliteStore:
             return list(await cursor.fetchall())
 
     # -- writes -------------------------------------------------------------------------------------
-    def commit(self, change: Change) -> Awaitable[bool]:
-        return self._writer.submit(lambda conn: _apply(conn, change))
+    def commit(self, change: Change, urgent: bool = True) -> Awaitable[bool]:
+        return self._writer.submit(lambda conn: _apply(conn, change), lazy=not urgent)
 
     async def create_instances(self, instances: Sequence[NewInstance]) -> list[int | None]:
         def op(conn: sqlite3.Connection) -> list[int | None]:

@@ -4,6 +4,10 @@ Callers on the event loop enqueue an operation (a function of the connection) an
 The thread takes everything queued, runs each operation inside its own savepoint (one failing
 operation does not undo the others), commits once, and then resolves all the futures with one
 hop back to the loop. Under load, hundreds of step results share one fsync.
+
+An operation may be *lazy*: nobody waits for it, so the thread holds it back for up to
+``linger_s`` hoping an urgent one (a step result someone awaits) comes along to share its
+commit. A step's ``ATTEMPT_START`` row and its result then cost one fsync, not two.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import asyncio
 import contextlib
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -22,9 +27,13 @@ Operation = Callable[[sqlite3.Connection], Any]
 class GroupCommitWriter:
     """A dedicated writer thread with a queue of operations."""
 
-    def __init__(self, connect: Callable[[], sqlite3.Connection]) -> None:
+    def __init__(self, connect: Callable[[], sqlite3.Connection], linger_s: float = 0.01) -> None:
         self._connect = connect
+        self._linger_s = linger_s
         self._queue: list[tuple[Operation, asyncio.Future[Any]]] = []
+        self._urgent = 0
+        self._lazy_since: float | None = None
+        self._committing = False
         self._cond = threading.Condition()
         self._closed = False
         self._thread: threading.Thread | None = None
@@ -40,14 +49,19 @@ class GroupCommitWriter:
         if self._open_error is not None:
             raise self._open_error
 
-    def submit(self, operation: Operation) -> asyncio.Future[Any]:
+    def submit(self, operation: Operation, lazy: bool = False) -> asyncio.Future[Any]:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         with self._cond:
             if self._closed:
                 future.set_exception(RuntimeError("the state store is closed"))
                 return future
             self._queue.append((operation, future))
-            if len(self._queue) == 1:
+            if not lazy:
+                self._urgent += 1
+                if self._urgent == 1:
+                    self._cond.notify()
+            elif self._lazy_since is None:
+                self._lazy_since = time.monotonic()
                 self._cond.notify()
         return future
 
@@ -69,14 +83,36 @@ class GroupCommitWriter:
         try:
             while True:
                 with self._cond:
-                    while not self._queue and not self._closed:
-                        self._cond.wait()
+                    while not self._ready_to_commit():
+                        self._cond.wait(self._wait_time())
                     if not self._queue and self._closed:
                         return
                     batch, self._queue = self._queue, []
-                self._commit(conn, batch)
+                    self._urgent, self._lazy_since = 0, None
+                    self._committing = True
+                try:
+                    self._commit(conn, batch)
+                finally:
+                    with self._cond:
+                        self._committing = False
         finally:
             conn.close()
+
+    @property
+    def idle(self) -> bool:
+        """Nothing queued and nothing being committed."""
+        with self._cond:
+            return not self._queue and not self._committing
+
+    def _ready_to_commit(self) -> bool:
+        if self._urgent or self._closed:
+            return True
+        return self._lazy_since is not None and time.monotonic() - self._lazy_since >= self._linger_s
+
+    def _wait_time(self) -> float | None:
+        if self._lazy_since is None:
+            return None
+        return max(0.0, self._linger_s - (time.monotonic() - self._lazy_since))
 
     def _commit(self, conn: sqlite3.Connection,
                 batch: list[tuple[Operation, asyncio.Future[Any]]]) -> None:
