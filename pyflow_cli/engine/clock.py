@@ -10,13 +10,13 @@ import asyncio
 import heapq
 import itertools
 import time
-from datetime import UTC, datetime
 from collections.abc import Callable
-from typing import Protocol
+from datetime import UTC, datetime
+from typing import Any, Protocol
 
 
 class Cancellable(Protocol):
-    def cancel(self) -> None: ...
+    def cancel(self) -> Any: ...
 
 
 class Clock(Protocol):

@@ -11,6 +11,7 @@ first attempts that fail and retry, and a wait for an event this process sends i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -55,7 +56,8 @@ class Crashy(WorkflowEntrypoint):
         for k in range(STEPS):
             name = f"s{k}"
             config = {"retries": {"limit": 3, "delay": "100 ms", "backoff": "constant"}}
-            tokens.append(await step.do(name, body(event.instanceId, name, mixed and k % 4 == 1), config=config))
+            fails_first = mixed and k % 4 == 1
+            tokens.append(await step.do(name, body(event.instanceId, name, fails_first), config=config))
             if mixed and k == 3:
                 await step.sleep("nap", "300 ms")
             if mixed and k == 6:
@@ -68,9 +70,9 @@ async def send_events(service: WorkflowService, store: SqliteStore) -> None:
     while True:
         for i in range(INSTANCES):
             record = await store.get_instance("crashy", f"i{i}")
-            if record is not None and not record.status.is_terminal:
-                if not await store.load_inbox(record.iid):
-                    await service.send_event("crashy", record.id, "go", {"i": i})
+            unfinished = record is not None and not record.status.is_terminal
+            if unfinished and record is not None and not await store.load_inbox(record.iid):
+                await service.send_event("crashy", record.id, "go", {"i": i})
         await asyncio.sleep(0.2)
 
 
@@ -83,10 +85,8 @@ async def main() -> None:
     service = WorkflowService(store, {"crashy": WorkflowInfo("crashy", "Crashy", "crashy")}, clock,
                               engine)
     for i in range(INSTANCES):
-        try:
+        with contextlib.suppress(DuplicateInstanceError):  # created by an earlier, killed run
             await service.create("crashy", f"i{i}", {"i": i})
-        except DuplicateInstanceError:
-            pass
     await engine.start()
     sender = asyncio.create_task(send_events(service, store)) if MODE == "mixed" else None
     while True:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import random
 import signal
 import subprocess
@@ -49,7 +48,7 @@ def run_with_kills(tmp_path: Path, mode: str, instances: int, steps: int, kills:
     done_before_final = journal.read_text().count('"done"') if journal.exists() else 0
     assert done_before_final > 0, "the killed runs made no progress: the kills prove nothing"
     final = start_worker(state, journal, mode, instances, steps)
-    out, err = final.communicate(timeout=120)
+    _, err = final.communicate(timeout=120)
     assert final.returncode == 0, err
     assert killed >= 5, f"only {killed} kills landed; the workload finished too fast"
     return state

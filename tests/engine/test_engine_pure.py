@@ -125,5 +125,5 @@ def test_unstorable_values_are_named(bad: object) -> None:
 
 def test_status_names_and_validation_message() -> None:
     assert parse_status("waitingForPause") is InstanceStatus.WAITING_FOR_PAUSE
-    with pytest.raises(ValueError, match='invalid status "done". Valid statuses are: queued, running'):
+    with pytest.raises(ValueError, match=r'invalid status "done"\. Valid statuses are: queued, running'):
         parse_status("done")

@@ -36,7 +36,7 @@ async def test_create_generates_a_uuid_and_rejects_bad_and_duplicate_ids(make_en
         await env.service.create("wf", "order-1", {"a": 1})
         await env.run_until_done("wf", "order-1")
         before = await snapshot(env)
-        with pytest.raises(WorkflowError, match="Workflow instance has invalid id"):
+        with pytest.raises(WorkflowError, match=r"Workflow instance has invalid id"):
             await env.service.create("wf", "bad id")
         with pytest.raises(WorkflowError, match=r'\(instance.already_exists\) Workflow instance with id '
                                                 r'"order-1" already exists'):
@@ -48,7 +48,7 @@ async def test_create_generates_a_uuid_and_rejects_bad_and_duplicate_ids(make_en
         with pytest.raises(NotFoundError, match=r'Workflow "nope" is not defined in wrangler.toml '
                                                 r"\(defined: wf\)"):
             await env.service.create("nope")
-        with pytest.raises(InstanceNotFoundError, match="instance.not_found"):
+        with pytest.raises(InstanceNotFoundError, match=r"instance\.not_found"):
             await env.service.get("wf", "missing")
         assert await snapshot(env) == before
 
@@ -115,7 +115,7 @@ async def test_bindings_behave_like_cloudflare_python_bindings(make_env: EnvFact
     async with make_env({"wf": Echo}) as env:
         binding = WorkflowBinding(env.service, "wf")
         first = await binding.create({"id": "one", "params": {"x": 1}})
-        second = await binding.create(id="two", params={"x": 2})
+        await binding.create(id="two", params={"x": 2})
         third = await binding.create()
         await env.run_until_done("wf", "two")
         await env.settle()
@@ -127,7 +127,7 @@ async def test_bindings_behave_like_cloudflare_python_bindings(make_env: EnvFact
         assert [h.id for h in batch] == ["b1"]
         newer = await binding.create_batch({"count": 2, "params": {"x": 3}})
         assert len(newer.created) == 2 and newer.errors == []
-        with pytest.raises(WorkflowError, match="instance.not_found"):
+        with pytest.raises(WorkflowError, match=r"instance\.not_found"):
             await binding.get("ghost")
         record = await env.service.get("wf", "one")
         assert record.trigger == 1  # created through a binding

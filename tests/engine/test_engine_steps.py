@@ -45,7 +45,7 @@ async def test_completed_step_is_not_rerun_on_replay(make_env: EnvFactory, hiber
 async def test_same_name_steps_get_counted_keys(make_env: EnvFactory) -> None:
     class Flow(WorkflowEntrypoint):
         async def run(self, event: Any, step: Any) -> Any:
-            return [await step.do("first", lambda: i) for i in range(3)]
+            return [await step.do("first", lambda i=i: i) for i in range(3)]
 
     details, _ = await run_one(make_env, Flow)
     assert [s["name"] for s in details["steps"]] == ["first-1", "first-2", "first-3"]
@@ -136,7 +136,7 @@ async def test_non_retryable_error_stops_retries_and_fails_the_instance(make_env
                 raise NonRetryableError("nope")
             await step.do("n", nope)
 
-    details, log = await run_one(make_env, Flow)
+    details, _ = await run_one(make_env, Flow)
     attempts = details["steps"][0]["attempts"]
     assert len(attempts) == 1
     assert attempts[0]["error"] == {"name": "WorkflowFatalError",
@@ -155,7 +155,8 @@ async def test_caught_non_retryable_error_lets_the_run_continue(make_env: EnvFac
             try:
                 await step.do("n", nope)
             except NonRetryableError as error:
-                return await step.do("after", lambda: f"handled {error}")
+                message = str(error)
+                return await step.do("after", lambda: f"handled {message}")
 
     details, _ = await run_one(make_env, Flow)
     assert details["status"] == "complete"

@@ -13,9 +13,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from golden_workflow import Golden  # noqa: E402
+from golden_workflow import Golden
 
-from pyflow_cli.testing import WorkflowTestEnv  # noqa: E402
+from pyflow_cli.testing import WorkflowTestEnv
 
 
 async def main() -> None:

@@ -9,11 +9,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from golden_workflow import Golden, ran  # noqa: E402
+from golden_workflow import Golden, ran
 
-from pyflow_cli.engine.clock import ManualClock  # noqa: E402
-from pyflow_cli.engine.events import EventType  # noqa: E402
-from pyflow_cli.testing import WorkflowTestEnv  # noqa: E402
+from pyflow_cli.engine.clock import ManualClock
+from pyflow_cli.engine.events import EventType
+from pyflow_cli.testing import WorkflowTestEnv
 
 GOLDEN_START_MS = 1_767_225_600_000.0  # the ManualClock start the files were written at
 
