@@ -45,7 +45,9 @@ async def test_completed_step_is_not_rerun_on_replay(make_env: EnvFactory, hiber
 async def test_same_name_steps_get_counted_keys(make_env: EnvFactory) -> None:
     class Flow(WorkflowEntrypoint):
         async def run(self, event: Any, step: Any) -> Any:
-            return [await step.do("first", lambda i=i: i) for i in range(3)]
+            def value(i: int) -> Any:
+                return lambda: i
+            return [await step.do("first", value(i)) for i in range(3)]
 
     details, _ = await run_one(make_env, Flow)
     assert [s["name"] for s in details["steps"]] == ["first-1", "first-2", "first-3"]
