@@ -89,6 +89,7 @@ class Lifetime:
     max_inbox_seq: int = 0
     wake_at: float = 0.0  # set when hibernating: the earliest deadline of the pending waits
     _quiet_check_scheduled: bool = False
+    _held: Change | None = None
 
     @property
     def iid(self) -> int:
@@ -107,17 +108,31 @@ class Lifetime:
 
     # -- writes ------------------------------------------------------------------------------------
     def write(self, change: Change) -> Awaitable[bool]:
-        """Commit ``change`` unless this lifetime has ended (then it is dropped); the caller
-        awaits the result, so the commit is urgent."""
+        """Commit ``change`` (with anything ``write_soon`` still holds, which goes first) unless
+        this lifetime has ended (then it is dropped); the caller awaits it, so it is urgent."""
         if self.ended:
             return _done(False)
+        if self._held is not None:
+            change = self._held.merged_with(change)
+            self._held = None
         return self.store.commit(change)
 
     def write_soon(self, change: Change) -> None:
-        """Commit ``change`` without waiting for it: it shares the next urgent commit (or is
-        committed within a few milliseconds)."""
-        if not self.ended:
-            self.store.commit(change, urgent=False)
+        """Commit ``change`` without anyone waiting for it. It is held until the loop's next turn:
+        an urgent write in the meantime (a step that finished at once) takes it along in one
+        change; otherwise it goes to the store lazily, to share the next commit there."""
+        if self.ended:
+            return
+        if self._held is None:
+            self._held = change
+            asyncio.get_running_loop().call_soon(self._release_held)
+        else:
+            self._held = self._held.merged_with(change)
+
+    def _release_held(self) -> None:
+        held, self._held = self._held, None
+        if held is not None and not self.ended:
+            self.store.commit(held, urgent=False)
 
     def change(self) -> Change:
         return Change(self.iid)
@@ -216,6 +231,7 @@ class Lifetime:
     def on_end_request(self, reason: EndReason) -> None:
         """Ask the runner to end this lifetime (it cancels ``run()`` and records the outcome)."""
         if self.end_reason is None:
+            self._release_held()  # written before the end: it still goes to the store
             self.end_reason = reason
             self.on_end(self)
 

@@ -12,6 +12,7 @@ import asyncio
 import importlib
 import inspect
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -188,10 +189,8 @@ async def _call(body: StepBody, ctx: serde.JsonDict) -> Any:
 
 def make_ctx(key: StepKey, attempt: int, config: ResolvedConfig) -> serde.JsonDict:
     """The step context: ``attempt``, ``config`` (resolved) and ``step: {name, count}``."""
-    ctx: serde.JsonDict = serde.attrify(
-        {"attempt": attempt, "config": config.stored,
-         "step": {"name": key.name, "count": key.count}})
-    return ctx
+    step = serde.JsonDict(name=key.name, count=key.count)
+    return serde.JsonDict(attempt=attempt, config=serde.attrify(config.stored), step=step)
 
 
 async def _store_result(life: Lifetime, key: StepKey, attempt: int, value: Any,
@@ -214,10 +213,11 @@ async def _store_result(life: Lifetime, key: StepKey, attempt: int, value: Any,
     change = life.change()
     change.log.append(life.log(EventType.ATTEMPT_SUCCESS, key.cache_key, key.target,
                                attempt=attempt))
-    shown: dict[str, Any] = {}
+    success = life.log(EventType.STEP_SUCCESS, key.cache_key, key.target)
     if value is not None:
-        shown["result"] = "[REDACTED]" if config.sensitive_output else serde.decode(encoded)
-    change.log.append(life.log(EventType.STEP_SUCCESS, key.cache_key, key.target, **shown))
+        shown = '"[REDACTED]"' if config.sensitive_output else encoded
+        success = replace(success, metadata_json='{"result":' + shown + "}")
+    change.log.append(success)
     change.steps.append(StepWrite(key.cache_key, "do", key.target, state="done",
                                   value_json=encoded, attempts=attempt, attempt_open=False))
     change.clear_timers.append((key.cache_key, "retry"))

@@ -125,7 +125,12 @@ def validate_config(config: object) -> None:
 
 def resolve_config(config: Mapping[str, Any] | None) -> ResolvedConfig:
     """Merge a validated config over the defaults, shallowly per level (as the reference does)."""
-    config = config or {}
+    if not config:
+        return _DEFAULT
+    return _resolve(config)
+
+
+def _resolve(config: Mapping[str, Any]) -> ResolvedConfig:
     retries = dict(config.get("retries") or {})
     delay = retries.get("delay", DEFAULT_DELAY_MS)
     stored_retries: dict[str, Any] = {
@@ -138,6 +143,9 @@ def resolve_config(config: Mapping[str, Any] | None) -> ResolvedConfig:
     if "sensitive" in config:
         stored["sensitive"] = config["sensitive"]
     return ResolvedConfig(stored, delay if callable(delay) else None)
+
+
+_DEFAULT = _resolve({})
 
 
 def delay_for(backoff: str, base_ms: float, failed_attempt: int) -> float:

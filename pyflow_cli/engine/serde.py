@@ -79,19 +79,23 @@ def to_storable(value: Any, path: str = "") -> Any:
 
 def encode(value: Any) -> str:
     """Compact JSON text of ``value`` (raises ``NotSerialisableError``)."""
-    return json.dumps(to_storable(value), separators=(",", ":"), ensure_ascii=False)
+    return _ENCODER.encode(to_storable(value))
 
 
 def encode_plain(value: Any) -> str:
     """Compact JSON of data that is already storable (log metadata the engine builds itself)."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return _ENCODER.encode(value)
+
+
+_DECODER = json.JSONDecoder(object_hook=JsonDict)
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 
 def decode(text: str | None) -> Any:
     """Parse stored JSON back into Python values, with ``JsonDict`` for objects."""
     if text is None:
         return None
-    return json.loads(text, object_hook=JsonDict)
+    return _DECODER.decode(text)
 
 
 def byte_size(text: str) -> int:

@@ -13,10 +13,11 @@ Nothing here knows SQL; ``pyflow_cli.storage.sqlite`` is one implementation, Pos
 from __future__ import annotations
 
 from collections.abc import Awaitable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, Protocol
 
 from pyflow_cli.engine.events import EventType, LogEvent
+from pyflow_cli.engine.serde import encode_plain
 from pyflow_cli.engine.status import InstanceStatus
 
 
@@ -99,6 +100,10 @@ class NewLogEvent:
     group_key: str | None = None
     target: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    metadata_json: str | None = None  # already-encoded metadata (spares encoding a result twice)
+
+    def encoded_metadata(self) -> str:
+        return self.metadata_json if self.metadata_json is not None else encode_plain(self.metadata)
 
 
 @dataclass(frozen=True)
@@ -132,6 +137,12 @@ class InstanceUpdate:
     lifetime: Any = UNSET
     bump_signal: bool = False
 
+    def updated_by(self, later: InstanceUpdate) -> InstanceUpdate:
+        """These fields, with every field ``later`` sets taking its value."""
+        changed = {f.name: getattr(later, f.name) for f in fields(later)
+                   if getattr(later, f.name) is not UNSET and f.name != "bump_signal"}
+        return replace(self, bump_signal=self.bump_signal or later.bump_signal, **changed)
+
 
 @dataclass
 class Change:
@@ -156,6 +167,26 @@ class Change:
     expect_owner: Any = UNSET
     expect_lifetime: int | None = None
     expect_signal: int | None = None
+
+    @property
+    def plain(self) -> bool:
+        """No guard and no wipe: it can be applied together with other plain changes."""
+        return (self.expect_status is None and self.expect_owner is UNSET
+                and self.expect_lifetime is None and self.expect_signal is None
+                and not self.wipe_all and not self.wipe_keys and not self.wipe_run_rows)
+
+    def merged_with(self, later: Change) -> Change:
+        """One change doing what ``self`` then ``later`` do (both plain, same instance)."""
+        assert self.plain and later.plain and self.iid == later.iid
+        instance = self.instance
+        if later.instance is not None:
+            instance = later.instance if instance is None else instance.updated_by(later.instance)
+        return Change(
+            self.iid, log=self.log + later.log, steps=self.steps + later.steps,
+            set_timers=self.set_timers + later.set_timers,
+            clear_timers=self.clear_timers + later.clear_timers,
+            shift_timers_ms=self.shift_timers_ms + later.shift_timers_ms,
+            consume_events=self.consume_events + later.consume_events, instance=instance)
 
     def logs(self, *events: NewLogEvent) -> Change:
         self.log.extend(events)

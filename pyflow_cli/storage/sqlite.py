@@ -15,7 +15,7 @@ import aiosqlite
 
 from pyflow_cli.engine.errors import StorageError
 from pyflow_cli.engine.events import EventType, LogEvent
-from pyflow_cli.engine.serde import decode, encode_plain
+from pyflow_cli.engine.serde import decode
 from pyflow_cli.engine.status import InstanceStatus
 from pyflow_cli.engine.store import (
     UNSET,
@@ -27,7 +27,9 @@ from pyflow_cli.engine.store import (
     InstanceRecord,
     InstanceUpdate,
     NewInstance,
+    NewLogEvent,
     StepRecord,
+    StepWrite,
     TimerRecord,
 )
 from pyflow_cli.storage.schema import migrate
@@ -97,7 +99,8 @@ class SqliteStore:
 
     # -- writes -------------------------------------------------------------------------------------
     def commit(self, change: Change, urgent: bool = True) -> Awaitable[bool]:
-        return self._writer.submit(lambda conn: _apply(conn, change), lazy=not urgent)
+        operation = _PlainChange(change) if change.plain else (lambda conn: _apply(conn, change))
+        return self._writer.submit(operation, lazy=not urgent)
 
     async def create_instances(self, instances: Sequence[NewInstance]) -> list[int | None]:
         def op(conn: sqlite3.Connection) -> list[int | None]:
@@ -286,6 +289,63 @@ def _queued_rows(conn: sqlite3.Connection, iid: int | None, ts: float, params_js
                       (iid, ts, int(EventType.WORKFLOW_START), "{}")])
 
 
+class _PlainChange:
+    """A change with no guard and no wipe, which the writer may apply together with others."""
+
+    __slots__ = ("change",)
+
+    def __init__(self, change: Change) -> None:
+        self.change = change
+
+    def __call__(self, conn: sqlite3.Connection) -> bool:
+        return _apply(conn, self.change)
+
+    @staticmethod
+    def apply_many(conn: sqlite3.Connection, operations: list[_PlainChange]) -> list[bool]:
+        changes = [op.change for op in operations]
+        _insert_log(conn, [(c.iid, e) for c in changes for e in c.log])
+        _upsert_steps(conn, [(c.iid, s) for c in changes for s in c.steps])
+        timers = [(c.iid, t.cache_key, t.kind, t.due_ms) for c in changes for t in c.set_timers]
+        if timers:
+            conn.executemany("INSERT OR REPLACE INTO timers VALUES (?, ?, ?, ?)", timers)
+        cleared = [(c.iid, key, kind) for c in changes for key, kind in c.clear_timers]
+        if cleared:
+            conn.executemany("DELETE FROM timers WHERE iid = ? AND cache_key = ? AND kind = ?", cleared)
+        consumed = [(key, seq, c.iid) for c in changes for seq, key in c.consume_events]
+        if consumed:
+            conn.executemany("UPDATE inbox SET consumed_by = ? WHERE seq = ? AND iid = ?", consumed)
+        for change in changes:
+            if change.shift_timers_ms:
+                conn.execute("UPDATE timers SET due_ms = due_ms + ? WHERE iid = ?",
+                             (change.shift_timers_ms, change.iid))
+            if change.instance is not None:
+                _update_instance(conn, change.iid, change.instance)
+        return [True] * len(changes)
+
+
+def _insert_log(conn: sqlite3.Connection, rows: list[tuple[int, NewLogEvent]]) -> None:
+    if rows:
+        conn.executemany(
+            "INSERT INTO log (iid, ts, event, group_key, target, metadata) VALUES (?, ?, ?, ?, ?, ?)",
+            [(iid, e.timestamp_ms, int(e.event), e.group_key, e.target, e.encoded_metadata())
+             for iid, e in rows])
+
+
+def _upsert_steps(conn: sqlite3.Connection, rows: list[tuple[int, StepWrite]]) -> None:
+    if rows:
+        conn.executemany(
+            "INSERT INTO steps (iid, cache_key, kind, target, state, value, error, config, "
+            "attempts, attempt_open) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (iid, cache_key) DO UPDATE SET "
+            "state = COALESCE(excluded.state, state), value = COALESCE(excluded.value, value), "
+            "error = COALESCE(excluded.error, error), config = COALESCE(excluded.config, config), "
+            "attempts = COALESCE(excluded.attempts, attempts), "
+            "attempt_open = COALESCE(excluded.attempt_open, attempt_open)",
+            [(iid, s.cache_key, s.kind, s.target, s.state, s.value_json, s.error_json,
+              s.config_json, s.attempts, None if s.attempt_open is None else int(s.attempt_open))
+             for iid, s in rows])
+
+
 def _guard_holds(conn: sqlite3.Connection, change: Change) -> bool:
     row = conn.execute("SELECT status, lease_owner, lifetime, signal FROM instances WHERE iid = ?",
                        (change.iid,)).fetchone()
@@ -319,23 +379,8 @@ def _apply(conn: sqlite3.Connection, change: Change) -> bool:
                          (iid, *keys))
         conn.execute("DELETE FROM log WHERE iid = ? AND group_key IS NULL AND event NOT IN (?, ?)",
                      (iid, int(EventType.WORKFLOW_QUEUED), int(EventType.WORKFLOW_START)))
-    if change.log:
-        conn.executemany(
-            "INSERT INTO log (iid, ts, event, group_key, target, metadata) VALUES (?, ?, ?, ?, ?, ?)",
-            [(iid, e.timestamp_ms, int(e.event), e.group_key, e.target, encode_plain(e.metadata))
-             for e in change.log])
-    if change.steps:
-        conn.executemany(
-            "INSERT INTO steps (iid, cache_key, kind, target, state, value, error, config, "
-            "attempts, attempt_open) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (iid, cache_key) DO UPDATE SET "
-            "state = COALESCE(excluded.state, state), value = COALESCE(excluded.value, value), "
-            "error = COALESCE(excluded.error, error), config = COALESCE(excluded.config, config), "
-            "attempts = COALESCE(excluded.attempts, attempts), "
-            "attempt_open = COALESCE(excluded.attempt_open, attempt_open)",
-            [(iid, s.cache_key, s.kind, s.target, s.state, s.value_json, s.error_json,
-              s.config_json, s.attempts, None if s.attempt_open is None else int(s.attempt_open))
-             for s in change.steps])
+    _insert_log(conn, [(iid, e) for e in change.log])
+    _upsert_steps(conn, [(iid, s) for s in change.steps])
     if change.shift_timers_ms:
         conn.execute("UPDATE timers SET due_ms = due_ms + ? WHERE iid = ?",
                      (change.shift_timers_ms, iid))

@@ -104,6 +104,37 @@ class GroupCommitWriter:
         with self._cond:
             return not self._queue and not self._committing
 
+    @staticmethod
+    def _apply_run(conn: sqlite3.Connection, run: list[tuple[Operation, asyncio.Future[Any]]]
+                   ) -> list[tuple[asyncio.Future[Any], bool, Any]]:
+        """Apply a run of operations: all at once through their ``apply_many`` if they have one
+        (one ``executemany`` per table instead of statements per operation), else one by one,
+        each in a savepoint so that a failing one undoes only itself."""
+        apply_many = getattr(run[0][0], "apply_many", None)
+        if apply_many is not None and len(run) > 1:
+            conn.execute("SAVEPOINT run")
+            try:
+                values = apply_many(conn, [operation for operation, _ in run])
+            except Exception:
+                conn.execute("ROLLBACK TO run")
+                conn.execute("RELEASE run")
+            else:
+                conn.execute("RELEASE run")
+                return [(future, True, value) for (_, future), value in zip(run, values, strict=True)]
+        results: list[tuple[asyncio.Future[Any], bool, Any]] = []
+        for operation, future in run:
+            conn.execute("SAVEPOINT op")
+            try:
+                value = operation(conn)
+            except Exception as exc:
+                conn.execute("ROLLBACK TO op")
+                conn.execute("RELEASE op")
+                results.append((future, False, exc))
+            else:
+                conn.execute("RELEASE op")
+                results.append((future, True, value))
+        return results
+
     def _ready_to_commit(self) -> bool:
         if self._urgent or self._closed:
             return True
@@ -119,17 +150,8 @@ class GroupCommitWriter:
         results: list[tuple[asyncio.Future[Any], bool, Any]] = []
         try:
             conn.execute("BEGIN IMMEDIATE")
-            for operation, future in batch:
-                conn.execute("SAVEPOINT op")
-                try:
-                    value = operation(conn)
-                except Exception as exc:
-                    conn.execute("ROLLBACK TO op")
-                    conn.execute("RELEASE op")
-                    results.append((future, False, exc))
-                else:
-                    conn.execute("RELEASE op")
-                    results.append((future, True, value))
+            for run in _runs(batch):
+                results += self._apply_run(conn, run)
             conn.execute("COMMIT")
         except Exception as exc:
             if conn.in_transaction:
@@ -143,6 +165,19 @@ class GroupCommitWriter:
         for loop, items in by_loop.items():
             with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting any more
                 loop.call_soon_threadsafe(_resolve, items)
+
+
+def _runs(batch: list[tuple[Operation, asyncio.Future[Any]]]
+          ) -> list[list[tuple[Operation, asyncio.Future[Any]]]]:
+    """Split a batch into runs of consecutive operations that can be applied together."""
+    runs: list[list[tuple[Operation, asyncio.Future[Any]]]] = []
+    for item in batch:
+        apply_many = getattr(item[0], "apply_many", None)
+        if runs and apply_many is not None and getattr(runs[-1][0][0], "apply_many", None) is apply_many:
+            runs[-1].append(item)
+        else:
+            runs.append([item])
+    return runs
 
 
 def _resolve(items: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
