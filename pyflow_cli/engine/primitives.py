@@ -143,7 +143,13 @@ async def _one_attempt(life: Lifetime, key: StepKey, body: StepBody, config: Res
                                  attempt_open=True))
     life.write_soon(start)  # rides along with the result's commit, or follows within ms
     ctx = make_ctx(key, attempt, config)
-    task = asyncio.ensure_future(_call(body, ctx))
+    try:
+        started = body(ctx)
+    except Exception as error:
+        return error
+    if not inspect.isawaitable(started):  # a plain function: it has already finished
+        return await _store_result(life, key, attempt, started, config)
+    task = asyncio.ensure_future(started)
     life.body_tasks.add(task)
     task.add_done_callback(life.body_tasks.discard)
     timeout_ms = config.timeout_ms
