@@ -94,6 +94,12 @@ class Engine:
         while any(r.life.busy for r in self._running.values()):
             await asyncio.sleep(0.05)
 
+    def replace_workflows(self, workflows: Mapping[str, WorkflowDefinition]) -> None:
+        """Run new code from now on (hot reload): lifetimes that are running keep the code they
+        started with; every later lifetime, replays included, uses ``workflows``."""
+        self.workflows = dict(workflows)
+        self.wake()
+
     def wake(self) -> None:
         """Look for runnable instances now (something was created, resumed or signalled)."""
         self._wake.set()
@@ -121,8 +127,8 @@ class Engine:
 
     # -- scheduling ---------------------------------------------------------------------------------
     async def _schedule(self) -> None:
-        names = list(self.workflows)
         while not self._stopping:
+            names = list(self.workflows)
             self._wake.clear()
             free = self.options.max_concurrent - len(self._running)
             claimed: list[InstanceRecord] = []
