@@ -36,13 +36,13 @@ def is_valid_instance_id(instance_id: object) -> bool:
     return (
         isinstance(instance_id, str)
         and 0 < len(instance_id) <= MAX_INSTANCE_ID_LENGTH
-        and INSTANCE_ID_PATTERN.match(instance_id) is not None
+        and INSTANCE_ID_PATTERN.fullmatch(instance_id) is not None
     )
 
 
 def is_reserved_instance_id(instance_id: str) -> bool:
     """Ids the new-style batch create refuses (they collide with API routes)."""
-    return instance_id in RESERVED_INSTANCE_IDS or _CF_HEX_ID.match(instance_id) is not None
+    return instance_id in RESERVED_INSTANCE_IDS or _CF_HEX_ID.fullmatch(instance_id) is not None
 
 
 def is_addressable_id(instance_id: object) -> bool:
@@ -50,7 +50,7 @@ def is_addressable_id(instance_id: object) -> bool:
     return (
         isinstance(instance_id, str)
         and 0 < len(instance_id) <= MAX_ADDRESSABLE_ID_LENGTH
-        and ADDRESSABLE_ID_PATTERN.match(instance_id) is not None
+        and ADDRESSABLE_ID_PATTERN.fullmatch(instance_id) is not None
     )
 
 
@@ -58,7 +58,7 @@ def is_valid_workflow_name(name: object) -> bool:
     return (
         isinstance(name, str)
         and 0 < len(name) <= MAX_WORKFLOW_NAME_LENGTH
-        and INSTANCE_ID_PATTERN.match(name) is not None
+        and INSTANCE_ID_PATTERN.fullmatch(name) is not None
     )
 
 

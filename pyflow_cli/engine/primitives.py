@@ -171,9 +171,9 @@ async def _one_attempt(life: Lifetime, key: StepKey, body: StepBody, config: Res
         return WorkflowTimeoutError(timeout_ms)
     if task.cancelled():
         raise asyncio.CancelledError
-    error = task.exception()
-    if error is not None:
-        return error if isinstance(error, Exception) else _reraise(error)
+    failure = task.exception()
+    if failure is not None:
+        return failure if isinstance(failure, Exception) else _reraise(failure)
     return await _store_result(life, key, attempt, task.result(), config)
 
 
