@@ -127,3 +127,8 @@ def test_status_names_and_validation_message() -> None:
     assert parse_status("waitingForPause") is InstanceStatus.WAITING_FOR_PAUSE
     with pytest.raises(ValueError, match=r'invalid status "done"\. Valid statuses are: queued, running'):
         parse_status("done")
+
+
+def test_ids_with_a_trailing_newline_are_invalid() -> None:
+    assert not is_valid_instance_id("abc\n")
+    assert not is_addressable_id("abc\n")

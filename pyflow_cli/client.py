@@ -1,0 +1,351 @@
+"""``DevClient``: the running ``pyflow dev`` session's local API, spoken over HTTP with the method
+names and return types of ``WorkflowService``, so the CLI can use either without knowing which.
+
+    session = read_session(project.root)          # pyflow_cli.server.session
+    if session is not None:
+        async with DevClient.from_session(session, config_name="wrangler.toml") as service:
+            await service.pause("my-workflow", "latest")
+
+API errors come back as the exceptions the service raises (``InstanceNotFoundError``,
+``DuplicateInstanceError``, ``WorkflowError``...), with the same messages where the API carries
+enough to rebuild them. ``latest`` is resolved here, as the service resolves it.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from types import TracebackType
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from pyflow_cli.engine import serde
+from pyflow_cli.engine.clock import iso_ms
+from pyflow_cli.engine.errors import (
+    DuplicateInstanceError,
+    InstanceNotFoundError,
+    InvalidInputError,
+    InvalidInstanceIdError,
+    NotFoundError,
+    PyflowError,
+    WorkflowError,
+)
+from pyflow_cli.engine.events import EventType, LogEvent, TriggerSource
+from pyflow_cli.engine.status import STATUS_NAMES, InstanceStatus
+from pyflow_cli.engine.store import InstancePage, InstanceRecord
+from pyflow_cli.server.session import DevSession
+from pyflow_cli.service import RestartFrom, WorkflowInfo
+
+API_PATH = "/cdn-cgi/local/explorer/api"
+TRIGGER_HEADER = "x-pyflow-trigger"
+"""pyflow's addition to the create route: who triggered the instance (``cli``); the reference
+ignores unknown headers."""
+_MAX_PAGE = 100
+_CODED = re.compile(r"\((?P<code>[a-z_.]+)\) (?P<message>.*)", re.DOTALL)
+_TRIGGER_NUMBERS = {t.name.lower(): int(t) for t in TriggerSource}
+_RESTART_TYPES = {"do": "do", "step": "do", "sleep": "sleep", "waitForEvent": "waitForEvent"}
+
+
+class DevServerUnavailable(PyflowError):
+    """The dev session's server could not be reached."""
+
+    code = "pyflow.dev_unavailable"
+
+
+class DevClient:
+    """An HTTP client of one dev session's local API."""
+
+    def __init__(self, base_url: str, *, config_name: str = "wrangler.toml", timeout_s: float = 30.0,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.config_name = config_name
+        self._http = httpx.AsyncClient(base_url=self.base_url + API_PATH, timeout=timeout_s,
+                                       transport=transport)
+
+    @classmethod
+    def from_session(cls, session: DevSession, *, config_name: str = "wrangler.toml") -> DevClient:
+        return cls(session.base_url, config_name=config_name)
+
+    async def __aenter__(self) -> DevClient:
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # -- transport -----------------------------------------------------------------------------------
+    async def _call(self, method: str, path: str, *, workflow: str | None = None,
+                    instance_id: str | None = None, **kwargs: Any) -> Any:
+        try:
+            response = await self._http.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise DevServerUnavailable(
+                f"Could not reach the pyflow dev session at {self.base_url} ({exc}). Is `pyflow dev` "
+                "still running?") from exc
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if response.is_success and isinstance(body, dict) and body.get("success"):
+            return body
+        errors = body.get("errors") if isinstance(body, dict) else None
+        messages = [e.get("message", "") for e in errors or [] if isinstance(e, dict)]
+        raise await self._error(response.status_code, messages, workflow, instance_id)
+
+    async def _error(self, status: int, messages: list[str], workflow: str | None,
+                     instance_id: str | None) -> Exception:
+        message = messages[0] if messages else f"HTTP {status}"
+        if status == 404 and workflow is not None and message == f"Workflow '{workflow}' not found.":
+            return await self._unknown_workflow(workflow)
+        if status == 404 and message.startswith("Workflow instance '") and workflow is not None:
+            return InstanceNotFoundError(instance_id or message.split("'")[1], workflow)
+        if status == 400:
+            return InvalidInputError("; ".join(messages) or message)
+        if message.startswith("WorkflowError: "):
+            text = message.removeprefix("WorkflowError: ")
+            if text == "Workflow instance has invalid id":
+                return InvalidInstanceIdError(instance_id)
+            coded = _CODED.fullmatch(text)
+            if coded and coded["code"] == "instance.already_exists" and instance_id is not None:
+                return DuplicateInstanceError(instance_id)
+            if coded:
+                return WorkflowError(coded["message"], coded["code"])
+            return WorkflowError(text)
+        if status == 404:
+            return NotFoundError(message)
+        return PyflowError(message)
+
+    async def _unknown_workflow(self, workflow: str) -> NotFoundError:
+        try:
+            defined = ", ".join(w.name for w in await self.list_workflows()) or "none"
+        except PyflowError:
+            defined = "unknown"
+        return NotFoundError(f'Workflow "{workflow}" is not defined in {self.config_name} '
+                             f"(defined: {defined}). Check the [[workflows]] name.")
+
+    @staticmethod
+    def _wf(workflow: str) -> str:
+        return f"/workflows/{quote(workflow, safe='')}"
+
+    def _instance(self, workflow: str, instance_id: str) -> str:
+        return f"{self._wf(workflow)}/instances/{quote(instance_id, safe='')}"
+
+    # -- workflows -----------------------------------------------------------------------------------
+    async def list_workflows(self) -> list[WorkflowInfo]:
+        body = await self._call("GET", "/workflows")
+        return [WorkflowInfo(w["name"], w.get("class_name", ""), w.get("script_name", ""))
+                for w in body["result"]]
+
+    async def status_counts(self, workflow: str) -> dict[str, int]:
+        body = await self._call("GET", self._wf(workflow), workflow=workflow)
+        counts = dict.fromkeys(sorted(STATUS_NAMES), 0)
+        counts.update({k: int(v) for k, v in body["result"]["instances"].items() if k in counts})
+        return counts
+
+    async def delete_workflow_instances(self, workflow: str) -> list[str]:
+        """Delete every instance; returns the ids that existed just before."""
+        ids = [r.id for r in await self._all_records(workflow)]
+        await self._call("DELETE", self._wf(workflow), workflow=workflow)
+        return ids
+
+    # -- instances -----------------------------------------------------------------------------------
+    async def create(self, workflow: str, instance_id: str | None = None, params: Any = None,
+                     trigger: TriggerSource = TriggerSource.API) -> str:
+        payload: dict[str, Any] = {}
+        if instance_id is not None:
+            payload["id"] = instance_id
+        if params is not None:
+            payload["params"] = params
+        headers = {TRIGGER_HEADER: trigger.name.lower()} if trigger is not TriggerSource.API else {}
+        body = await self._call("POST", f"{self._wf(workflow)}/instances", workflow=workflow,
+                                instance_id=instance_id, json=payload, headers=headers)
+        return str(body["result"]["id"])
+
+    async def get(self, workflow: str, instance_id: str) -> InstanceRecord:
+        details = await self._details(workflow, instance_id)
+        return _record(workflow, instance_id, details)
+
+    async def latest(self, workflow: str) -> InstanceRecord:
+        page = await self._page(workflow, page=1, per_page=1)
+        if not page["result"]:
+            raise NotFoundError(f'There are no instances in workflow "{workflow}"')
+        return await self.get(workflow, page["result"][0]["id"])
+
+    async def resolve(self, workflow: str, instance_id: str) -> InstanceRecord:
+        if instance_id == "latest":
+            return await self.latest(workflow)
+        return await self.get(workflow, instance_id)
+
+    async def _id(self, workflow: str, instance_id: str) -> str:
+        if instance_id == "latest":
+            return (await self.latest(workflow)).id
+        return instance_id
+
+    async def status(self, workflow: str, instance_id: str) -> dict[str, Any]:
+        details = await self._details(workflow, instance_id)
+        outputs: list[Any] = []
+        for step in details.get("steps", []):
+            if step.get("type") == "step" and step.get("success"):
+                outputs.append(step.get("output"))
+            elif step.get("type") == "waitForEvent" and step.get("output") is not None:
+                outputs.append(step["output"].get("payload"))
+        view: dict[str, Any] = {"status": details["status"], "__LOCAL_DEV_STEP_OUTPUTS": outputs,
+                                "output": details.get("output") if details["status"] == "complete"
+                                else None}
+        if details.get("error") is not None:
+            view["error"] = details["error"]
+        return view
+
+    async def describe(self, workflow: str, instance_id: str) -> dict[str, Any]:
+        resolved = await self._id(workflow, instance_id)
+        details = await self._details(workflow, resolved)
+        return {"id": resolved, **details}
+
+    async def _details(self, workflow: str, instance_id: str) -> dict[str, Any]:
+        body = await self._call("GET", self._instance(workflow, instance_id), workflow=workflow,
+                                instance_id=instance_id)
+        details: dict[str, Any] = body["result"]
+        trigger = details.get("trigger")
+        if isinstance(trigger, dict) and isinstance(trigger.get("source"), str):
+            details["trigger"] = {**trigger, "source": _TRIGGER_NUMBERS.get(trigger["source"], 0)}
+        return details
+
+    async def list_instances(self, workflow: str, *, status: str | None = None, page: int = 1,
+                             per_page: int = 25, created_from_ms: float | None = None,
+                             created_to_ms: float | None = None,
+                             newest_first: bool = True) -> InstancePage:
+        def fetch(number: int, size: int) -> Any:
+            return self._page(workflow, page=number, per_page=size, status=status,
+                              created_from_ms=created_from_ms, created_to_ms=created_to_ms)
+
+        if newest_first:
+            body = await fetch(page, per_page)
+            return InstancePage([_listed(workflow, item) for item in body["result"]],
+                                int(body["result_info"]["total_count"]))
+        # The API lists newest first; an oldest-first page is a window counted from the end.
+        total = int((await fetch(1, 1))["result_info"]["total_count"])
+        start = max(total - page * per_page, 0)
+        end = max(total - (page - 1) * per_page, 0)
+        items: list[dict[str, Any]] = []
+        for number in range(start // per_page + 1, math.ceil(end / per_page) + 1 if end else 1):
+            chunk = (await fetch(number, per_page))["result"]
+            first = (number - 1) * per_page
+            items += [item for i, item in enumerate(chunk, start=first) if start <= i < end]
+        return InstancePage([_listed(workflow, item) for item in reversed(items)], total)
+
+    async def _page(self, workflow: str, *, page: int, per_page: int, status: str | None = None,
+                    created_from_ms: float | None = None,
+                    created_to_ms: float | None = None) -> dict[str, Any]:
+        params: dict[str, str] = {"page": str(page), "per_page": str(per_page)}
+        if status is not None:
+            params["status"] = status
+        if created_from_ms is not None:
+            params["date_start"] = iso_ms(created_from_ms)
+        if created_to_ms is not None:
+            params["date_end"] = iso_ms(created_to_ms)
+        body: dict[str, Any] = await self._call("GET", f"{self._wf(workflow)}/instances",
+                                                workflow=workflow, params=params)
+        return body
+
+    async def _all_records(self, workflow: str) -> list[InstanceRecord]:
+        records: list[InstanceRecord] = []
+        page = 1
+        while True:
+            body = await self._page(workflow, page=page, per_page=_MAX_PAGE)
+            records += [_listed(workflow, item) for item in body["result"]]
+            if len(body["result"]) < _MAX_PAGE:
+                return records
+            page += 1
+
+    async def read_log(self, workflow: str, instance_id: str, after_seq: int = 0) -> list[LogEvent]:
+        """The instance's event-log rows after ``after_seq`` (pyflow's ``/log`` route)."""
+        resolved = await self._id(workflow, instance_id)
+        body = await self._call("GET", f"{self._instance(workflow, resolved)}/log", workflow=workflow,
+                                instance_id=resolved, params={"after_seq": str(after_seq)})
+        return [LogEvent(int(r["seq"]), float(r["timestamp_ms"]), EventType(int(r["event"])),
+                         r.get("group_key"), r.get("target"), serde.attrify(r.get("metadata") or {}))
+                for r in body["result"]]
+
+    async def engine_attached(self) -> bool:
+        """Whether the dev session answers (it always runs an engine)."""
+        try:
+            await self._call("GET", "/workflows")
+        except PyflowError:
+            return False
+        return True
+
+    # -- events and control ----------------------------------------------------------------------------
+    async def send_event(self, workflow: str, instance_id: str, event_type: str,
+                         payload: Any = None) -> None:
+        resolved = await self._id(workflow, instance_id)
+        content = b"" if payload is None else serde.encode(payload).encode()
+        await self._call("POST", f"{self._instance(workflow, resolved)}/events/{quote(event_type, safe='')}",
+                         workflow=workflow, instance_id=resolved, content=content,
+                         headers={"content-type": "application/json"})
+
+    async def pause(self, workflow: str, instance_id: str) -> InstanceStatus:
+        return await self._change(workflow, instance_id, {"status": "pause"})
+
+    async def resume(self, workflow: str, instance_id: str) -> InstanceStatus:
+        return await self._change(workflow, instance_id, {"status": "resume"})
+
+    async def terminate(self, workflow: str, instance_id: str) -> InstanceStatus:
+        return await self._change(workflow, instance_id, {"status": "terminate"})
+
+    async def restart(self, workflow: str, instance_id: str,
+                      from_step: RestartFrom | None = None) -> InstanceStatus:
+        body: dict[str, Any] = {"status": "restart"}
+        if from_step is not None:
+            if from_step.type not in _RESTART_TYPES:
+                raise InvalidInputError(f'Unknown step type "{from_step.type}": use do, sleep or '
+                                        "waitForEvent.")
+            if from_step.count < 1:
+                raise InvalidInputError("--from-step-count must be a positive integer")
+            body["from"] = {"name": from_step.name, "count": from_step.count,
+                            "type": _RESTART_TYPES[from_step.type]}
+        return await self._change(workflow, instance_id, body)
+
+    async def delete(self, workflow: str, instance_id: str) -> None:
+        resolved = await self._id(workflow, instance_id)
+        await self._call("DELETE", self._instance(workflow, resolved), workflow=workflow,
+                         instance_id=resolved)
+
+    async def _change(self, workflow: str, instance_id: str, body: Mapping[str, Any]) -> InstanceStatus:
+        resolved = await self._id(workflow, instance_id)
+        result = await self._call("PATCH", f"{self._instance(workflow, resolved)}/status",
+                                  workflow=workflow, instance_id=resolved, json=dict(body))
+        return InstanceStatus(result["result"]["status"])
+
+
+def _ms(text: str | None) -> float:
+    if not text:
+        return 0.0
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000.0
+
+
+def _listed(workflow: str, item: Mapping[str, Any]) -> InstanceRecord:
+    """A record from a listing row, which carries only id, status and creation time."""
+    return _record(workflow, str(item["id"]), {"status": item.get("status", "queued"),
+                                               "created_on": item.get("created_on")})
+
+
+def _record(workflow: str, instance_id: str, details: Mapping[str, Any]) -> InstanceRecord:
+    status = InstanceStatus(details["status"])
+    trigger = details.get("trigger") or {}
+    error = details.get("error")
+    return InstanceRecord(
+        iid=0, workflow=workflow, id=instance_id, status=status,
+        created_ms=_ms(details.get("created_on") or details.get("queued")),
+        params_json=serde.encode(details.get("params") if details.get("params") is not None else {}),
+        output_json=serde.encode(details.get("output")) if status is InstanceStatus.COMPLETE else None,
+        error_json=serde.encode(error) if error is not None else None,
+        version_id=details.get("versionId"), trigger=int(trigger.get("source", 0) or 0),
+        runnable_at=None, lease_owner=None, lease_expires=None, paused_at=None, lifetime=0,
+        signal=0, control=None)

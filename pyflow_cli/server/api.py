@@ -1,0 +1,336 @@
+"""The local explorer API at ``/cdn-cgi/local/explorer/api`` (SPEC §5), over ``WorkflowService``.
+
+Same routes, envelope, error codes, HTTP statuses and messages as wrangler 4.164's, so the real
+``wrangler workflows ... --local`` commands work against ``pyflow dev``; pyflow's own CLI uses it
+through ``pyflow_cli.client``. Instance ids in paths are literal ids, as in the reference.
+
+Deliberate differences: a malformed JSON body is a 400 on every route (the reference silently
+treats it as ``{}`` when creating an instance), bodies over ``API_BODY_LIMIT`` get a 413, status
+counts are always fresh, and requests must pass the Host/Origin checks of ``security``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import unquote
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from pyflow_cli.engine.clock import iso_ms
+from pyflow_cli.engine.errors import InstanceNotFoundError, PyflowError, WorkflowError
+from pyflow_cli.engine.events import TriggerSource
+from pyflow_cli.server.openapi import API_PATH, openapi_document
+from pyflow_cli.server.security import API_BODY_LIMIT, BodyTooLarge, LocalOnly, read_body
+from pyflow_cli.server.validation import (
+    ValidationFailed,
+    parse_batch_delete_body,
+    parse_iso_ms,
+    parse_list_query,
+    parse_status_body,
+)
+from pyflow_cli.service import RestartFrom, WorkflowService
+
+NOT_FOUND = 10501
+BAD_DATE_RANGE = 10502
+FAILED = 10001
+UNHANDLED = 10000
+_CORS_HEADERS = {
+    "Access-Control-Allow-Methods": "GET, POST, PUT, PATCH, DELETE, OPTIONS",
+    "Access-Control-Allow-Headers": "Content-Type",
+    "Access-Control-Max-Age": "86400",
+}
+_TRIGGER_NAMES = {int(t): t.name.lower() for t in TriggerSource}
+_NO_BODY = object()
+TRIGGER_HEADER = "x-pyflow-trigger"
+
+
+class ApiError(Exception):
+    """Answer with the error envelope: HTTP ``status``, error ``code`` and ``message``."""
+
+    def __init__(self, status: int, code: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def success(result: Any, result_info: dict[str, Any] | None = None) -> JSONResponse:
+    body: dict[str, Any] = {"success": True, "errors": [], "messages": [], "result": result}
+    if result_info is not None:
+        body["result_info"] = result_info
+    return JSONResponse(body)
+
+
+def failure(status: int, errors: list[dict[str, Any]]) -> JSONResponse:
+    return JSONResponse({"success": False, "errors": errors, "messages": [], "result": None},
+                        status_code=status)
+
+
+def error_message(exc: BaseException) -> str:
+    """An error as the reference's API reports it: ``WorkflowError: (code) message`` for engine
+    errors, pyflow's own message for usage errors, ``<Class>: <message>`` otherwise."""
+    if isinstance(exc, WorkflowError):
+        return f"WorkflowError: {exc.args[0] if exc.args else ''}"
+    if isinstance(exc, PyflowError):
+        return exc.message
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _workflow_not_found(workflow: str) -> ApiError:
+    return ApiError(404, NOT_FOUND, f"Workflow '{workflow}' not found.")
+
+
+def _instance_not_found(instance_id: str) -> ApiError:
+    return ApiError(404, NOT_FOUND, f"Workflow instance '{instance_id}' not found.")
+
+
+class ExplorerApi:
+    """Routes one request under ``API_PATH`` to its handler and wraps the answer."""
+
+    def __init__(self, service: WorkflowService, policy: LocalOnly,
+                 warn: Callable[[str], None] | None = None) -> None:
+        self.service = service
+        self.policy = policy
+        self.warn = warn or (lambda message: None)
+
+    async def __call__(self, request: Request) -> Response:
+        refusal = self.policy.check(request)
+        if refusal is not None:
+            return failure(403, [{"code": UNHANDLED, "message": refusal}])
+        origin = request.headers.get("origin")
+        if request.method == "OPTIONS":
+            return Response(status_code=204, headers={
+                "Access-Control-Allow-Origin": origin or "*", **_CORS_HEADERS})
+        try:
+            response = await self._dispatch(request)
+        except ApiError as exc:
+            response = failure(exc.status, [{"code": exc.code, "message": exc.message}])
+        except ValidationFailed as exc:
+            response = failure(400, [{"code": FAILED, "message": m} for m in exc.issues])
+        except BodyTooLarge as exc:
+            response = failure(413, [{"code": FAILED, "message": str(exc)}])
+        except Exception as exc:
+            self.warn(f"Local API: {request.method} {request.url.path} failed: "
+                      f"{type(exc).__name__}: {exc}")
+            response = failure(500, [{"code": UNHANDLED, "message": str(exc)}])
+        if origin:
+            response.headers["Access-Control-Allow-Origin"] = origin
+        return response
+
+    async def _dispatch(self, request: Request) -> Response:
+        raw_path: bytes = request.scope.get("raw_path") or request.url.path.encode()
+        rest = raw_path.decode("latin-1").partition("?")[0][len(API_PATH):]
+        parts = [unquote(p) for p in rest.split("/")[1:]] if rest else []
+        method = request.method
+        if not parts and method == "GET":
+            return JSONResponse(openapi_document())
+        if parts and parts[0] == "workflows":
+            handled = await self._workflows(request, method, parts[1:])
+            if handled is not None:
+                return handled
+        raise ApiError(404, UNHANDLED, f"No local API route for {method} {API_PATH}{rest}.")
+
+    async def _workflows(self, request: Request, method: str, parts: list[str]) -> Response | None:
+        if not parts:
+            return await self.list_workflows() if method == "GET" else None
+        workflow, rest = parts[0], parts[1:]
+        if workflow not in self.service.workflows:
+            raise _workflow_not_found(workflow)
+        route = (method, len(rest))
+        if not rest:
+            handlers = {"GET": self.workflow_details, "DELETE": self.delete_workflow}
+            return await handlers[method](workflow) if method in handlers else None
+        if rest[0] != "instances":
+            return None
+        if route == ("GET", 1):
+            return await self.list_instances(request, workflow)
+        if route == ("POST", 1):
+            return await self.create_instance(request, workflow)
+        if route == ("POST", 3) and rest[1:] == ["batch", "delete"]:
+            return await self.batch_delete(request, workflow)
+        if route == ("GET", 2):
+            return await self.instance_details(workflow, rest[1])
+        if route == ("DELETE", 2):
+            return await self.delete_instance(workflow, rest[1])
+        if route == ("GET", 3) and rest[2] == "log":
+            return await self.instance_log(request, workflow, rest[1])
+        if route == ("PATCH", 3) and rest[2] == "status":
+            return await self.change_status(request, workflow, rest[1])
+        if route == ("POST", 4) and rest[2] == "events":
+            return await self.send_event(request, workflow, rest[1], rest[3])
+        return None
+
+    # -- workflows ---------------------------------------------------------------------------------
+    async def list_workflows(self) -> Response:
+        workflows = [{"name": w.name, "class_name": w.class_name, "script_name": w.script_name}
+                     for w in self.service.list_workflows()]
+        return success(workflows, {"count": len(workflows)})
+
+    async def workflow_details(self, workflow: str) -> Response:
+        info = self.service.info(workflow)
+        counts = await self.service.status_counts(workflow)
+        return success({"name": info.name, "class_name": info.class_name,
+                        "script_name": info.script_name, "instances": counts})
+
+    async def delete_workflow(self, workflow: str) -> Response:
+        await self.service.delete_workflow_instances(workflow)
+        return success({"status": "ok", "success": True})
+
+    # -- instances -----------------------------------------------------------------------------------
+    async def list_instances(self, request: Request, workflow: str) -> Response:
+        query = parse_list_query(request.query_params.multi_items())
+        start_ms = parse_iso_ms(query.date_start) if query.date_start else None
+        end_ms = parse_iso_ms(query.date_end) if query.date_end else None
+        if start_ms is not None and end_ms is not None and start_ms > end_ms:
+            raise ApiError(400, BAD_DATE_RANGE,
+                           "'date_start' must not be after 'date_end'. Update 'date_start' or "
+                           "'date_end' so 'date_start' is before or equal to 'date_end'.")
+        counts = {k: v for k, v in (await self.service.status_counts(workflow)).items() if v}
+        per_page = query.per_page
+        if not counts:  # the reference's answer when no instance was ever stored
+            return success([], {"page": 1, "per_page": per_page, "total_count": 0, "total_pages": 0})
+        page = await self.service.list_instances(
+            workflow, status=query.status, page=math.floor(query.page), per_page=math.floor(per_page),
+            created_from_ms=start_ms,
+            # created_on has millisecond precision; creation times have more.
+            created_to_ms=end_ms + 0.999 if end_ms is not None else None)
+        items = [{"id": r.id, "status": r.status.value, "created_on": iso_ms(r.created_ms)}
+                 for r in page.records]
+        return success(items, {"page": query.page, "per_page": per_page, "total_count": page.total,
+                               "total_pages": max(1, math.ceil(page.total / per_page)),
+                               "status_counts": counts})
+
+    async def create_instance(self, request: Request, workflow: str) -> Response:
+        body = await self._json(request)
+        if not isinstance(body, dict):
+            body = {}
+        # pyflow's CLI says who triggered it; the reference ignores the header.
+        trigger = TriggerSource.CLI if request.headers.get(TRIGGER_HEADER) == "cli" else TriggerSource.API
+        try:
+            instance_id = await self.service.create(workflow, body.get("id"), body.get("params"),
+                                                    trigger)
+        except Exception as exc:
+            raise ApiError(500, FAILED, error_message(exc)) from exc
+        return success({"id": instance_id})
+
+    async def instance_details(self, workflow: str, instance_id: str) -> Response:
+        await self._existing(workflow, instance_id)
+        details = await self.service.describe(workflow, instance_id)
+        details.pop("id", None)
+        trigger = details.get("trigger")
+        if isinstance(trigger, dict) and isinstance(trigger.get("source"), int):
+            # wrangler shows remote-style names ("🌎 API"); numbers would read "Unknown".
+            details["trigger"] = {**trigger, "source": _TRIGGER_NAMES.get(trigger["source"], "unknown")}
+        return success(details)
+
+    async def instance_log(self, request: Request, workflow: str, instance_id: str) -> Response:
+        """pyflow's addition: the instance's event-log rows after ``after_seq`` (live views)."""
+        after = request.query_params.get("after_seq", "0")
+        if not after.isdigit():
+            raise ValidationFailed([f'after_seq: expected a whole number >= 0, got "{after}"'])
+        await self._existing(workflow, instance_id)
+        record = await self.service.get(workflow, instance_id)
+        rows = await self.service.store.read_log(record.iid, int(after))
+        return success([{"seq": r.seq, "timestamp_ms": r.timestamp_ms, "event": int(r.event),
+                         "group_key": r.group_key, "target": r.target, "metadata": r.metadata}
+                        for r in rows])
+
+    async def change_status(self, request: Request, workflow: str, instance_id: str) -> Response:
+        change = parse_status_body(await self._json(request, required=True))
+        await self._existing(workflow, instance_id)
+        try:
+            if change.status == "pause":
+                status = await self.service.pause(workflow, instance_id)
+            elif change.status == "resume":
+                status = await self.service.resume(workflow, instance_id)
+            elif change.status == "terminate":
+                if change.rollback:
+                    self.warn(f'Terminating "{instance_id}" without rollback: pyflow does not run '
+                              "rollback steps yet.")
+                status = await self.service.terminate(workflow, instance_id)
+            else:
+                start = RestartFrom(**change.from_step) if change.from_step else None
+                status = await self.service.restart(workflow, instance_id, start)
+        except InstanceNotFoundError as exc:
+            raise _instance_not_found(instance_id) from exc
+        except WorkflowError as exc:
+            code = 409 if exc.error_code == "instance.cannot_restart" else 500
+            raise ApiError(code, FAILED, error_message(exc)) from exc
+        except Exception as exc:
+            raise ApiError(500, FAILED, error_message(exc)) from exc
+        record = await self.service.store.get_instance(workflow, instance_id)
+        now = datetime.now(UTC)
+        return success({"status": (record.status if record else status).value,
+                        "timestamp": now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"})
+
+    async def batch_delete(self, request: Request, workflow: str) -> Response:
+        ids = parse_batch_delete_body(await self._json(request, required=True))
+        deleted: list[dict[str, str]] = []
+        errors: list[dict[str, Any]] = []
+        done: set[str] = set()
+        for instance_id in ids:
+            if instance_id in done:
+                deleted.append({"id": instance_id})
+                continue
+            try:
+                await self.service.get(workflow, instance_id)
+                await self.service.delete(workflow, instance_id)
+            except InstanceNotFoundError:
+                errors.append({"id": instance_id, "code": 10400,
+                               "message": "workflows.api.error.instance.not_found"})
+                continue
+            except Exception:
+                errors.append({"id": instance_id, "code": FAILED,
+                               "message": "workflows.api.error.internal_server"})
+                continue
+            done.add(instance_id)
+            deleted.append({"id": instance_id})
+        return success({"deleted": deleted, "errors": errors})
+
+    async def delete_instance(self, workflow: str, instance_id: str) -> Response:
+        await self._existing(workflow, instance_id)
+        try:
+            await self.service.delete(workflow, instance_id)
+        except InstanceNotFoundError as exc:
+            raise _instance_not_found(instance_id) from exc
+        except Exception as exc:
+            raise ApiError(500, FAILED, "Failed to delete instance") from exc
+        return success({"success": True})
+
+    async def send_event(self, request: Request, workflow: str, instance_id: str,
+                         event_type: str) -> Response:
+        payload = await self._json(request)
+        await self._existing(workflow, instance_id)
+        try:
+            await self.service.send_event(workflow, instance_id, event_type,
+                                          None if payload is _NO_BODY else payload)
+        except InstanceNotFoundError as exc:
+            raise _instance_not_found(instance_id) from exc
+        except Exception as exc:
+            raise ApiError(500, FAILED, error_message(exc)) from exc
+        return success({"success": True})
+
+    # -- helpers -------------------------------------------------------------------------------------
+    async def _existing(self, workflow: str, instance_id: str) -> None:
+        """404 unless an instance has exactly this id (``latest`` is not special here)."""
+        try:
+            await self.service.get(workflow, instance_id)
+        except InstanceNotFoundError as exc:
+            raise _instance_not_found(instance_id) from exc
+
+    async def _json(self, request: Request, required: bool = False) -> Any:
+        """The JSON body; ``_NO_BODY`` (or ``{}`` when ``required``) for an empty one."""
+        raw = await read_body(request, API_BODY_LIMIT)
+        if not raw.strip():
+            return {} if required else _NO_BODY
+        try:
+            return json.loads(raw, parse_constant=_reject_constant)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ApiError(400, FAILED, "Invalid JSON request body") from exc
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")  # Python accepts NaN/Infinity; JSON.parse does not

@@ -1,0 +1,67 @@
+"""The start banner of ``pyflow dev``: version, bindings (secrets by name only), crons, state."""
+
+from __future__ import annotations
+
+import json
+from importlib import metadata
+from pathlib import Path
+
+from pyflow_cli.project.config import ProjectConfig
+
+_MAX_VALUE = 60
+
+
+def pyflow_version() -> str:
+    try:
+        return metadata.version("pyflow-cli")
+    except metadata.PackageNotFoundError:
+        return "0.0.0"
+
+
+def banner_lines(project: ProjectConfig, state: Path, time_scale: float = 1.0) -> list[str]:
+    """The lines printed before the server starts."""
+    title = f" ⛅️ pyflow {pyflow_version()} (dev)"
+    lines = [title, "─" * (len(title) + 1)]
+    if project.secrets:
+        source = next((name for name in (".dev.vars", ".env")
+                       if any((project.root / f).is_file() for f in _variants(name, project))),
+                      ".dev.vars")
+        lines.append(f"Using secrets defined in {source}")
+    bindings: list[str] = []
+    if project.workflows:
+        bindings.append("- Workflows:")
+        bindings += [f"  - {w.binding}: {w.class_name} ({w.name})" for w in project.workflows]
+    if project.vars:
+        bindings.append("- Vars:")
+        bindings += [f"  - {name}: {_shown(value)}" for name, value in project.vars.items()]
+    if project.secrets:
+        bindings.append("- Secrets:")
+        bindings += [f"  - {name}" for name in project.secrets]
+    if bindings:
+        lines.append("Your Worker has access to the following bindings:")
+        lines += bindings
+    else:
+        lines.append("No bindings found.")
+    crons = [f'  - "{c}": scheduled handler' for c in project.crons]
+    crons += [f'  - "{c}": workflow {w.name}' for w in project.workflows for c in w.schedules]
+    if crons:
+        lines.append("Cron triggers (UTC):")
+        lines += crons
+    lines.append(f"Instances are stored in {_relative(state, project.root)}")
+    if time_scale != 1.0:
+        lines.append(f"Time runs {time_scale:g}x faster for sleeps, retry delays and event timeouts "
+                     "(--time-scale).")
+    return lines
+
+
+def _variants(name: str, project: ProjectConfig) -> tuple[str, ...]:
+    return (f"{name}.{project.env_name}", name) if project.env_name else (name,)
+
+
+def _shown(value: object) -> str:
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= _MAX_VALUE else text[:_MAX_VALUE - 3] + "..."
+
+
+def _relative(path: Path, root: Path) -> str:
+    return path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)

@@ -1,0 +1,170 @@
+"""Terminal lines about instances and steps, read off the writes the engine makes.
+
+``ObservedStore`` is the SQLite store with a listener on its writes: every change the engine or
+the service commits carries the event-log rows that describe it (the log is the truth), so the
+dev server can print a line per instance event (``info``) and per step event (``debug``)
+without the engine knowing about terminals.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pyflow_cli.engine.events import EventType, TriggerSource
+from pyflow_cli.engine.store import Change, InstanceRecord, NewInstance, NewLogEvent
+from pyflow_cli.server.logs import DevLog
+from pyflow_cli.storage.sqlite import SqliteStore
+
+_TRIGGERS = {TriggerSource.API: "🌎 API", TriggerSource.BINDING: "🔗 Binding",
+             TriggerSource.EVENT: "📩 Event", TriggerSource.CRON: "⏰ Cron",
+             TriggerSource.CLI: "🖥️ CLI"}
+_INFO_EVENTS = {
+    EventType.WORKFLOW_SUCCESS: "✅ complete",
+    EventType.WORKFLOW_FAILURE: "❌ errored",
+    EventType.WORKFLOW_TERMINATED: "🚫 terminated",
+    EventType.WORKFLOW_PAUSED: "⏸️ paused",
+    EventType.WORKFLOW_QUEUED: "🔁 restarted",
+}
+
+
+@dataclass(frozen=True)
+class _Known:
+    workflow: str
+    id: str
+    created_ms: float
+
+
+class InstanceLog:
+    """Formats instance and step events as lines on a ``DevLog``."""
+
+    def __init__(self, log: DevLog) -> None:
+        self.log = log
+        self._known: dict[int, _Known] = {}
+        self._started: set[int] = set()
+
+    def remember(self, iid: int, workflow: str, instance_id: str, created_ms: float) -> None:
+        self._known[iid] = _Known(workflow, instance_id, created_ms)
+
+    def created(self, new: NewInstance, iid: int) -> None:
+        self.remember(iid, new.workflow, new.id, new.created_ms)
+        try:
+            trigger = f" ({_TRIGGERS[TriggerSource(new.trigger)]})"
+        except (ValueError, KeyError):
+            trigger = ""
+        self.log.info(f"{new.workflow} {new.id}: 🕒 queued{trigger}")
+
+    def changed(self, change: Change) -> None:
+        try:
+            self._changed(change)
+        except Exception as exc:  # a log line must never disturb the engine
+            self.log.debug(f"cannot describe a change of instance #{change.iid}: {exc!r}")
+
+    def _changed(self, change: Change) -> None:
+        known = self._known.get(change.iid)
+        name = f"{known.workflow} {known.id}" if known else f"instance #{change.iid}"
+        for row in change.log:
+            self._row(change.iid, name, known, row)
+
+    def _row(self, iid: int, name: str, known: _Known | None, row: NewLogEvent) -> None:
+        event = row.event
+        if event is EventType.WORKFLOW_RUNNING:
+            if iid not in self._started:
+                self._started.add(iid)
+                self.log.info(f"{name}: ▶ running")
+            else:
+                self.log.debug(f"{name}: ▶ running")
+            return
+        if event in _INFO_EVENTS:
+            text = f"{name}: {_INFO_EVENTS[event]}"
+            if event is EventType.WORKFLOW_FAILURE:
+                error = row.metadata.get("error") or {}
+                text += f": {error.get('name', 'Error')}: {error.get('message', '')}"
+            if event in (EventType.WORKFLOW_SUCCESS, EventType.WORKFLOW_FAILURE) and known:
+                text += f" ({_duration(row.timestamp_ms - known.created_ms)})"
+            if event is EventType.WORKFLOW_QUEUED:
+                self._started.discard(iid)
+            self.log.info(text)
+            return
+        step = _step_line(row)
+        if step is not None:
+            self.log.debug(f"{name}: {step}")
+
+
+def _step_line(row: NewLogEvent) -> str | None:
+    target, meta = row.target or "", row.metadata
+    event = row.event
+    if event is EventType.WORKFLOW_WAITING:
+        return "⏰ waiting"
+    if event is EventType.STEP_START:
+        return f'step "{target}" started'
+    if event is EventType.STEP_SUCCESS:
+        return f'step "{target}" succeeded'
+    if event is EventType.STEP_FAILURE:
+        return f'step "{target}" failed'
+    if event is EventType.ATTEMPT_FAILURE:
+        error = meta.get("error") or {}
+        retry = meta.get("retryDelayMs")
+        again = f", retrying in {_duration(float(retry))}" if retry is not None else ""
+        return (f'step "{target}" attempt {meta.get("attempt")} failed: '
+                f"{error.get('name', 'Error')}: {error.get('message', '')}{again}")
+    if event is EventType.SLEEP_START:
+        return f'💤 sleeping "{target}"'
+    if event is EventType.WAIT_START:
+        return f'👀 waiting for event "{meta.get("event", "")}" ("{target}")'
+    if event is EventType.WAIT_COMPLETE:
+        return f'📩 event "{meta.get("type", "")}" received ("{target}")'
+    if event is EventType.WAIT_TIMED_OUT:
+        return f'⌛ wait "{target}" timed out'
+    return None
+
+
+def _duration(ms: float) -> str:
+    if ms < 1000:
+        return f"{max(ms, 0):.0f}ms"
+    if ms < 60_000:
+        return f"{ms / 1000:.1f}s"
+    minutes, seconds = divmod(int(ms / 1000), 60)
+    return f"{minutes}m {seconds}s"
+
+
+class ObservedStore(SqliteStore):
+    """The SQLite store, telling an ``InstanceLog`` about every write once it is durable."""
+
+    def __init__(self, state_dir: Path | str, listener: InstanceLog | None = None,
+                 durability: str = "full") -> None:
+        super().__init__(state_dir, durability)
+        self.listener = listener
+
+    def commit(self, change: Change, *args: Any, **kwargs: Any) -> Awaitable[bool]:
+        result = super().commit(change, *args, **kwargs)
+        listener = self.listener
+        if listener is None or not change.log:
+            return result
+        if isinstance(result, asyncio.Future):
+            def done(future: asyncio.Future[bool]) -> None:
+                if not future.cancelled() and future.exception() is None and future.result():
+                    listener.changed(change)
+            result.add_done_callback(done)
+        else:
+            listener.changed(change)
+        return result
+
+    async def create_instances(self, instances: Sequence[NewInstance]) -> list[int | None]:
+        iids = await super().create_instances(instances)
+        if self.listener is not None:
+            for new, iid in zip(instances, iids, strict=True):
+                if iid is not None:
+                    self.listener.created(new, iid)
+        return iids
+
+    async def claim_runnable(self, owner: str, now_ms: float, lease_ms: float, limit: int,
+                             workflows: Sequence[str]) -> list[InstanceRecord]:
+        records = await super().claim_runnable(owner, now_ms, lease_ms, limit, workflows)
+        if self.listener is not None:
+            for record in records:
+                self.listener.remember(record.iid, record.workflow, record.id, record.created_ms)
+        return records

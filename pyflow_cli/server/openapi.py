@@ -1,0 +1,203 @@
+"""The OpenAPI 3.0 document of the local explorer API, served at ``GET /cdn-cgi/local/explorer/api``.
+
+It describes the Workflows routes pyflow serves, with the reference's operation ids, so tools
+generated from the reference's document work against pyflow too.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyflow_cli.engine.status import STATUS_NAMES
+
+API_PATH = "/cdn-cgi/local/explorer/api"
+_STATUSES = ["queued", "running", "paused", "errored", "terminated", "complete", "waitingForPause",
+             "waiting"]
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _path_param(name: str, description: str, schema: str = "") -> dict[str, Any]:
+    return {"in": "path", "name": name, "required": True, "description": description,
+            "schema": _ref(schema) if schema else {"type": "string"}}
+
+
+def _query_param(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"in": "query", "name": name, "required": False, "description": description,
+            "schema": schema}
+
+
+def _json_body(schema: dict[str, Any], required: bool = True) -> dict[str, Any]:
+    return {"required": required, "content": {"application/json": {"schema": schema}}}
+
+
+def _responses(result: dict[str, Any], summary: str, result_info: dict[str, Any] | None = None
+               ) -> dict[str, Any]:
+    success: dict[str, Any] = {"allOf": [_ref("api-response-common"),
+                                         {"type": "object", "properties": {"result": result}}]}
+    if result_info is not None:
+        success["allOf"][1]["properties"]["result_info"] = result_info
+    return {
+        "200": {"description": f"{summary} response.",
+                "content": {"application/json": {"schema": success}}},
+        "4XX": {"description": f"{summary} response failure.",
+                "content": {"application/json": {"schema": _ref("api-response-common-failure")}}},
+    }
+
+
+def _operation(operation_id: str, summary: str, description: str, parameters: list[dict[str, Any]],
+               result: dict[str, Any], body: dict[str, Any] | None = None,
+               result_info: dict[str, Any] | None = None) -> dict[str, Any]:
+    operation: dict[str, Any] = {
+        "operationId": operation_id, "summary": summary, "description": description,
+        "tags": ["Workflows"], "parameters": parameters,
+        "responses": _responses(result, summary, result_info)}
+    if body is not None:
+        operation["requestBody"] = body
+    return operation
+
+
+def _object(properties: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "object", "properties": properties}
+    if required:
+        schema["required"] = required
+    return schema
+
+
+_STRING = {"type": "string"}
+_NUMBER = {"type": "number"}
+_BOOLEAN = {"type": "boolean"}
+_WF = _path_param("workflow_name", "The name of the workflow.", "workflows_workflow-name")
+_ID = _path_param("instance_id", "The instance id.", "workflows_instance-id")
+
+
+def _schemas() -> dict[str, Any]:
+    message = _object({"code": {"type": "integer"}, "message": _STRING}, ["code", "message"])
+    status_enum = {"type": "string", "enum": [*_STATUSES, "unknown"]}
+    return {
+        "api-response-common": _object(
+            {"success": _BOOLEAN, "errors": {"type": "array", "items": message},
+             "messages": {"type": "array", "items": message}},
+            ["success", "errors", "messages"]),
+        "api-response-common-failure": _object(
+            {"success": {"type": "boolean", "enum": [False]},
+             "errors": {"type": "array", "items": message},
+             "messages": {"type": "array", "items": message},
+             "result": {"type": "object", "nullable": True}},
+            ["success", "errors", "messages", "result"]),
+        "workflows_workflow-name": {"type": "string", "example": "my-workflow",
+                                    "description": "The name of the workflow."},
+        "workflows_instance-id": {"type": "string",
+                                  "description": "The unique identifier of a workflow instance."},
+        "workflows_workflow": _object({"name": _STRING, "class_name": _STRING,
+                                       "script_name": _STRING}, ["name"]),
+        "workflows_workflow-details": _object(
+            {"name": _STRING, "class_name": _STRING, "script_name": _STRING,
+             "instances": _object({name: _NUMBER for name in sorted(STATUS_NAMES)})},
+            ["name", "class_name", "script_name", "instances"]),
+        "workflows_instance": _object({"id": _STRING, "status": status_enum,
+                                       "created_on": _STRING}, ["id"]),
+        "workflows_instance-details": _object(
+            {"status": status_enum, "params": {}, "queued": _STRING, "start": _STRING,
+             "end": _STRING, "output": {}, "error": _object({"name": _STRING, "message": _STRING}),
+             "steps": {"type": "array", "items": {"type": "object"}}, "step_count": _NUMBER,
+             "versionId": _STRING, "trigger": _object({"source": _STRING}),
+             "success": _BOOLEAN, "created_on": _STRING},
+            ["status", "steps"]),
+    }
+
+
+def openapi_document() -> dict[str, Any]:
+    """The whole document (a fresh dict each call)."""
+    listing_info = _object({"page": _NUMBER, "per_page": _NUMBER, "total_count": _NUMBER,
+                            "total_pages": _NUMBER, "status_counts": {"type": "object"}})
+    status_body = {"oneOf": [
+        _object({"status": {"type": "string", "enum": ["pause"]}}, ["status"]),
+        _object({"status": {"type": "string", "enum": ["resume"]}}, ["status"]),
+        _object({"status": {"type": "string", "enum": ["terminate"]}, "rollback": _BOOLEAN},
+                ["status"]),
+        _object({"status": {"type": "string", "enum": ["restart"]},
+                 "from": _object({"name": {"type": "string", "minLength": 1, "maxLength": 256},
+                                  "count": {"type": "integer", "minimum": 1},
+                                  "type": {"type": "string", "enum": ["do", "sleep", "waitForEvent"]}},
+                                 ["name"])}, ["status"]),
+    ]}
+    ids = {"type": "array", "minItems": 1, "maxItems": 100,
+           "items": {"type": "string", "minLength": 1, "maxLength": 271,
+                     "pattern": "^[a-zA-Z0-9, */#_-]+$"}}
+    paths = {
+        "/workflows": {"get": _operation(
+            "workflows-list-workflows", "List Workflows",
+            "Returns the workflows configured for local development.", [],
+            {"type": "array", "items": _ref("workflows_workflow")},
+            result_info=_object({"count": _NUMBER}))},
+        "/workflows/{workflow_name}": {
+            "get": _operation("workflows-get-workflow-details", "Get Workflow Details",
+                              "Returns details of a workflow including instance status counts.",
+                              [_WF], _ref("workflows_workflow-details")),
+            "delete": _operation("workflows-delete-workflow", "Delete Workflow (all instances)",
+                                 "Deletes every instance of a workflow.", [_WF],
+                                 _object({"status": _STRING, "success": _BOOLEAN}))},
+        "/workflows/{workflow_name}/instances": {
+            "get": _operation(
+                "workflows-list-instances", "List Workflow Instances",
+                "Returns the instances of a workflow, newest first.",
+                [_WF,
+                 _query_param("page", {"type": "number", "minimum": 1, "default": 1}, "Page number."),
+                 _query_param("per_page", {"type": "number", "minimum": 1, "maximum": 100,
+                                           "default": 25}, "Instances per page."),
+                 _query_param("status", {"type": "string", "enum": _STATUSES}, "Only this status."),
+                 _query_param("date_start", {"type": "string", "format": "date-time"},
+                              "Only instances created at or after this time."),
+                 _query_param("date_end", {"type": "string", "format": "date-time"},
+                              "Only instances created at or before this time.")],
+                {"type": "array", "items": _ref("workflows_instance")}, result_info=listing_info),
+            "post": _operation(
+                "workflows-create-instance", "Create Workflow Instance",
+                "Creates a new workflow instance.", [_WF], _object({"id": _STRING}, ["id"]),
+                body=_json_body(_object({"id": _STRING, "params": {
+                    "description": "Optional JSON payload to pass to the workflow."}}), False))},
+        "/workflows/{workflow_name}/instances/batch/delete": {"post": _operation(
+            "workflows-batch-delete-instances", "Batch Delete Workflow Instances",
+            "Deletes up to 100 workflow instances.", [_WF],
+            _object({"deleted": {"type": "array", "items": _object({"id": _STRING})},
+                     "errors": {"type": "array", "items": _object(
+                         {"id": _STRING, "code": _NUMBER, "message": _STRING})}}),
+            body=_json_body(_object({"instances": ids}, ["instances"])))},
+        "/workflows/{workflow_name}/instances/{instance_id}": {
+            "get": _operation("workflows-get-instance-details", "Get Workflow Instance Details",
+                              "Returns the status details of a workflow instance.", [_WF, _ID],
+                              _ref("workflows_instance-details")),
+            "delete": _operation("workflows-delete-instance", "Delete Workflow Instance",
+                                 "Deletes a workflow instance and everything stored about it.",
+                                 [_WF, _ID], _object({"success": _BOOLEAN}))},
+        "/workflows/{workflow_name}/instances/{instance_id}/log": {"get": _operation(
+            "pyflow-read-instance-log", "Read Workflow Instance Event Log",
+            "pyflow's addition: the instance's event-log rows after `after_seq`, oldest first.",
+            [_WF, _ID, _query_param("after_seq", {"type": "integer", "minimum": 0, "default": 0},
+                                    "Only rows after this sequence number.")],
+            {"type": "array", "items": _object(
+                {"seq": {"type": "integer"}, "timestamp_ms": _NUMBER, "event": {"type": "integer"},
+                 "group_key": _STRING, "target": _STRING, "metadata": {"type": "object"}})})},
+        "/workflows/{workflow_name}/instances/{instance_id}/status": {"patch": _operation(
+            "wor-change-status-workflow-instance", "Change Workflow Instance Status",
+            "Pauses, resumes, terminates or restarts a workflow instance.", [_WF, _ID],
+            _object({"status": {"type": "string", "enum": _STATUSES}, "timestamp": _STRING}),
+            body=_json_body(status_body))},
+        "/workflows/{workflow_name}/instances/{instance_id}/events/{event_type}": {"post": _operation(
+            "workflows-send-instance-event", "Send Event to Workflow Instance",
+            "Sends an event to a workflow instance; the raw JSON body is the payload.",
+            [_WF, _ID, _path_param("event_type", "The event type.")],
+            _object({"success": _BOOLEAN}), body=_json_body({}, False))},
+    }
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "Local Explorer API", "version": "0.0.1",
+                 "description": "pyflow's local API for inspecting and changing Workflows state "
+                                "during local development (a subset of the Cloudflare API)."},
+        "servers": [{"description": "Local Explorer", "url": API_PATH}],
+        "paths": paths,
+        "components": {"schemas": _schemas()},
+    }

@@ -1,0 +1,190 @@
+"""What ``pyflow dev`` runs in its one event loop: the workspace (store, engine, service), the
+user's Worker, hot-reload swaps and cron triggers.
+
+A reload re-reads the config and re-imports the user's code, then swaps the new workflow classes
+into the running engine and the new version id into the service: the engine keeps running, so
+resident instances continue (with their current code until their next replay) and nothing stored
+is touched. If the new code does not load, nothing is swapped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from pyflow_cli.engine.clock import SystemClock
+from pyflow_cli.engine.events import TriggerSource
+from pyflow_cli.engine.lifetime import EngineOptions
+from pyflow_cli.engine.worker import Engine
+from pyflow_cli.project.config import ProjectConfig, load_project
+from pyflow_cli.project.imports import source_dirs
+from pyflow_cli.project.loader import LoadedModule, load_user_module
+from pyflow_cli.server.cron import (
+    CronAction,
+    CronEntry,
+    CronError,
+    CronExpression,
+    CronScheduler,
+    parse_cron,
+)
+from pyflow_cli.server.logs import DevLog
+from pyflow_cli.server.observe import InstanceLog, ObservedStore
+from pyflow_cli.server.worker import NoHandlerError, WorkerHandlers, WorkerRunner
+from pyflow_cli.service import WorkflowService
+from pyflow_cli.workspace import Workspace, definitions, state_dir, workflow_infos
+
+
+@dataclass(frozen=True)
+class Reloaded:
+    """What a successful reload changed."""
+
+    version_id: str
+    version_changed: bool
+    added_workflows: tuple[str, ...]
+
+
+class DevRuntime:
+    """The running dev session, minus HTTP."""
+
+    def __init__(self, workspace: Workspace, worker: WorkerRunner, log: DevLog) -> None:
+        self.workspace = workspace
+        self.worker = worker
+        self.log = log
+        self.crons = CronScheduler([], workspace.clock, on_error=self._cron_failed)
+        self._schedule_started = False
+
+    @property
+    def project(self) -> ProjectConfig:
+        return self.workspace.project
+
+    @property
+    def service(self) -> WorkflowService:
+        return self.workspace.service
+
+    @property
+    def engine(self) -> Engine:
+        assert self.workspace.engine is not None
+        return self.workspace.engine
+
+    @property
+    def version_id(self) -> str:
+        return self.workspace.loaded.version_id if self.workspace.loaded else ""
+
+    @classmethod
+    async def open(cls, project: ProjectConfig, *, persist_to: Path | None = None,
+                   options: EngineOptions | None = None, log: DevLog | None = None,
+                   loaded: LoadedModule | None = None) -> DevRuntime:
+        """Open the store, load the user's code and start the engine (``open_workspace`` with an
+        observed store, so the terminal gets a line per instance event)."""
+        log = log or DevLog()
+        clock = SystemClock()
+        loaded = loaded or load_user_module(project)
+        defs = definitions(project, loaded)
+        store = ObservedStore(state_dir(project, persist_to), InstanceLog(log))
+        await store.open()
+        engine = Engine(store, defs, clock, options)
+        service = WorkflowService(store, workflow_infos(project, loaded.version_id), clock, engine,
+                                  config_name=project.config_path.name)
+        workspace = Workspace(project, store, service, engine, loaded, clock)
+        engine.env_factory = workspace.env
+        worker = WorkerRunner(WorkerHandlers.from_module(loaded.module), workspace.env, log,
+                              source_dirs(project.root, project.main), loaded.main_path)
+        await engine.start()
+        return cls(workspace, worker, log)
+
+    # -- hot reload ---------------------------------------------------------------------------------
+    def reload(self) -> Reloaded:
+        """Re-read config and code and swap them in; raises (``PyflowError``) and changes nothing
+        if either fails to load."""
+        old = self.project
+        project = load_project(old.root, old.config_path, old.env_name)
+        loaded = load_user_module(project)
+        defs = definitions(project, loaded)
+        handlers = WorkerHandlers.from_module(loaded.module)
+        engine = self.engine
+        added = tuple(name for name in defs if name not in engine.workflows)
+        # Definitions of workflows removed from the config stay, so instances already claimed
+        # can still be resolved; the service (and so the API) no longer lists them.
+        engine.workflows.update(defs)
+        previous = self.version_id
+        self.service.workflows = dict(workflow_infos(project, loaded.version_id))
+        self.service.config_name = project.config_path.name
+        self.workspace.project = project
+        self.workspace.loaded = loaded
+        self.worker.handlers = handlers
+        self.worker.project_dirs = source_dirs(project.root, project.main)
+        self.worker.main_path = loaded.main_path
+        if self._schedule_started and (project.crons != old.crons or _schedules(project) != _schedules(old)):
+            self.crons.replace(self.cron_entries())
+        return Reloaded(loaded.version_id, loaded.version_id != previous, added)
+
+    # -- crons ----------------------------------------------------------------------------------------
+    def cron_entries(self) -> list[CronEntry]:
+        """One entry per ``[triggers] crons`` expression and per workflow ``schedules`` entry."""
+        entries: list[CronEntry] = []
+        for text in dict.fromkeys(self.project.crons):
+            expression = self._parse(text, "[triggers] crons")
+            if expression is not None:
+                entries.append(CronEntry(expression, self.run_scheduled_handler, "scheduled"))
+        for workflow in self.project.workflows:
+            for text in dict.fromkeys(workflow.schedules):
+                expression = self._parse(text, f'schedules of workflow "{workflow.name}"')
+                if expression is not None:
+                    entries.append(CronEntry(expression, self._workflow_starter(workflow.name),
+                                             workflow.name))
+        return entries
+
+    def start_crons(self) -> None:
+        self._schedule_started = True
+        self.crons.replace(self.cron_entries())
+
+    def _parse(self, text: str, where: str) -> CronExpression | None:
+        try:
+            return parse_cron(text)
+        except CronError as exc:
+            self.log.warn(f"{exc} (in {where}); it will not fire.")
+            return None
+
+    async def run_scheduled_handler(self, cron: str, scheduled_ms: float) -> None:
+        self.log.info(f'⏰ scheduled handler (cron "{cron}")')
+        await self.worker.scheduled(cron, scheduled_ms)
+
+    def _workflow_starter(self, workflow: str) -> CronAction:
+        async def start(cron: str, scheduled_ms: float) -> None:
+            await self.service.create(workflow, None, None, TriggerSource.CRON)
+
+        return start
+
+    async def fire(self, cron: str, scheduled_ms: float) -> bool:
+        """``/cdn-cgi/handler/scheduled``: the Worker's scheduled handler (if any) and every
+        workflow scheduled on exactly ``cron``; False if nothing handled it or it failed."""
+        started = 0
+        for workflow in self.project.workflows:
+            if cron in workflow.schedules:
+                await self.service.create(workflow.name, None, None, TriggerSource.CRON)
+                started += 1
+        if not self.worker.handlers.has_scheduled:
+            if started:
+                return True
+            self.log.error(str(NoHandlerError(
+                f'Nothing handles cron "{cron}": the Worker has no scheduled handler and no '
+                "workflow lists it in schedules.")))
+            return False
+        try:
+            await self.run_scheduled_handler(cron, scheduled_ms)
+        except Exception:
+            return False
+        return True
+
+    def _cron_failed(self, entry: CronEntry, exc: BaseException) -> None:
+        if entry.label != "scheduled":  # the handler's own failures are reported by the worker
+            self.log.error(f'Cron "{entry.expression.source}" could not start workflow '
+                           f'"{entry.label}": {exc}')
+
+    async def close(self, grace_s: float = 5.0) -> None:
+        await self.crons.stop()
+        await self.workspace.close(grace_s)
+
+
+def _schedules(project: ProjectConfig) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    return tuple((w.name, w.schedules) for w in project.workflows)

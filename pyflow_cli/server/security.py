@@ -1,0 +1,126 @@
+"""What keeps the local API local: Host and Origin checks and request body limits.
+
+A browser page on any site can send requests to ``http://127.0.0.1:8787``. Two checks stop it
+from driving the API: the ``Host`` header must name this machine (a DNS-rebinding attack arrives
+with the attacker's host name), and an ``Origin`` header, when a browser sends one, must be a
+local origin (a cross-site request carries the other site's origin). Command-line clients
+(wrangler, pyflow, curl) send a local Host and no Origin, so they pass.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from starlette.requests import Request
+
+from pyflow_cli.engine.limits import MIB, format_size
+
+API_BODY_LIMIT = MIB + 64 * 1024
+"""Largest local API request body: the 1 MiB params / event payload limit plus JSON overhead."""
+WORKER_BODY_LIMIT = 100 * MIB
+"""Largest request body for the user's Worker (Cloudflare's default plan limit)."""
+
+_LOCAL_NAMES = frozenset({"localhost"})
+_WILDCARDS = frozenset({"0.0.0.0", "::", ""})
+
+
+class BodyTooLarge(Exception):
+    """A request body is over its limit; the message says how big it was and the limit."""
+
+    def __init__(self, size: int | None, limit: int) -> None:
+        shown = f"{format_size(size)}" if size is not None else f"more than {format_size(limit)}"
+        super().__init__(f"Request body is {shown}, over the {format_size(limit)} limit. "
+                         "Send less data, or pass a reference to it instead.")
+        self.size = size
+        self.limit = limit
+
+
+@dataclass(frozen=True)
+class LocalOnly:
+    """The policy for one server: which Host names count as this machine.
+
+    Loopback names and addresses always do. ``bound_ip``, the address the user chose to listen
+    on, does too (an IP literal cannot be DNS-rebound); a wildcard (``0.0.0.0``) adds nothing, so
+    binding to every interface does not open the API to the network.
+    """
+
+    bound_ip: str = "127.0.0.1"
+    extra_hosts: frozenset[str] = frozenset()
+
+    def host_allowed(self, host_header: str | None) -> bool:
+        if not host_header:
+            return False
+        host = _strip_port(host_header).lower()
+        if host in _LOCAL_NAMES or host.endswith(".localhost") or host in self.extra_hosts:
+            return True
+        address = _ip(host)
+        if address is None:
+            return False
+        if address.is_loopback:
+            return True
+        return self.bound_ip not in _WILDCARDS and address == _ip(self.bound_ip)
+
+    def origin_allowed(self, origin: str | None) -> bool:
+        if origin is None:
+            return True
+        if origin == "null":
+            return False  # sandboxed frames and file:// pages
+        parts = urlsplit(origin)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            return False
+        return self.host_allowed(parts.netloc)
+
+    def check(self, request: Request) -> str | None:
+        """None if the request may use the local API, else why not (for a 403)."""
+        host = request.headers.get("host")
+        if not self.host_allowed(host):
+            return (f'Host "{host}" is not this machine; the local API only answers requests '
+                    "addressed to localhost or 127.0.0.1.")
+        origin = request.headers.get("origin")
+        if not self.origin_allowed(origin):
+            return (f'Origin "{origin}" is not local; the local API refuses cross-site requests '
+                    "from web pages.")
+        return None
+
+
+def _strip_port(host: str) -> str:
+    if host.startswith("["):
+        return host[1:].partition("]")[0]
+    if host.count(":") == 1:
+        return host.partition(":")[0]
+    return host
+
+
+def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(text.strip("[]"))
+    except ValueError:
+        return None
+
+
+def is_loopback_bind(ip: str) -> bool:
+    """Whether binding to ``ip`` keeps the server on this machine (no warning needed)."""
+    if ip in _LOCAL_NAMES:
+        return True
+    address = _ip(ip)
+    return address is not None and address.is_loopback
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The whole request body, refusing (``BodyTooLarge``) once it passes ``limit`` bytes.
+
+    A declared Content-Length over the limit is refused before anything is read.
+    """
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge(int(declared), limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge(None, limit)
+        chunks.append(chunk)
+    return b"".join(chunks)

@@ -1,0 +1,196 @@
+"""Runs one ``pyflow dev`` process: checks, banner, engine, HTTP server, reload, crons, shutdown.
+
+Ctrl-C or SIGTERM stops taking requests, gives running step bodies a few seconds to finish,
+releases every lease and exits 0; what is stored is kept and the next ``pyflow dev`` resumes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import uvicorn
+
+from pyflow_cli.engine.errors import PyflowError
+from pyflow_cli.engine.lifetime import EngineOptions
+from pyflow_cli.project.config import ProjectConfig, load_project
+from pyflow_cli.project.loader import LoadedModule, load_user_module
+from pyflow_cli.server.app import create_app
+from pyflow_cli.server.banner import banner_lines
+from pyflow_cli.server.logs import DevLog
+from pyflow_cli.server.reload import Reloader, changes
+from pyflow_cli.server.runtime import DevRuntime
+from pyflow_cli.server.security import LocalOnly, is_loopback_bind
+from pyflow_cli.server.session import DevSession, read_session, remove_session, write_session
+from pyflow_cli.workspace import state_dir
+
+SHUTDOWN_GRACE_S = 5
+
+
+@dataclass(frozen=True)
+class DevOptions:
+    """``pyflow dev``'s options, parsed."""
+
+    cwd: Path
+    config_path: Path | None = None
+    env_name: str | None = None
+    ip: str = "127.0.0.1"
+    port: int = 8787
+    persist_to: Path | None = None
+    reload: bool = True
+    time_scale: float = 1.0
+
+
+class _Server(uvicorn.Server):
+    """uvicorn, with Ctrl-C / SIGTERM ending ``serve()`` normally instead of re-raising."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        loop = asyncio.get_running_loop()
+        installed: list[int] = []
+        for sig in (int(signal.SIGINT), int(signal.SIGTERM)):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(sig, self._on_signal, sig)
+                installed.append(sig)
+        try:
+            yield
+        finally:
+            for sig in installed:
+                loop.remove_signal_handler(sig)
+
+    def _on_signal(self, sig: int) -> None:
+        if self.should_exit and sig == signal.SIGINT:
+            self.force_exit = True
+        self.should_exit = True
+
+
+def run_dev(options: DevOptions, log: DevLog) -> int:
+    """Run the dev server until interrupted; returns the process exit code."""
+    previous = signal.signal(signal.SIGTERM, _interrupt)  # before the server takes over signals
+    try:
+        return asyncio.run(_run(options, log))
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+async def _run(options: DevOptions, log: DevLog) -> int:
+    try:
+        project = load_project(options.cwd, options.config_path, options.env_name)
+    except PyflowError as exc:
+        log.error(exc.message)
+        return 1
+    running = read_session(project.root)
+    if running is not None and running.pid != os.getpid():
+        log.error(f"pyflow dev is already running for this project (pid {running.pid}, "
+                  f"{running.base_url}). Stop it first, or let pyflow's commands use it.")
+        return 1
+    if options.time_scale <= 0:
+        log.error(f"--time-scale must be a positive number, got {options.time_scale:g}.")
+        return 1
+    if not is_loopback_bind(options.ip):
+        log.warn(f"Listening on {options.ip}: other machines on your network can reach your "
+                 "Worker. The local API answers only requests addressed to localhost"
+                 + ("." if options.ip in ("0.0.0.0", "::") else f" or {options.ip}."))
+    try:
+        sock = _bind(options.ip, options.port)
+    except OSError as exc:
+        log.error(f"Cannot listen on {options.ip}:{options.port}: {exc.strerror or exc}. "
+                  "Choose another --port, or stop what is using it.")
+        return 1
+    with contextlib.closing(sock):
+        loaded = await _first_load(project, options, log)
+        if loaded is None:
+            return 1
+        project, module = loaded
+        return await _serve(project, module, sock, options, log)
+
+
+async def _first_load(project: ProjectConfig, options: DevOptions, log: DevLog
+                      ) -> tuple[ProjectConfig, LoadedModule] | None:
+    """Load the user's code; with reload on, wait for a fix instead of giving up."""
+    while True:
+        try:
+            return project, load_user_module(project)
+        except PyflowError as exc:
+            log.error(exc.message)
+            if not options.reload:
+                return None
+        log.log("⎔ Waiting for a fix: save the file to try again (Ctrl-C to quit).")
+        stop = asyncio.Event()
+        try:
+            async for _ in changes(project, stop):
+                break
+        except asyncio.CancelledError:
+            return None
+        try:
+            project = load_project(project.root, project.config_path, project.env_name)
+        except PyflowError as exc:
+            log.error(exc.message)
+
+
+async def _serve(project: ProjectConfig, loaded: LoadedModule, sock: socket.socket,
+                 options: DevOptions, log: DevLog) -> int:
+    state = state_dir(project, options.persist_to)
+    for line in banner_lines(project, state, options.time_scale):
+        log.log(line)
+    engine_options = EngineOptions(time_scale=options.time_scale)
+    try:
+        runtime = await DevRuntime.open(project, persist_to=options.persist_to,
+                                        options=engine_options, log=log, loaded=loaded)
+    except PyflowError as exc:
+        log.error(exc.message)
+        return 1
+    port = sock.getsockname()[1]
+    session = DevSession(os.getpid(), port, options.ip, datetime.now(UTC).isoformat(),
+                         str(state), socket.gethostname())
+    reloader = Reloader(runtime, log)
+    app = create_app(runtime, LocalOnly(bound_ip=options.ip), log)
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
+                            timeout_graceful_shutdown=SHUTDOWN_GRACE_S)
+    server = _Server(config)
+    try:
+        write_session(project.root, session)
+        log.log("⎔ Starting local server...")
+        runtime.start_crons()
+        if options.reload:
+            await reloader.start()
+        log.info(f"Ready on {_url(options.ip, port)}")
+        await server.serve(sockets=[sock])
+    finally:
+        log.log("⎔ Shutting down local server...")
+        await reloader.stop()
+        await runtime.close(SHUTDOWN_GRACE_S)
+        remove_session(project.root, os.getpid())
+    return 0
+
+
+def _bind(ip: str, port: int) -> socket.socket:
+    family, kind, proto, _, address = socket.getaddrinfo(ip, port, type=socket.SOCK_STREAM)[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(128)
+        sock.set_inheritable(True)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def _url(ip: str, port: int) -> str:
+    host = ip if ":" not in ip else f"[{ip}]"
+    return f"http://{host}:{port}"

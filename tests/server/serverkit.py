@@ -1,0 +1,245 @@
+"""Helpers for the dev server tests: a hand-written project on disk and a real ``pyflow dev``
+subprocess whose output is collected line by line."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+API = "/cdn-cgi/local/explorer/api"
+
+CONFIG = """\
+name = "server-test"
+main = "src/entry.py"
+compatibility_date = "2025-10-01"
+
+[vars]
+GREETING = "hello"
+
+[triggers]
+crons = ["*/5 * * * *"]
+
+[[workflows]]
+name = "steps"
+binding = "STEPS"
+class_name = "StepsWorkflow"
+
+[[workflows]]
+name = "nightly"
+binding = "NIGHTLY"
+class_name = "NightlyWorkflow"
+schedules = ["0 3 * * *"]
+"""
+
+ENTRY = """\
+import json
+import io
+import os
+from pathlib import Path
+
+from workers import Response, WorkerEntrypoint, WorkflowEntrypoint
+
+JOURNAL = Path(__file__).resolve().parent.parent / "journal.txt"
+VERSION = "v1"
+
+
+def note(text):
+    with JOURNAL.open("a") as journal:
+        journal.write(text + "\\n")
+        journal.flush()
+        os.fsync(journal.fileno())
+
+
+class StepsWorkflow(WorkflowEntrypoint):
+    async def run(self, event, step):
+        payload = event.payload or {}
+        results = []
+        for i in range(payload.get("steps", 1)):
+            @step.do(f"s{i}")
+            async def body():
+                note(f"{event.instanceId} s{i}")
+                return i * 10
+            results.append(await body())
+            if payload.get("nap"):
+                await step.sleep(f"nap{i}", payload["nap"])
+        if payload.get("wait"):
+            received = await step.wait_for_event("approval", "go", timeout="1 hour")
+            results.append(received["payload"])
+        if payload.get("fail"):
+            @step.do("doomed", config={"retries": {"limit": 0, "delay": 10}})
+            async def doomed():
+                raise ValueError("boom")
+            await doomed()
+        return {"version": VERSION, "results": results}
+
+
+class NightlyWorkflow(WorkflowEntrypoint):
+    async def run(self, event, step):
+        return {"version": VERSION}
+
+
+class Default(WorkerEntrypoint):
+    async def fetch(self, request):
+        path = request.url.split("/", 3)[3]
+        if path.startswith("create"):
+            body = await request.json() if request.method == "POST" else {}
+            instance = await self.env.STEPS.create(params=body)
+            return Response.json({"id": instance.id, "status": await instance.status()})
+        if path.startswith("status/"):
+            instance = await self.env.STEPS.get(path.split("/", 1)[1])
+            return Response.json(await instance.status())
+        if path == "env":
+            return Response.json({"greeting": self.env.GREETING, "secret": self.env.TOKEN,
+                                  "version": VERSION})
+        if path == "boom":
+            raise RuntimeError("fetch exploded")
+        return Response("hello from " + VERSION, headers={"x-version": VERSION})
+
+    async def scheduled(self, controller):
+        await self.env.STEPS.create(params={"cron": controller.cron,
+                                            "at": controller.scheduledTime})
+"""
+
+
+def write_project(root: Path, entry: str = ENTRY, config: str = CONFIG,
+                  secrets: str = "TOKEN=s3cret\n") -> Path:
+    (root / "src").mkdir(parents=True, exist_ok=True)
+    (root / "wrangler.toml").write_text(config)
+    (root / "src" / "entry.py").write_text(textwrap.dedent(entry))
+    if secrets:
+        (root / ".dev.vars").write_text(secrets)
+    return root
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# Runs the `dev` command on its own, for when the root CLI does not offer it.
+BOOT = """\
+import sys, typer
+from pyflow_cli.cli import dev
+app = typer.Typer()
+@app.callback()
+def main() -> None:
+    pass
+dev.register(app)
+app()
+"""
+
+
+def dev_command() -> list[str]:
+    """``python -m pyflow_cli dev`` when the root CLI has the command, else ``dev`` on its own."""
+    try:
+        import typer
+
+        from pyflow_cli.cli.main import app
+
+        if "dev" in typer.main.get_command(app).commands:  # type: ignore[attr-defined]
+            return [sys.executable, "-m", "pyflow_cli", "dev"]
+    except (ImportError, AttributeError):
+        pass
+    return [sys.executable, "-c", BOOT, "dev"]
+
+
+class DevProcess:
+    """A ``pyflow dev`` subprocess in ``root``, with its merged output collected."""
+
+    def __init__(self, root: Path, *args: str, port: int | None = None) -> None:
+        self.root = root
+        self.port = port or free_port()
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "NO_COLOR": "1"}
+        self.process = subprocess.Popen(
+            [*dev_command(), "--port", str(self.port),
+             "--persist-to", str(root / "state"), *args],
+            cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def output(self) -> str:
+        return "\n".join(self.lines)
+
+    def wait_for(self, pattern: str, timeout: float = 15.0, after: int = 0) -> str:
+        """The first output line (from line ``after`` on) matching ``pattern``."""
+        regex = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in self.lines[after:]:
+                if regex.search(line):
+                    return line
+            if self.process.poll() is not None and not self._reader.is_alive():
+                break
+            time.sleep(0.05)
+        raise AssertionError(f"no line matching {pattern!r} within {timeout}s; output:\n{self.output}")
+
+    def ready(self, timeout: float = 20.0) -> DevProcess:
+        self.wait_for(r"Ready on http://", timeout)
+        return self
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=20.0)
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        code = self.process.wait(timeout)
+        self._reader.join(5)
+        return code
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait(10)
+        self._reader.join(5)
+
+
+def wait_until(check: object, timeout: float = 20.0, interval: float = 0.1) -> object:
+    """Poll ``check()`` until it returns something truthy."""
+    deadline = time.monotonic() + timeout
+    last: object = None
+    while time.monotonic() < deadline:
+        last = check()  # type: ignore[operator]
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s (last value: {last!r})")
+
+
+def instance_status(client: httpx.Client, workflow: str, instance_id: str) -> str:
+    response = client.get(f"{API}/workflows/{workflow}/instances/{instance_id}")
+    return str(response.json()["result"]["status"]) if response.status_code == 200 else ""
+
+
+class Output:
+    """A runtime's captured terminal output (for ``DevLog(out=..., err=...)``)."""
+
+    def __init__(self) -> None:
+        self.out = io.StringIO()
+        self.err = io.StringIO()
+
+    @property
+    def text(self) -> str:
+        return self.out.getvalue() + self.err.getvalue()
