@@ -1,0 +1,61 @@
+"""``pyflow dev``: the local server (Worker, bindings, local API, hot reload, crons).
+
+Only the command's signature lives here; the server is imported when the command runs, so
+``pyflow --help`` never loads Starlette, uvicorn or watchfiles.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+LOG_LEVELS = ("debug", "log", "info", "warn", "error", "none")
+
+
+def dev(
+    ctx: typer.Context,
+    ip: Annotated[str, typer.Option(
+        "--ip", help="Address to listen on. Anything but 127.0.0.1/localhost exposes the Worker "
+                     "to your network.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8787,
+    persist_to: Annotated[Path | None, typer.Option(
+        "--persist-to", help="Directory for the state database (default .pyflow/state).")] = None,
+    no_reload: Annotated[bool, typer.Option(
+        "--no-reload", help="Do not reload when project files change.")] = False,
+    env: Annotated[str | None, typer.Option(
+        "-e", "--env", help="Use the [env.<name>] section of the config.")] = None,
+    config: Annotated[Path | None, typer.Option(
+        "-c", "--config", help="Path to wrangler.toml / wrangler.json / wrangler.jsonc.")] = None,
+    log_level: Annotated[str, typer.Option(
+        "--log-level", help="debug (shows step events), log, info, warn, error or none.")] = "log",
+    time_scale: Annotated[float, typer.Option(
+        "--time-scale", help="Run sleeps, retry delays and event timeouts this many times "
+                             "faster (demos).")] = 1.0,
+) -> None:
+    """Run your Worker and its Workflows locally, with hot reload and a local API."""
+    if log_level not in LOG_LEVELS:
+        raise typer.BadParameter(f'"{log_level}" is not one of {", ".join(LOG_LEVELS)}.',
+                                 param_hint="--log-level")
+    from pyflow_cli.server.logs import DevLog
+    from pyflow_cli.server.serve import DevOptions, run_dev
+
+    # The root command's --cwd, -c, -e and --persist-to apply; the same flags given after `dev`
+    # win over them.
+    root = getattr(ctx.find_root().obj, "options", None)
+    cwd = Path(getattr(root, "cwd", None) or Path.cwd())
+    options = DevOptions(
+        cwd=cwd, config_path=config if config is not None else getattr(root, "config", None),
+        env_name=env if env is not None else getattr(root, "env", None), ip=ip, port=port,
+        persist_to=(cwd / persist_to).resolve() if persist_to is not None
+        else getattr(root, "persist_to", None),
+        reload=not no_reload, time_scale=time_scale)
+    code = run_dev(options, DevLog(log_level))
+    if code:
+        raise typer.Exit(code)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``dev`` to the root ``pyflow`` app."""
+    app.command("dev")(dev)

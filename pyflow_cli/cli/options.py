@@ -1,0 +1,103 @@
+"""Options shared by many commands, defined once, and the state the root command hands down.
+
+``GlobalOptions`` are the root flags (``--cwd``, ``-c``, ``-e``, ``--persist-to``, ``--debug``).
+``Runtime`` is what the environment gives the CLI — the clock used for "now", the time zone, the
+terminal — so tests can pass fixed ones (``CliRunner.invoke(app, args, obj=Runtime(...))``).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import tzinfo
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+if TYPE_CHECKING:
+    from pyflow_cli.project.config import ProjectConfig
+
+
+def _wall_clock_ms() -> float:
+    return time.time() * 1000.0
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """The outside world as the CLI sees it. ``None`` fields mean "detect"."""
+
+    now_ms: Callable[[], float] = _wall_clock_ms
+    tz: tzinfo | None = None  # None: the machine's time zone
+    width: int | None = None  # None: the terminal's width (no limit when not a terminal)
+    terminal: bool | None = None  # None: whether stdout is a terminal
+    environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
+    poll_s: float = 0.1  # how often live views look for changes
+
+    @property
+    def no_color(self) -> bool:
+        """Whether ``NO_COLOR`` is set (to anything but the empty string)."""
+        return bool(self.environ.get("NO_COLOR"))
+
+    def is_terminal(self) -> bool:
+        """Whether stdout is a terminal (live views, colour)."""
+        if self.terminal is not None:
+            return self.terminal
+        return sys.stdout.isatty()
+
+
+@dataclass(frozen=True)
+class GlobalOptions:
+    """The root command's flags, with paths resolved against ``--cwd``."""
+
+    cwd: Path
+    config: Path | None = None
+    env: str | None = None
+    persist_to: Path | None = None
+    debug: bool = False
+
+    def load_project(self) -> ProjectConfig:
+        """Read the project config (once per command, at the edge)."""
+        from pyflow_cli.project.config import load_project
+
+        return load_project(self.cwd, self.config, self.env)
+
+
+@dataclass
+class CliState:
+    """What every command finds in ``ctx.obj``."""
+
+    options: GlobalOptions
+    runtime: Runtime = field(default_factory=Runtime)
+
+
+def state(ctx: typer.Context) -> CliState:
+    """The ``CliState`` the root callback stored (found on the root context)."""
+    obj = ctx.find_root().obj
+    if not isinstance(obj, CliState):  # a sub-app invoked on its own, in tests
+        obj = CliState(GlobalOptions(cwd=Path.cwd()), obj if isinstance(obj, Runtime) else Runtime())
+        ctx.find_root().obj = obj
+    return obj
+
+
+# -- shared arguments and options --------------------------------------------------------------------
+WorkflowName = Annotated[str, typer.Argument(
+    metavar="NAME", help="Name of the workflow (the [[workflows]] name in wrangler.toml).",
+    show_default=False)]
+InstanceId = Annotated[str, typer.Argument(
+    metavar="ID", help="ID of the instance, or 'latest' for the newest instance of the workflow.",
+    show_default=False)]
+OptionalInstanceId = Annotated[str, typer.Argument(
+    metavar="ID", help="ID of the instance, or 'latest' (the default) for the newest instance.")]
+JsonOutput = Annotated[bool, typer.Option(
+    "--json", help="Print machine-readable JSON instead of text.")]
+StatusFilter = Annotated[str | None, typer.Option(
+    "--status", metavar="STATUS", help="Only instances with this status: queued, running, paused, errored, "
+                     "terminated, complete, waiting or waitingForPause.", show_default=False)]
+TimeScale = Annotated[float, typer.Option(
+    "--time-scale", min=0.001, metavar="F",
+    help="Run sleeps, retry delays and event timeouts this many times faster in the in-process "
+         "engine: 60 makes a 1-minute sleep take 1 second.")]

@@ -1,0 +1,281 @@
+"""What each command shows, as documents: wrangler's layouts for lists and describe views, and
+pyflow's own live summaries and event-log lines.
+
+Every function takes the data, "now" and the time zone, and returns a ``Doc`` or text; nothing
+here prints or reads a clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import tzinfo
+from typing import Any
+
+from pyflow_cli.cli.doc import LABEL_STYLE, Doc, Field, labelled, line, table
+from pyflow_cli.cli.formats import (
+    distance_strict,
+    iso_to_ms,
+    js_json,
+    locale_datetime,
+    locale_time,
+    log_timestamp,
+    relative,
+    status_text,
+    step_type_text,
+    trigger_text,
+    truncate,
+)
+from pyflow_cli.engine.clock import iso_ms
+from pyflow_cli.engine.durations import InvalidDurationError, parse_duration_ms
+from pyflow_cli.engine.events import LogEvent
+from pyflow_cli.engine.retry import delay_for
+
+ERROR_STYLE = "red"
+LIVE_OUTPUT_LIMIT = 60
+LOG_VALUE_LIMIT = 120
+
+
+# -- workflows ----------------------------------------------------------------------------------------
+def workflows_table(rows: Sequence[Mapping[str, str]], source: str, max_width: int | None) -> Doc:
+    """``workflows list``: the count line and a table of the workflows."""
+    count = len(rows)
+    doc = [line(f"Showing {count} workflow{'s' if count > 1 else ''} from {source}:")]
+    table_rows = [{"Name": r["name"], "Script name": r["script_name"], "Class name": r["class_name"]}
+                  for r in rows]
+    return doc + table(table_rows, max_width)
+
+
+def workflow_details(info: Mapping[str, str], counts: Mapping[str, int]) -> Doc:
+    """``workflows describe``: the workflow and its instance counts by status."""
+    doc = labelled([Field("Name", info["name"]), Field("Script Name", info["script_name"]),
+                    Field("Class Name", info["class_name"])])
+    doc.append(line("Instance Status Counts:", LABEL_STYLE))
+    return doc + labelled([Field(status, str(n)) for status, n in counts.items()], indent=2)
+
+
+# -- instances list ----------------------------------------------------------------------------------
+def instances_table(rows: Sequence[Mapping[str, Any]], page: int, tz: tzinfo | None,
+                    max_width: int | None) -> Doc:
+    """``instances list``: the count line and a table of the page's instances."""
+    count = len(rows)
+    doc = [line(f"Showing {count} instance{'s' if count > 1 else ''} from page {page}:")]
+    return doc + table([
+        {"Instance ID": str(r["id"]),
+         "Created": locale_datetime(iso_to_ms(r["created_on"]), tz) if r.get("created_on") else "N/A",
+         "Status": status_text(r["status"]) if r.get("status") else "N/A"}
+        for r in rows], max_width)
+
+
+# -- instance details (SPEC §4.6) -------------------------------------------------------------------------
+def _when(value: str | None, tz: tzinfo | None) -> str | None:
+    return locale_datetime(iso_to_ms(value), tz) if value else None
+
+
+def _timing(item: Mapping[str, Any], now_ms: float, tz: tzinfo | None) -> list[Field]:
+    """Start, End and Duration (running to now while unfinished), as wrangler shows them."""
+    fields: list[Field] = []
+    start, end = item.get("start"), item.get("end")
+    if start:
+        fields.append(Field("Start", locale_datetime(iso_to_ms(start), tz)))
+    if end:
+        fields.append(Field("End", locale_datetime(iso_to_ms(end), tz)))
+    if start:
+        fields.append(Field("Duration", distance_strict(
+            iso_to_ms(end) if end else now_ms, iso_to_ms(start))))
+    return fields
+
+
+def last_successful_step(steps: Sequence[Mapping[str, Any]]) -> str | None:
+    """The last do-step that succeeded or sleep that ended (event waits never count)."""
+    name = None
+    for step in steps:
+        if (step["type"] == "step" and step.get("success") is True) or (
+                step["type"] == "sleep" and step.get("end") is not None):
+            name = step["name"]
+    return name
+
+
+def error_text(error: Mapping[str, Any]) -> str:
+    """``<name>: <message>``, as wrangler shows an error."""
+    return f"{error.get('name', 'Error')}: {error.get('message', '')}"
+
+
+def instance_details(workflow: str, details: Mapping[str, Any], now_ms: float, tz: tzinfo | None,
+                     *, step_output: bool = True, output_limit: int = 5000,
+                     max_width: int | None = None, time_scale: float = 1.0) -> Doc:
+    """``wrangler workflows instances describe``, with Version Id, Trigger and Success (A11)."""
+    fields = [Field("Workflow Name", workflow), Field("Instance Id", str(details["id"]))]
+    if details.get("versionId") is not None:
+        fields.append(Field("Version Id", str(details["versionId"])))
+    fields.append(Field("Status", status_text(details.get("status"))))
+    if details.get("trigger"):
+        fields.append(Field("Trigger", trigger_text(details["trigger"].get("source"))))
+    if details.get("queued"):
+        fields.append(Field("Queued", locale_datetime(iso_to_ms(details["queued"]), tz)))
+    if details.get("success") is not None:
+        fields.append(Field("Success", "✅ Yes" if details["success"] else "❌ No"))
+    fields += _timing(details, now_ms, tz)
+    last = last_successful_step(details.get("steps", []))
+    if last is not None:
+        fields.append(Field("Last Successful Step", last))
+    if details.get("error") is not None:
+        fields.append(Field("Error", error_text(details["error"]), ERROR_STYLE))
+    doc = labelled(fields)
+    doc.append(line("Steps:", LABEL_STYLE))
+    for step in details.get("steps", []):
+        doc.append([])
+        doc += _step(step, now_ms, tz, step_output, output_limit, max_width, time_scale)
+    return doc
+
+
+def _step(step: Mapping[str, Any], now_ms: float, tz: tzinfo | None, step_output: bool,
+          output_limit: int, max_width: int | None, time_scale: float) -> Doc:
+    kind = step["type"]
+    fields = [Field("Name", str(step["name"])), Field("Type", step_type_text(kind)),
+              *_timing(step, now_ms, tz)]
+    if kind == "step":
+        success = step.get("success")
+        fields.append(Field("Success", "▶ Running" if success is None else
+                            "✅ Yes" if success else "❌ No"))
+        retry = retries_at(step, now_ms, tz, time_scale)
+        if retry is not None:
+            fields.append(Field("Retries At", retry))
+    if kind in ("step", "waitForEvent") and "output" in step and step_output:
+        fields.append(Field("Output", truncate(js_json(step["output"]), output_limit)))
+    doc = labelled(fields, indent=2)
+    if kind == "step" and step.get("attempts"):
+        doc += table([_attempt(a, now_ms, tz) for a in step["attempts"]], max_width,
+                     {"Error": ERROR_STYLE}, flexible=("Error",))
+    return doc
+
+
+def _attempt(attempt: Mapping[str, Any], now_ms: float, tz: tzinfo | None) -> dict[str, str]:
+    row = {"Start": _when(attempt.get("start"), tz) or "",
+           "End": _when(attempt.get("end"), tz) or ""}
+    start, end = attempt.get("start"), attempt.get("end")
+    if start:
+        row["Duration"] = distance_strict(iso_to_ms(end) if end else now_ms, iso_to_ms(start))
+    success = attempt.get("success")
+    row["State"] = "🔄 Working" if success is None else "✅ Success" if success else "❌ Error"
+    if attempt.get("error") is not None:
+        row["Error"] = error_text(attempt["error"])
+    return row
+
+
+def retry_delay_ms(step: Mapping[str, Any]) -> float | None:
+    """The wait after the step's last failed attempt: what the engine recorded, else the
+    configured delay with its backoff (pyflow uses the real backoff, not wrangler's raw delay)."""
+    attempts = step.get("attempts") or []
+    if attempts and attempts[-1].get("retryDelayMs") is not None:
+        return float(attempts[-1]["retryDelayMs"])
+    retries = (step.get("config") or {}).get("retries") or {}
+    if "delay" not in retries:
+        return None
+    try:
+        base = parse_duration_ms(retries["delay"])
+    except (InvalidDurationError, TypeError, ValueError):
+        return None
+    return delay_for(str(retries.get("backoff", "constant")), base, max(len(attempts), 1))
+
+
+def retry_due_ms(step: Mapping[str, Any], time_scale: float = 1.0) -> float | None:
+    """When the step's next attempt starts (epoch ms), or None when unknown."""
+    attempts = step.get("attempts") or []
+    delay = retry_delay_ms(step)
+    if not attempts or not attempts[-1].get("end") or delay is None:
+        return None
+    return iso_to_ms(attempts[-1]["end"]) + delay / time_scale
+
+
+def retries_at(step: Mapping[str, Any], now_ms: float, tz: tzinfo | None,
+               time_scale: float = 1.0) -> str | None:
+    """``Retries At`` for a running step whose last attempt failed, else None."""
+    attempts = step.get("attempts") or []
+    if step.get("success") is not None or not attempts or attempts[-1].get("success") is not False:
+        return None
+    if not attempts[-1].get("end"):
+        return "unknown"
+    due = retry_due_ms(step, time_scale)
+    if due is None:
+        return "unknown (dynamic delay)"
+    return f"{locale_datetime(due, tz)} ({relative(due, now_ms)})"
+
+
+# -- live views (pyflow) ------------------------------------------------------------------------------------
+def step_line(step: Mapping[str, Any], now_ms: float, tz: tzinfo | None, time_scale: float = 1.0,
+              live: bool = True) -> str:
+    """One line for one step. ``live`` adds countdowns and running times; without it the text
+    changes only when the step's state does (for plain progressive output)."""
+    name, kind = step["name"], step["type"]
+    start = iso_to_ms(step["start"]) if step.get("start") else now_ms
+    end = iso_to_ms(step["end"]) if step.get("end") else None
+    if kind == "sleep":
+        if end is not None:
+            return f"💤 {name} · slept {distance_strict(end, start)}"
+        wake = start + float(step.get("durationMs") or 0) / time_scale
+        countdown = f" ({relative(wake, now_ms)})" if live else ""
+        return f"💤 {name} · sleeping until {locale_time(wake, tz)}{countdown}"
+    if kind == "waitForEvent":
+        event = step.get("eventType") or "?"
+        if step.get("output") is not None:
+            return f"📨 {name} · received event \"{event}\""
+        if step.get("error") is not None:
+            return f"⌛ {name} · timed out waiting for event \"{event}\""
+        waited = f" for {distance_strict(now_ms, start)}" if live else ""
+        return f"👀 {name} · waiting for event \"{event}\"{waited}"
+    attempts = step.get("attempts") or []
+    if step.get("success") is True:
+        output = ""
+        if "output" in step:
+            output = " · " + truncate(js_json(step["output"]), LIVE_OUTPUT_LIMIT, "…")
+        tries = f" (attempt {len(attempts)})" if len(attempts) > 1 else ""
+        return f"✅ {name}{tries}{output}"
+    if step.get("success") is False:
+        error = attempts[-1].get("error") if attempts else None
+        reason = f": {error_text(error)}" if error else ""
+        return f"❌ {name} · failed after {len(attempts)} attempt{'s' * (len(attempts) != 1)}{reason}"
+    if not attempts:
+        return f"▶ {name} · starting"
+    last = attempts[-1]
+    if last.get("success") is False:
+        due = retry_due_ms(step, time_scale)
+        error = error_text(last["error"]) if last.get("error") else "failed"
+        when = "unknown" if due is None else locale_time(due, tz)
+        countdown = f" ({relative(due, now_ms)})" if live and due is not None else ""
+        return f"🔄 {name} · attempt {len(attempts)} failed: {error} · retries at {when}{countdown}"
+    running = ""
+    if live and last.get("start"):
+        running = f" for {distance_strict(now_ms, iso_to_ms(last['start']))}"
+    return f"▶ {name} · attempt {len(attempts)} running{running}"
+
+
+def live_summary(workflow: str, details: Mapping[str, Any], now_ms: float, tz: tzinfo | None,
+                 time_scale: float = 1.0) -> Doc:
+    """The compact view ``trigger --wait`` keeps refreshed: a status line and a line per step."""
+    header = f"{status_text(details.get('status'))} · {workflow} · {details['id']}"
+    if details.get("start"):
+        end = iso_to_ms(details["end"]) if details.get("end") else now_ms
+        header += f" · {distance_strict(end, iso_to_ms(details['start']))}"
+    doc: Doc = [line(header, LABEL_STYLE)]
+    for step in details.get("steps", []):
+        doc.append(line("  " + step_line(step, now_ms, tz, time_scale)))
+    return doc
+
+
+# -- event log ---------------------------------------------------------------------------------------------
+def _log_value(value: Any) -> str:
+    text = value if isinstance(value, str) and value and " " not in value else js_json(value)
+    return truncate(text, LOG_VALUE_LIMIT, "…")
+
+
+def log_line(row: LogEvent, tz: tzinfo | None) -> str:
+    """``2026-11-24 16:00:15.123  ATTEMPT_FAILURE  flaky-1  attempt=1 error={...}``"""
+    meta = " ".join(f"{key}={_log_value(value)}" for key, value in row.metadata.items())
+    when = log_timestamp(row.timestamp_ms, tz)
+    return f"{when}  {row.event.name:<26}  {row.target or '-'}  {meta}".rstrip()
+
+
+def log_json(row: LogEvent) -> dict[str, Any]:
+    """One log row as ``logs --json`` prints it."""
+    return {"seq": row.seq, "timestamp": iso_ms(row.timestamp_ms), "event": row.event.name,
+            "groupKey": row.group_key, "target": row.target, "metadata": row.metadata}

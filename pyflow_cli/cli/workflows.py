@@ -1,0 +1,145 @@
+"""``pyflow workflows ...``: list, describe, delete and trigger workflows (``instances`` is its own
+group, in ``instances.py``)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from pyflow_cli.cli import instances
+from pyflow_cli.cli.doc import Field, labelled
+from pyflow_cli.cli.formats import js_json
+from pyflow_cli.cli.invocation import Invocation, begin, parse_json, run
+from pyflow_cli.cli.options import JsonOutput, TimeScale, WorkflowName
+from pyflow_cli.cli.screens import instance_details, workflow_details, workflows_table
+from pyflow_cli.engine.events import TriggerSource
+
+app = typer.Typer(no_args_is_help=True, help="Manage Workflows and trigger instances.")
+app.add_typer(instances.app, name="instances")
+
+
+@app.command("list")
+def list_workflows(ctx: typer.Context, json_output: JsonOutput = False) -> None:
+    """List the Workflows defined in the project config."""
+    inv = begin(ctx)
+    rows = [{"name": w.name, "class_name": w.class_name, "script_name": w.script_name or inv.project.name}
+            for w in inv.project.workflows]
+    if json_output:
+        inv.ui.json(rows)
+    elif not rows:
+        inv.ui.warn(f"There are no Workflows in {inv.project.config_path.name}. "
+                    "Add a [[workflows]] section.")
+    else:
+        inv.ui.doc(workflows_table(rows, inv.project.config_path.name, inv.ui.max_width))
+
+
+@app.command("describe")
+def describe_workflow(ctx: typer.Context, name: WorkflowName, json_output: JsonOutput = False) -> None:
+    """Describe a Workflow: its class and how many instances it has in each status."""
+    inv = begin(ctx, name)
+    workflow = inv.project.workflow(name)
+
+    async def counts() -> dict[str, int]:
+        async with inv.connect() as backend:
+            return await backend.status_counts(name)
+
+    info = {"name": workflow.name, "script_name": workflow.script_name or inv.project.name,
+            "class_name": workflow.class_name}
+    result = run(counts())
+    if json_output:
+        inv.ui.json({"name": info["name"], "class_name": info["class_name"],
+                     "script_name": info["script_name"], "instances": result})
+    else:
+        inv.ui.doc(workflow_details(info, result))
+
+
+@app.command("delete")
+def delete_workflow(ctx: typer.Context, name: WorkflowName, json_output: JsonOutput = False) -> None:
+    """Delete every instance of a Workflow, with all their state."""
+    inv = begin(ctx, name)
+
+    async def delete() -> list[str]:
+        async with inv.connect() as backend:
+            return await backend.delete_workflow_instances(name)
+
+    deleted = run(delete())
+    if json_output:
+        inv.ui.json({"status": "ok", "success": True})
+    else:
+        count = len(deleted)
+        inv.ui.success(f'✅ Workflow "{name}" instances removed successfully '
+                       f"({count} instance{'s' if count != 1 else ''}).")
+
+
+@app.command("trigger")
+def trigger(
+    ctx: typer.Context,
+    name: WorkflowName,
+    params: Annotated[str, typer.Argument(
+        metavar="PARAMS", help="Params of the instance, as JSON (an object or any JSON value); "
+                                 "default {}.", show_default=False)] = "",
+    instance_id: Annotated[str | None, typer.Option(
+        "--id", metavar="ID", help="ID of the new instance (default: a random UUID).",
+        show_default=False)] = None,
+    wait: Annotated[bool, typer.Option(
+        "--wait", help="Run the instance now (in this process unless `pyflow dev` is running) and "
+                       "show its steps live until it finishes; exit code 0 if it completes, 1 if "
+                       "not.")] = False,
+    time_scale: TimeScale = 1.0,
+    json_output: JsonOutput = False,
+) -> None:
+    """Trigger a Workflow: create an instance, optionally with JSON params."""
+    value = parse_json(params, "instance parameters") if params else None
+    inv = begin(ctx, name)
+    if wait:
+        code = run(_trigger_and_wait(inv, name, instance_id, value, time_scale, json_output))
+        if code:
+            raise typer.Exit(code)
+        return
+
+    async def create() -> tuple[str, bool]:
+        async with inv.connect(creates=True) as backend:
+            created = await backend.create(name, instance_id, value, TriggerSource.CLI)
+            return created, await backend.engine_attached()
+
+    created, attached = run(create())
+    if json_output:
+        inv.ui.json({"id": created})
+        return
+    inv.ui.success(f'🚀 Workflow instance "{created}" has been triggered successfully')
+    if not attached:
+        inv.no_engine_note("the instance runs")
+
+
+async def _trigger_and_wait(inv: Invocation, name: str, instance_id: str | None, params: Any,
+                            time_scale: float, json_output: bool) -> int:
+    from pyflow_cli.cli.backend import runs_engine_here
+    from pyflow_cli.cli.live import follow
+    from pyflow_cli.cli.screens import live_summary
+    from pyflow_cli.engine.lifetime import EngineOptions
+
+    options = EngineOptions(time_scale=time_scale, poll_interval_s=0.05)
+    async with inv.connect(creates=True, engine_options=options) as backend:
+        created = await backend.create(name, instance_id, params, TriggerSource.CLI)
+        if not json_output:
+            inv.ui.success(f'🚀 Workflow instance "{created}" has been triggered successfully')
+            if not runs_engine_here(backend):
+                inv.ui.note("pyflow dev is running this project and runs the instance"
+                            + (" (--time-scale applies only to an engine in this process)."
+                               if time_scale != 1.0 else "."))
+
+        def draw(details: dict[str, Any], now_ms: float) -> Any:
+            return live_summary(name, details, now_ms, inv.tz, time_scale)
+
+        details = await follow(inv, backend, name, created, draw, time_scale, quiet=json_output)
+    if json_output:
+        inv.ui.json(details)
+    else:
+        inv.ui.print()
+        inv.ui.doc(instance_details(name, details, inv.now_ms(), inv.tz,
+                                    max_width=inv.ui.max_width, time_scale=time_scale))
+        if details["status"] == "complete":
+            inv.ui.print()
+            inv.ui.doc(labelled([Field("Output", js_json(details.get("output")))]))
+    return 0 if details["status"] == "complete" else 1
