@@ -86,12 +86,13 @@ async def open_workspace(project: ProjectConfig, *, persist_to: Path | None = No
                          clock: Clock | None = None) -> Workspace:
     """Open the project's store; with ``with_engine``, load the user's code and start an engine."""
     clock = clock or SystemClock()
-    store = SqliteStore(state_dir(project, persist_to))
+    # User code is loaded and checked before the store opens: a broken project leaves nothing open.
     loaded = load_user_module(project) if with_engine else None
+    defs = definitions(project, loaded) if loaded is not None else None
+    store = SqliteStore(state_dir(project, persist_to))
     await store.open()
     engine = None
-    if loaded is not None:
-        defs = definitions(project, loaded)
+    if defs is not None:
         engine = Engine(store, defs, clock, options)
     infos = workflow_infos(project, loaded.version_id if loaded else None)
     service = WorkflowService(store, infos, clock, engine, config_name=project.config_path.name)

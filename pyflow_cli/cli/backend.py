@@ -173,17 +173,16 @@ async def connect(project: ProjectConfig, persist_to: Path | None = None, *, cre
 
     directory = state_dir(project, persist_to)
     session = read_session(project.root)
-    # Issue 4 seam: with a live session, return the dev server's HTTP client here.
-    dev_runs_this_store = session is not None and (
-        not session.state_dir or Path(session.state_dir).resolve() == directory)
-    with_engine = engine_options is not None and not dev_runs_this_store
-    if with_engine:
-        # Resolve the workflow classes before the store is opened: open_workspace leaks its open
-        # store when a class is missing (test_cli_known_bugs.py), which hangs the process at exit.
-        from pyflow_cli.project.loader import load_user_module
-        from pyflow_cli.workspace import definitions
+    if session is not None and (not session.state_dir
+                                or Path(session.state_dir).resolve() == directory):
+        # A live `pyflow dev` runs this store: go through its local API, so its engine (the one
+        # that holds the instances) applies every change at once.
+        from pyflow_cli.client import DevClient
 
-        definitions(project, load_user_module(project))
+        async with DevClient.from_session(session, config_name=project.config_path.name) as client:
+            yield client
+        return
+    with_engine = engine_options is not None
     with contextlib.ExitStack() as stack:
         if not creates and not (directory / DB_NAME).exists():
             directory = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="pyflow-empty-")))

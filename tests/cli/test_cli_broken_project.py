@@ -1,5 +1,5 @@
-"""Bugs found from the CLI in layers below it, pinned until they are fixed there (the CLI works
-around them)."""
+"""A broken project must not leave the state store open (a process that reported the error would
+otherwise hang at exit on aiosqlite's non-daemon thread)."""
 
 from __future__ import annotations
 
@@ -18,10 +18,6 @@ from pyflow_cli.project.config import load_project
 from pyflow_cli.workspace import open_workspace
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "workspace.open_workspace opens the store before resolving the workflow classes and does not "
-    "close it when that fails: the aiosqlite reader thread (not a daemon) is left running, so a "
-    "process that reports the error then hangs at exit. cli/backend.py resolves the classes first."))
 def test_open_workspace_closes_the_store_when_a_workflow_class_is_missing(tmp_path: Path) -> None:
     root = write_project(tmp_path / "app", config=WRANGLER_TOML.replace('"Failing"', '"Missing"'))
     project = load_project(root)
