@@ -104,18 +104,18 @@ class WorkflowStep:
         return decorate
 
     def _dependency_plan(self, func: StepFunction, depends: Sequence[Any] | None) -> list[Any]:
-        params = list(inspect.signature(func).parameters.values())
+        params = _parameter_names(func)
         if self._implicit:
             plan: list[Any] = []
             for param in params:
-                if param.name in self._closures:
-                    plan.append(self._closures[param.name])
-                elif param.name == "ctx":
+                if param in self._closures:
+                    plan.append(self._closures[param])
+                elif param == "ctx":
                     plan.append(_CTX)
                 else:
-                    raise TypeError(f"Received unexpected parameter {param.name}")
+                    raise TypeError(f"Received unexpected parameter {param}")
             return plan
-        others = [p for p in params if p.name != "ctx"]
+        others = [p for p in params if p != "ctx"]
         if depends is None and others:
             raise TypeError(
                 f"Step has {len(others)} non-ctx parameter(s) but no 'depends' list provided")
@@ -123,7 +123,7 @@ class WorkflowStep:
             raise TypeError(f"Step declares {len(others)} non-ctx parameter(s) but 'depends' has "
                             f"{len(depends)} item(s)")
         remaining = iter(depends or ())
-        return [_CTX if p.name == "ctx" else next(remaining) for p in params]
+        return [_CTX if p == "ctx" else next(remaining) for p in params]
 
     async def _resolve(self, dependency: Any) -> Any:
         if not isinstance(dependency, DecoratedStep):
@@ -142,13 +142,19 @@ class WorkflowStep:
             supplied = iter(values)
             return func(*[ctx if dep is _CTX else next(supplied) for dep in plan])
 
-        task = asyncio.ensure_future(primitives.do_step(self._life, name, body, config))
-        self._in_flight[name] = task
+        # Others that depend on this step while it runs wait on this future instead of running it.
+        running: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._in_flight[name] = running
         try:
-            result = await task
-            self._memo[name] = result
+            result = await primitives.do_step(self._life, name, body, config)
+        except BaseException as error:
+            running.set_exception(error)
+            running.exception()  # nobody may be waiting: don't report it as never retrieved
+            raise
         finally:
             self._in_flight.pop(name, None)
+        running.set_result(result)
+        self._memo[name] = result
         return result
 
     def _direct(self, name: str, fn: Callable[..., Any],
@@ -177,6 +183,20 @@ class WorkflowStep:
     async def waitForEvent(self, name: str, options: Mapping[str, Any]) -> Any:
         return await self.wait_for_event(name, options["type"],
                                          timeout=options.get("timeout", "24 hours"))
+
+
+def _parameter_names(func: StepFunction) -> tuple[str, ...]:
+    """The parameter names of a step function, looked up once per function body."""
+    code = getattr(func, "__code__", None)
+    names = _PARAMETERS.get(code) if code is not None else None
+    if names is None:
+        names = tuple(inspect.signature(func).parameters)
+        if code is not None:
+            _PARAMETERS[code] = names
+    return names
+
+
+_PARAMETERS: dict[Any, tuple[str, ...]] = {}
 
 
 def _accepts_ctx(fn: Callable[..., Any]) -> bool:
