@@ -28,7 +28,7 @@ def stdin_is_terminal() -> bool:
 def init(
     ctx: typer.Context,
     directory: Annotated[Path | None, typer.Argument(
-        metavar="[DIRECTORY]", help="Where to create the project (default: a new folder named after "
+        metavar="DIRECTORY", help="Where to create the project (default: a new folder named after "
                                     "the template). Its name becomes the project name.",
         show_default=False)] = None,
     template: Annotated[str | None, typer.Option(

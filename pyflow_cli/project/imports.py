@@ -70,10 +70,12 @@ def prepare_imports(dirs: Sequence[Path], main: Path) -> None:
     _FINDER.dirs.update(dirs)
     if _FINDER not in sys.meta_path:
         sys.meta_path.insert(0, _FINDER)
+    # Forget the modules of every project loaded so far, not only this one: a sibling module of
+    # another project with the same name (two projects' `helpers.py`) must not be reused.
     for name, module in list(sys.modules.items()):
         file = getattr(module, "__file__", None)
         ours = name == "pyflow_cli" or name.startswith("pyflow_cli.")
-        if file and not ours and is_project_file(Path(file), dirs):
+        if file and not ours and is_project_file(Path(file), _FINDER.dirs):
             del sys.modules[name]
     importlib.invalidate_caches()  # so a module file created since the last load is found
 

@@ -293,3 +293,9 @@ def test_name_that_is_not_a_class_says_what_it_is(tmp_path: Path, compat: types.
     assert info.value.message.startswith(
         "helper in src/entry.py is not a WorkflowEntrypoint subclass (it is a function). "
     )
+
+
+def test_two_projects_with_same_named_sibling_modules_each_get_their_own(tmp_path: Path) -> None:
+    first = load(tmp_path / "one", "from helpers import X\n", **{"src/helpers.py": "X = 'one'\n"})
+    second = load(tmp_path / "two", "from helpers import X\n", **{"src/helpers.py": "X = 'two'\n"})
+    assert (first.module.X, second.module.X) == ("one", "two")
