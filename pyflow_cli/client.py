@@ -303,11 +303,6 @@ class DevClient:
                       from_step: RestartFrom | None = None) -> InstanceStatus:
         body: dict[str, Any] = {"status": "restart"}
         if from_step is not None:
-            if from_step.type not in _RESTART_TYPES:
-                raise InvalidInputError(f'Unknown step type "{from_step.type}": use do, sleep or '
-                                        "waitForEvent.")
-            if from_step.count < 1:
-                raise InvalidInputError("--from-step-count must be a positive integer")
             body["from"] = {"name": from_step.name, "count": from_step.count,
                             "type": _RESTART_TYPES[from_step.type]}
         return await self._change(workflow, instance_id, body)

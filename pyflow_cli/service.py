@@ -74,6 +74,12 @@ class RestartFrom:
     count: int = 1
     type: str = "do"
 
+    def __post_init__(self) -> None:
+        if self.type not in _RESTART_TYPES:
+            raise InvalidInputError(f'Unknown step type "{self.type}": use do, sleep or waitForEvent.')
+        if not isinstance(self.count, int) or self.count < 1:
+            raise InvalidInputError("--from-step-count must be a positive integer")
+
 
 @dataclass
 class BatchResult:
@@ -269,11 +275,6 @@ class WorkflowService:
         record = await self.resolve(workflow, instance_id)
         request: dict[str, Any] = {"action": "restart"}
         if from_step is not None:
-            if from_step.type not in _RESTART_TYPES:
-                raise InvalidInputError(f'Unknown step type "{from_step.type}": use do, sleep or '
-                                        "waitForEvent.")
-            if from_step.count < 1:
-                raise InvalidInputError("--from-step-count must be a positive integer")
             await self._restart_keys(record, from_step)  # fails early if the step is unknown
             request["from"] = {"name": from_step.name, "count": from_step.count,
                                "type": from_step.type}

@@ -14,14 +14,13 @@ to yield the client (``pyflow_cli.client.DevClient``, which has ``WorkflowServic
 from __future__ import annotations
 
 import contextlib
-import os
-import socket
 import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pyflow_cli.engine.events import LogEvent, TriggerSource
+from pyflow_cli.engine.processes import process_alive
 from pyflow_cli.engine.status import InstanceStatus
 from pyflow_cli.engine.store import InstancePage, InstanceRecord
 
@@ -136,7 +135,7 @@ class LocalBackend:
         if self.in_process_engine:
             return True
         now = self.service.clock.now_ms()
-        return any(engine.heartbeat_ms > now - ENGINE_STALE_MS and _process_alive(engine.pid, engine.host)
+        return any(engine.heartbeat_ms > now - ENGINE_STALE_MS and process_alive(engine.pid, engine.host)
                    for engine in await self.service.store.list_engines())
 
 
@@ -145,15 +144,6 @@ def runs_engine_here(backend: Backend) -> bool:
     return bool(getattr(backend, "in_process_engine", False))
 
 
-def _process_alive(pid: int, host: str) -> bool:
-    if host != socket.gethostname():
-        return True  # cannot check another machine's process; trust its heartbeat
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
     return True
 
 

@@ -21,6 +21,7 @@ from typing import Any
 from pyflow_cli.engine.clock import Clock
 from pyflow_cli.engine.entrypoint import Env, WorkflowDefinition
 from pyflow_cli.engine.lifetime import EndReason, EngineOptions, Lifetime
+from pyflow_cli.engine.processes import process_alive
 from pyflow_cli.engine.replay import record_end, run_lifetime
 from pyflow_cli.engine.store import (
     EngineRecord,
@@ -228,22 +229,8 @@ class Engine:
                 running.life.deliver(event)
 
     async def _release_dead_engines(self) -> None:
-        host = socket.gethostname()
         stale_before = self.clock.now_ms() - 3 * self.options.lease_ms
         for engine in await self.store.list_engines():
-            dead = engine.host == host and not _process_alive(engine.pid)
+            dead = not process_alive(engine.pid, engine.host)
             if dead or engine.heartbeat_ms < stale_before:
                 await self.store.unregister_engine(engine.id)
-
-
-def _process_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-

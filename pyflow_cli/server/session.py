@@ -11,9 +11,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import socket
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from pyflow_cli.engine.processes import process_alive
 
 SESSION_FILE = Path(".pyflow") / "dev.json"
 
@@ -87,14 +88,4 @@ def remove_session(project_root: Path, pid: int | None = None) -> None:
 
 def is_alive(session: DevSession) -> bool:
     """Whether the session's process still runs (only checkable on the same machine)."""
-    if session.hostname and session.hostname != socket.gethostname():
-        return True  # another machine sharing the directory: assume it is alive
-    if session.pid == os.getpid():
-        return True
-    try:
-        os.kill(session.pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return process_alive(session.pid, session.hostname)
