@@ -1,0 +1,217 @@
+"""W1: N instances x S trivial steps, all started at once — steps per second.
+
+Timed from the first create call until the last instance's final status is durably committed
+(pyflow: the commit of ``complete`` has resolved; DBOS: the last ``handle.get_result()`` returned).
+Sizes N = 1000 (the headline) and N = 200 (the no-collapse check: N=1000 must keep >= 80% of
+N=200's steps/s). Peak RSS is the process's VmHWM, reset before each repetition.
+
+Further runs with the largest N also probe status queries while W1 runs: one query every 5 ms
+(after the previous answer) of an instance created so far (pyflow: ``WorkflowService.status``,
+in the same event loop as the engine; DBOS: ``DBOS.get_workflow_status`` from a second thread),
+latency p50/p99/max pooled over the probe runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from common import (
+    PyflowHarness,
+    dbos_destroy,
+    dbos_launch,
+    durability_text,
+    label,
+    parser,
+    peak_rss_mb,
+    percentile,
+    print_metrics,
+    reset_peak_rss,
+    summary,
+    workdir,
+    write_result,
+)
+
+PROBE_INTERVAL_S = 0.005
+
+
+# -- pyflow ---------------------------------------------------------------------------------------
+
+
+def pyflow_workflow(steps: int) -> type:
+    from pyflow_cli.engine.entrypoint import WorkflowEntrypoint
+
+    class Steps(WorkflowEntrypoint):
+        async def run(self, event: Any, step: Any) -> int:
+            for i in range(steps):
+                await step.do(f"s{i}", lambda: 1)
+            return 1
+
+    return Steps
+
+
+async def pyflow_once(base: Path, durability: str, n: int, steps: int, probe: bool
+                      ) -> dict[str, Any]:
+    wf = pyflow_workflow(steps)
+    async with PyflowHarness({"w1": wf}, base, durability) as h:
+        ids = [f"i{k}" for k in range(n)]
+        created: list[str] = []
+        latencies: list[float] = []
+        done = asyncio.Event()
+
+        async def prober() -> None:
+            rng = random.Random(1)
+            while not done.is_set():
+                if created:
+                    target = rng.choice(created)
+                    t = time.perf_counter()
+                    await h.service.status("w1", target)
+                    latencies.append((time.perf_counter() - t) * 1000)
+                await asyncio.sleep(PROBE_INTERVAL_S)
+
+        probe_task = asyncio.create_task(prober()) if probe else None
+        reset_peak_rss()
+        t0 = time.perf_counter()
+        for k in range(0, n, 100):
+            chunk = ids[k:k + 100]
+            await h.service.create_batch("w1", [{"id": i} for i in chunk])
+            created.extend(chunk)
+        t_created = time.perf_counter()
+        t_end = await h.store.wait_count(n, timeout=600)
+        done.set()
+        if probe_task is not None:
+            await probe_task
+        rss = peak_rss_mb()
+        counts = await h.store.status_counts("w1")
+        assert counts.get("complete", 0) == n, counts
+    return {"seconds": t_end - t0, "create_s": t_created - t0, "peak_rss_mb": rss,
+            "latencies_ms": latencies}
+
+
+# -- DBOS -----------------------------------------------------------------------------------------
+
+_DBOS_STEPS = {"n": 10}
+
+
+def dbos_register() -> Any:
+    from dbos import DBOS
+
+    @DBOS.step()
+    def trivial(i: int) -> int:
+        return 1
+
+    @DBOS.workflow()
+    def steps_wf() -> int:
+        for i in range(_DBOS_STEPS["n"]):
+            trivial(i)
+        return 1
+
+    return steps_wf
+
+
+def dbos_once(base: Path, journal: str, n: int, steps: int, probe: bool, wf: Any, rep: int
+              ) -> dict[str, Any]:
+    from dbos import DBOS
+
+    _DBOS_STEPS["n"] = steps
+    dbos_launch(base / f"dbos-{n}-{rep}.sqlite", journal)
+    try:
+        handles: list[Any] = []
+        latencies: list[float] = []
+        stop = threading.Event()
+
+        def prober() -> None:
+            rng = random.Random(1)
+            while not stop.is_set():
+                if handles:
+                    target = rng.choice(handles[:]).get_workflow_id()
+                    t = time.perf_counter()
+                    DBOS.get_workflow_status(target)
+                    latencies.append((time.perf_counter() - t) * 1000)
+                time.sleep(PROBE_INTERVAL_S)
+
+        thread = threading.Thread(target=prober, daemon=True) if probe else None
+        if thread is not None:
+            thread.start()
+        reset_peak_rss()
+        t0 = time.perf_counter()
+        for _ in range(n):
+            handles.append(DBOS.start_workflow(wf))
+        t_created = time.perf_counter()
+        for handle in handles:
+            handle.get_result()
+        t_end = time.perf_counter()
+        stop.set()
+        if thread is not None:
+            thread.join()
+        rss = peak_rss_mb()
+    finally:
+        dbos_destroy()
+    return {"seconds": t_end - t0, "create_s": t_created - t0, "peak_rss_mb": rss,
+            "latencies_ms": latencies}
+
+
+# -- main -----------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    p = parser(__doc__.splitlines()[0])
+    p.add_argument("--sizes", type=int, nargs="+", default=None, help="instance counts N")
+    p.add_argument("--steps", type=int, default=10, help="steps per instance S")
+    p.add_argument("--no-probe", action="store_true", help="skip the status-query runs")
+    p.add_argument("--probe-reps", type=int, default=None,
+                   help="runs with status probes, latencies pooled (default: pyflow 3, DBOS 1 — "
+                        "a DBOS run is 10-20x longer, so it yields as many samples)")
+    args = p.parse_args()
+    reps = args.reps or (1 if args.quick else 3)
+    sizes = args.sizes or ([1000, 200] if (args.system == "pyflow" or not args.quick) else [200])
+    base = workdir(args, "w1")
+    wf = dbos_register() if args.system == "dbos" else None
+
+    def once(n: int, probe: bool, rep: int) -> dict[str, Any]:
+        if args.system == "pyflow":
+            return asyncio.run(pyflow_once(base / f"pyflow-{n}-{rep}-{int(probe)}",
+                                           args.durability, n, args.steps, probe))
+        return dbos_once(base, args.journal, n, args.steps, probe, wf, rep + 100 * int(probe))
+
+    metrics: dict[str, dict[str, Any]] = {}
+    rates: dict[int, list[float]] = {}
+    for n in sizes:
+        runs = [once(n, False, rep) for rep in range(reps)]
+        rates[n] = [n * args.steps / r["seconds"] for r in runs]
+        metrics[f"steps_per_s_n{n}"] = summary(rates[n], "steps/s")
+        metrics[f"seconds_n{n}"] = summary([r["seconds"] for r in runs], "s", "lower")
+        metrics[f"create_s_n{n}"] = summary([r["create_s"] for r in runs], "s", "lower",
+                                            note="time spent in the create calls")
+        metrics[f"peak_rss_mb_n{n}"] = summary([r["peak_rss_mb"] for r in runs], "MB", "lower")
+        print(f"  N={n}: " + ", ".join(f"{x:,.0f}" for x in rates[n]) + " steps/s")
+    if len(sizes) >= 2:
+        big, small = max(sizes), min(sizes)
+        import statistics
+
+        ratio = statistics.median(rates[big]) / statistics.median(rates[small])
+        metrics["scale_ratio"] = summary([ratio], "x", note=f"median N={big} / median N={small}")
+    if not args.no_probe:
+        n = max(sizes)
+        probe_reps = args.probe_reps or (1 if args.quick or args.system == "dbos" else 3)
+        probe_runs = [once(n, True, rep) for rep in range(probe_reps)]
+        lat = [x for r in probe_runs for x in r["latencies_ms"]]
+        extra = {"note": f"{len(lat)} status queries pooled over {probe_reps} W1 run(s), N={n}"}
+        metrics["status_p50_ms"] = summary([percentile(lat, 50)], "ms", "lower", **extra)
+        metrics["status_p99_ms"] = summary([percentile(lat, 99)], "ms", "lower", **extra)
+        metrics["status_max_ms"] = summary([max(lat) if lat else float("nan")], "ms", "lower",
+                                           **extra)
+        metrics[f"steps_per_s_n{n}_with_probes"] = summary(
+            [n * args.steps / r["seconds"] for r in probe_runs], "steps/s")
+        metrics["status_queries"] = summary([len(lat)], "queries")
+    print_metrics(f"W1 throughput — {label(args)} ({durability_text(args)})", metrics)
+    write_result(args, "w1", metrics, {"sizes": sizes, "steps": args.steps, "reps": reps,
+                                       "probe_interval_s": PROBE_INTERVAL_S})
+
+
+if __name__ == "__main__":
+    main()
