@@ -87,6 +87,7 @@ class Lifetime:
     body_tasks: set[asyncio.Task[Any]] = field(default_factory=set)
     pause_cleared: asyncio.Event = field(default_factory=asyncio.Event)
     max_inbox_seq: int = 0
+    retried: dict[str, bool] = field(default_factory=dict)  # steps given a retry timer this lifetime
     wake_at: float = 0.0  # set when hibernating: the earliest deadline of the pending waits
     _quiet_check_scheduled: bool = False
     _held: Change | None = None
@@ -113,7 +114,7 @@ class Lifetime:
         if self.ended:
             return _done(False)
         if self._held is not None:
-            change = self._held.merged_with(change)
+            change = self._held.absorb(change)
             self._held = None
         return self.store.commit(change)
 
@@ -127,7 +128,7 @@ class Lifetime:
             self._held = change
             asyncio.get_running_loop().call_soon(self._release_held)
         else:
-            self._held = self._held.merged_with(change)
+            self._held.absorb(change)
 
     def _release_held(self) -> None:
         held, self._held = self._held, None

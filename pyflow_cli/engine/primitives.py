@@ -38,7 +38,7 @@ from pyflow_cli.engine.retry import (
     validate_config,
     will_retry,
 )
-from pyflow_cli.engine.store import InboxEvent, StepRecord, StepWrite, TimerRecord
+from pyflow_cli.engine.store import Change, InboxEvent, StepRecord, StepWrite, TimerRecord
 
 StepBody = Callable[[serde.JsonDict], Any]
 DYNAMIC_DELAY_TIMEOUT_S = 5.0
@@ -196,7 +196,11 @@ async def _call(body: StepBody, ctx: serde.JsonDict) -> Any:
 def make_ctx(key: StepKey, attempt: int, config: ResolvedConfig) -> serde.JsonDict:
     """The step context: ``attempt``, ``config`` (resolved) and ``step: {name, count}``."""
     step = serde.JsonDict(name=key.name, count=key.count)
-    return serde.JsonDict(attempt=attempt, config=serde.attrify(config.stored), step=step)
+    # A fresh copy for each attempt (the config is one level deep), so user code may not change
+    # the stored config through it.
+    settings = serde.JsonDict((k, serde.JsonDict(v) if isinstance(v, dict) else v)
+                              for k, v in config.stored.items())
+    return serde.JsonDict(attempt=attempt, config=settings, step=step)
 
 
 async def _store_result(life: Lifetime, key: StepKey, attempt: int, value: Any,
@@ -226,7 +230,7 @@ async def _store_result(life: Lifetime, key: StepKey, attempt: int, value: Any,
     change.log.append(success)
     change.steps.append(StepWrite(key.cache_key, "do", key.target, state="done",
                                   value_json=encoded, attempts=attempt, attempt_open=False))
-    change.clear_timers.append((key.cache_key, "retry"))
+    _clear_retry_timer(life, key, change)
     await life.write(change)
     if life.ended:
         raise asyncio.CancelledError
@@ -248,6 +252,13 @@ async def _fatal_step(life: Lifetime, key: StepKey, attempt: int, attempt_messag
     await life.write(change)
     life.fatal_error = {"name": "WorkflowFatalError", "message": instance_message}
     raise FatalStepFailure(instance_message)
+
+
+def _clear_retry_timer(life: Lifetime, key: StepKey, change: Change) -> None:
+    """Drop the step's retry timer, if it ever had one (most steps never fail)."""
+    if life.history.timers.pop((key.cache_key, "retry"), None) is not None or life.retried.pop(
+            key.cache_key, False):
+        change.clear_timers.append((key.cache_key, "retry"))
 
 
 def is_non_retryable(error: BaseException) -> bool:
@@ -295,6 +306,7 @@ async def _log_failure(life: Lifetime, key: StepKey, config: ResolvedConfig, att
         change.steps.append(StepWrite(key.cache_key, "do", key.target, attempts=attempt,
                                       attempt_open=False))
         change.set_timers.append(TimerRecord(key.cache_key, "retry", due))
+        life.retried[key.cache_key] = True
         await life.write(change)
         return due
     stored_error = error_json(error)
@@ -302,7 +314,7 @@ async def _log_failure(life: Lifetime, key: StepKey, config: ResolvedConfig, att
     change.steps.append(StepWrite(key.cache_key, "do", key.target, state="failed",
                                   error_json=serde.encode_plain(stored_error), attempts=attempt,
                                   attempt_open=False))
-    change.clear_timers.append((key.cache_key, "retry"))
+    _clear_retry_timer(life, key, change)
     await life.write(change)
     if life.ended:
         raise asyncio.CancelledError

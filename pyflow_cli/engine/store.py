@@ -120,6 +120,17 @@ class StepWrite:
     attempts: int | None = None
     attempt_open: bool | None = None
 
+    def updated_by(self, later: StepWrite) -> StepWrite:
+        """This write followed by ``later`` (same step), as one write."""
+        return StepWrite(
+            self.cache_key, later.kind, later.target,
+            later.state if later.state is not None else self.state,
+            later.value_json if later.value_json is not None else self.value_json,
+            later.error_json if later.error_json is not None else self.error_json,
+            later.config_json if later.config_json is not None else self.config_json,
+            later.attempts if later.attempts is not None else self.attempts,
+            later.attempt_open if later.attempt_open is not None else self.attempt_open)
+
 
 @dataclass(frozen=True)
 class InstanceUpdate:
@@ -175,18 +186,24 @@ class Change:
                 and self.expect_lifetime is None and self.expect_signal is None
                 and not self.wipe_all and not self.wipe_keys and not self.wipe_run_rows)
 
-    def merged_with(self, later: Change) -> Change:
-        """One change doing what ``self`` then ``later`` do (both plain, same instance)."""
+    def absorb(self, later: Change) -> Change:
+        """Make ``self`` also do what ``later`` does, after what it does (both plain, same
+        instance); successive writes of one step row become one. Returns ``self``."""
         assert self.plain and later.plain and self.iid == later.iid
-        instance = self.instance
         if later.instance is not None:
-            instance = later.instance if instance is None else instance.updated_by(later.instance)
-        return Change(
-            self.iid, log=self.log + later.log, steps=self.steps + later.steps,
-            set_timers=self.set_timers + later.set_timers,
-            clear_timers=self.clear_timers + later.clear_timers,
-            shift_timers_ms=self.shift_timers_ms + later.shift_timers_ms,
-            consume_events=self.consume_events + later.consume_events, instance=instance)
+            self.instance = (later.instance if self.instance is None
+                             else self.instance.updated_by(later.instance))
+        self.log += later.log
+        for step in later.steps:
+            if self.steps and self.steps[-1].cache_key == step.cache_key:
+                self.steps[-1] = self.steps[-1].updated_by(step)
+            else:
+                self.steps.append(step)
+        self.set_timers += later.set_timers
+        self.clear_timers += later.clear_timers
+        self.shift_timers_ms += later.shift_timers_ms
+        self.consume_events += later.consume_events
+        return self
 
     def logs(self, *events: NewLogEvent) -> Change:
         self.log.extend(events)
