@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -147,7 +147,14 @@ async def _one_attempt(life: Lifetime, key: StepKey, body: StepBody, config: Res
         started = body(ctx)
     except Exception as error:
         return error
-    if not inspect.isawaitable(started):  # a plain function: it has already finished
+    if inspect.iscoroutine(started):
+        try:
+            finished_at_once, started = _start_eagerly(started)
+        except Exception as error:
+            return error
+        if finished_at_once:
+            return await _store_result(life, key, attempt, started, config)
+    elif not inspect.isawaitable(started):  # a plain function: it has already finished
         return await _store_result(life, key, attempt, started, config)
     task = asyncio.ensure_future(started)
     life.body_tasks.add(task)
@@ -175,6 +182,41 @@ async def _one_attempt(life: Lifetime, key: StepKey, body: StepBody, config: Res
     if failure is not None:
         return failure if isinstance(failure, Exception) else _reraise(failure)
     return await _store_result(life, key, attempt, task.result(), config)
+
+
+def _start_eagerly(coro: Coroutine[Any, Any, Any]) -> tuple[bool, Any]:
+    """Run ``coro`` up to its first suspension, as Python 3.12's eager tasks do: most step
+    bodies finish without ever waiting, and then need no task. Returns ``(True, result)``, or
+    ``(False, task)`` with a task carrying on from where the coroutine suspended."""
+    try:
+        yielded = coro.send(None)
+    except StopIteration as stop:
+        return True, stop.value
+    return False, asyncio.ensure_future(_carry_on(coro, yielded))
+
+
+async def _carry_on(coro: Coroutine[Any, Any, Any], yielded: Any) -> Any:
+    """Drive a coroutine that suspended on ``yielded`` (a future, or None for a bare yield) the
+    way a task would have: resume it when that is done; deliver cancellation into it."""
+    while True:
+        try:
+            if yielded is None:
+                await asyncio.sleep(0)
+            else:
+                yielded._asyncio_future_blocking = False
+                await asyncio.wait([yielded])
+        except asyncio.CancelledError:
+            if yielded is not None:
+                yielded.cancel()
+            try:
+                yielded = coro.throw(asyncio.CancelledError())
+            except StopIteration as stop:
+                return stop.value
+            continue
+        try:
+            yielded = coro.send(None)
+        except StopIteration as stop:
+            return stop.value
 
 
 def _reraise(error: BaseException) -> BaseException:

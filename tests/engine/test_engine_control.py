@@ -167,3 +167,27 @@ async def test_delete_removes_the_instance_and_stops_it(make_env: EnvFactory) ->
         assert calls == ["before"]
         # the id can be used again
         await env.service.create("wf", instance_id)
+
+
+async def test_terminate_cancels_a_step_body_that_is_waiting(make_env: EnvFactory) -> None:
+    seen: list[str] = []
+
+    class Waits(WorkflowEntrypoint):
+        async def run(self, event: Any, step: Any) -> Any:
+            @step.do("blocked")
+            async def blocked() -> None:
+                await asyncio.sleep(0)  # suspends more than once before blocking
+                try:
+                    await asyncio.Event().wait()
+                except asyncio.CancelledError:
+                    seen.append("cancelled")
+                    raise
+            await blocked()
+
+    async with make_env({"wf": Waits}) as env:
+        instance_id = await env.service.create("wf")
+        await env.settle()
+        await env.service.terminate("wf", instance_id)
+        await env.settle()
+        assert seen == ["cancelled"]
+        assert (await env.service.get("wf", instance_id)).status is InstanceStatus.TERMINATED
