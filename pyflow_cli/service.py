@@ -138,11 +138,28 @@ class WorkflowService:
             raise InvalidInstanceIdError(instance_id)
         new = NewInstance(workflow, instance_id, self._params_json(params, instance_id),
                           self.clock.now_ms(), int(trigger), info.version_id)
-        [iid] = await self.store.create_instances([new])
+        [iid] = await self._insert(workflow, [new])
         if iid is None:
             raise DuplicateInstanceError(instance_id)
-        self._wake()
         return instance_id
+
+    async def _insert(self, workflow: str, news: list[NewInstance]) -> list[int | None]:
+        """Store new instances; an in-process engine with room takes them at once, leased to it
+        in the same transaction (no claim round trip), else the next engine to look claims them."""
+        engine = self.engine
+        if engine is None or not engine.can_adopt(workflow, len(news)):
+            iids = await self.store.create_instances(news)
+            self._wake()
+            return iids
+        lease = engine.lease_for_new()
+        iids = await self.store.create_instances(news, lease)
+        for new, iid in zip(news, iids, strict=True):
+            if iid is not None:
+                engine.adopt(InstanceRecord(
+                    iid, new.workflow, new.id, InstanceStatus.QUEUED, new.created_ms,
+                    new.params_json, None, None, new.version_id, new.trigger, new.created_ms,
+                    lease[0], lease[1], None, 0, 0, None))
+        return iids
 
     async def create_batch(self, workflow: str, items: Sequence[Mapping[str, Any]],
                            trigger: TriggerSource = TriggerSource.API) -> BatchResult:
@@ -167,15 +184,13 @@ class WorkflowService:
             news.append(NewInstance(workflow, instance_id, params_json, now, int(trigger),
                                     info.version_id))
             positions.append(index)
-        for index, new, iid in zip(positions, news, await self.store.create_instances(news),
-                                   strict=True):
+        for index, new, iid in zip(positions, news, await self._insert(workflow, news), strict=True):
             if iid is None:
                 result.errors.append({"index": index, "id": new.id, "code": 10405,
                                       "message": "workflows.api.error.instance.already_exists"})
             else:
                 result.created.append(new.id)
         result.errors.sort(key=lambda error: int(error["index"]))
-        self._wake()
         return result
 
     @staticmethod

@@ -248,9 +248,11 @@ class Store(Protocol):
         hold it back a few milliseconds to share a commit with the next urgent one."""
         ...
 
-    async def create_instances(self, instances: Sequence[NewInstance]) -> list[int | None]:
+    async def create_instances(self, instances: Sequence[NewInstance],
+                               lease: tuple[str, float] | None = None) -> list[int | None]:
         """Insert new instances (status queued, runnable now) with their ``WORKFLOW_QUEUED`` and
-        ``WORKFLOW_START`` rows; an id that exists already yields ``None`` at its position."""
+        ``WORKFLOW_START`` rows; an id that exists already yields ``None`` at its position.
+        ``lease`` (owner, expiry) hands them straight to that engine, sparing it a claim."""
         ...
 
     async def delete_instances(self, workflow: str, ids: Sequence[str] | None) -> list[str]:

@@ -95,6 +95,18 @@ class Engine:
         while any(r.life.busy for r in self._running.values()):
             await asyncio.sleep(0.05)
 
+    def can_adopt(self, workflow: str, count: int) -> bool:
+        """Whether this engine can take ``count`` new instances of ``workflow`` right away."""
+        return (not self._stopping and bool(self._tasks) and workflow in self.workflows
+                and len(self._running) + count <= self.options.max_concurrent)
+
+    def lease_for_new(self) -> tuple[str, float]:
+        return self.id, self.clock.now_ms() + self.options.lease_ms
+
+    def adopt(self, record: InstanceRecord) -> None:
+        """Run an instance created already leased to this engine (see ``can_adopt``)."""
+        self._launch(record)
+
     def replace_workflows(self, workflows: Mapping[str, WorkflowDefinition]) -> None:
         """Run new code from now on (hot reload): lifetimes that are running keep the code they
         started with; every later lifetime, replays included, uses ``workflows``."""

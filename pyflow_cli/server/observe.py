@@ -153,8 +153,9 @@ class ObservedStore(SqliteStore):
             listener.changed(change)
         return result
 
-    async def create_instances(self, instances: Sequence[NewInstance]) -> list[int | None]:
-        iids = await super().create_instances(instances)
+    async def create_instances(self, instances: Sequence[NewInstance],
+                               lease: tuple[str, float] | None = None) -> list[int | None]:
+        iids = await super().create_instances(instances, lease)
         if self.listener is not None:
             for new, iid in zip(instances, iids, strict=True):
                 if iid is not None:

@@ -101,15 +101,19 @@ class SqliteStore:
         operation = _PlainChange(change) if change.plain else (lambda conn: _apply(conn, change))
         return self._writer.submit(operation, lazy=not urgent)
 
-    async def create_instances(self, instances: Sequence[NewInstance]) -> list[int | None]:
+    async def create_instances(self, instances: Sequence[NewInstance],
+                               lease: tuple[str, float] | None = None) -> list[int | None]:
+        owner, expires = lease if lease is not None else (None, None)
+
         def op(conn: sqlite3.Connection) -> list[int | None]:
             created: list[int | None] = []
             for new in instances:
                 cursor = conn.execute(
                     "INSERT OR IGNORE INTO instances (workflow, id, status, created_ms, params, "
-                    "version_id, trigger, runnable_at) VALUES (?, ?, 'queued', ?, ?, ?, ?, ?)",
+                    "version_id, trigger, runnable_at, lease_owner, lease_expires) "
+                    "VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?)",
                     (new.workflow, new.id, new.created_ms, new.params_json, new.version_id,
-                     new.trigger, new.created_ms))
+                     new.trigger, new.created_ms, owner, expires))
                 if cursor.rowcount == 0:
                     created.append(None)
                     continue
