@@ -83,13 +83,17 @@ class Workspace:
 
 async def open_workspace(project: ProjectConfig, *, persist_to: Path | None = None,
                          with_engine: bool = False, options: EngineOptions | None = None,
-                         clock: Clock | None = None) -> Workspace:
-    """Open the project's store; with ``with_engine``, load the user's code and start an engine."""
+                         clock: Clock | None = None, store: SqliteStore | None = None,
+                         loaded: LoadedModule | None = None) -> Workspace:
+    """Open the project's store; with ``with_engine``, load the user's code (or use ``loaded``)
+    and start an engine. ``store`` replaces the default store of the project's state directory
+    (``pyflow dev`` passes one that reports what is written)."""
     clock = clock or SystemClock()
     # User code is loaded and checked before the store opens: a broken project leaves nothing open.
-    loaded = load_user_module(project) if with_engine else None
-    defs = definitions(project, loaded) if loaded is not None else None
-    store = SqliteStore(state_dir(project, persist_to))
+    if with_engine and loaded is None:
+        loaded = load_user_module(project)
+    defs = definitions(project, loaded) if with_engine and loaded is not None else None
+    store = store or SqliteStore(state_dir(project, persist_to))
     await store.open()
     engine = None
     if defs is not None:

@@ -106,9 +106,6 @@ class Reloader:
         except Exception as exc:  # a bug while swapping must not stop the server
             self.log.error(f"Reload failed: {type(exc).__name__}: {exc}")
             return False
-        for name in result.added_workflows:
-            self.log.warn(f'Workflow "{name}" was added to {self.runtime.project.config_path.name}; '
-                          "restart pyflow dev to run its instances.")
         self.log.log(f"⎔ Local server updated and ready (version {result.version_id[:8]})")
         return True
 

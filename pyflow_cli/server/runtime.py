@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from pyflow_cli.engine.clock import SystemClock
 from pyflow_cli.engine.events import TriggerSource
 from pyflow_cli.engine.lifetime import EngineOptions
 from pyflow_cli.engine.worker import Engine
@@ -31,7 +30,7 @@ from pyflow_cli.server.logs import DevLog
 from pyflow_cli.server.observe import InstanceLog, ObservedStore
 from pyflow_cli.server.worker import NoHandlerError, WorkerHandlers, WorkerRunner
 from pyflow_cli.service import WorkflowService
-from pyflow_cli.workspace import Workspace, definitions, state_dir, workflow_infos
+from pyflow_cli.workspace import Workspace, definitions, open_workspace, state_dir, workflow_infos
 
 
 @dataclass(frozen=True)
@@ -40,7 +39,6 @@ class Reloaded:
 
     version_id: str
     version_changed: bool
-    added_workflows: tuple[str, ...]
 
 
 class DevRuntime:
@@ -77,19 +75,13 @@ class DevRuntime:
         """Open the store, load the user's code and start the engine (``open_workspace`` with an
         observed store, so the terminal gets a line per instance event)."""
         log = log or DevLog()
-        clock = SystemClock()
         loaded = loaded or load_user_module(project)
-        defs = definitions(project, loaded)
+        handlers = WorkerHandlers.from_module(loaded.module)
         store = ObservedStore(state_dir(project, persist_to), InstanceLog(log))
-        await store.open()
-        engine = Engine(store, defs, clock, options)
-        service = WorkflowService(store, workflow_infos(project, loaded.version_id), clock, engine,
-                                  config_name=project.config_path.name)
-        workspace = Workspace(project, store, service, engine, loaded, clock)
-        engine.env_factory = workspace.env
-        worker = WorkerRunner(WorkerHandlers.from_module(loaded.module), workspace.env, log,
-                              source_dirs(project.root, project.main), loaded.main_path)
-        await engine.start()
+        workspace = await open_workspace(project, with_engine=True, options=options, store=store,
+                                         loaded=loaded)
+        worker = WorkerRunner(handlers, workspace.env, log, source_dirs(project.root, project.main),
+                              loaded.main_path)
         return cls(workspace, worker, log)
 
     # -- hot reload ---------------------------------------------------------------------------------
@@ -102,10 +94,9 @@ class DevRuntime:
         defs = definitions(project, loaded)
         handlers = WorkerHandlers.from_module(loaded.module)
         engine = self.engine
-        added = tuple(name for name in defs if name not in engine.workflows)
         # Definitions of workflows removed from the config stay, so instances already claimed
         # can still be resolved; the service (and so the API) no longer lists them.
-        engine.workflows.update(defs)
+        engine.replace_workflows({**engine.workflows, **defs})
         previous = self.version_id
         self.service.workflows = dict(workflow_infos(project, loaded.version_id))
         self.service.config_name = project.config_path.name
@@ -116,7 +107,7 @@ class DevRuntime:
         self.worker.main_path = loaded.main_path
         if self._schedule_started and (project.crons != old.crons or _schedules(project) != _schedules(old)):
             self.crons.replace(self.cron_entries())
-        return Reloaded(loaded.version_id, loaded.version_id != previous, added)
+        return Reloaded(loaded.version_id, loaded.version_id != previous)
 
     # -- crons ----------------------------------------------------------------------------------------
     def cron_entries(self) -> list[CronEntry]:
