@@ -311,6 +311,10 @@ class Store(Protocol):
 
     async def load_history(self, iid: int) -> History: ...
 
+    async def load_histories(self, iids: Sequence[int]) -> dict[int, History]:
+        """``load_history`` of many instances at once (a claimed batch)."""
+        ...
+
     async def signalled(self, owner: str) -> list[tuple[int, int]]:
         """``(iid, signal)`` of every instance leased by ``owner`` (to spot outside signals)."""
         ...

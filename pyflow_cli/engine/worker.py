@@ -104,8 +104,9 @@ class Engine:
         return self.id, self.clock.now_ms() + self.options.lease_ms
 
     def adopt(self, record: InstanceRecord) -> None:
-        """Run an instance created already leased to this engine (see ``can_adopt``)."""
-        self._launch(record)
+        """Run an instance created already leased to this engine (see ``can_adopt``); it is new,
+        so it has no history to read."""
+        self._launch(record, History({}, {}, []))
 
     def replace_workflows(self, workflows: Mapping[str, WorkflowDefinition]) -> None:
         """Run new code from now on (hot reload): lifetimes that are running keep the code they
@@ -148,8 +149,9 @@ class Engine:
             if free > 0 and names:
                 claimed = await self.store.claim_runnable(
                     self.id, self.clock.now_ms(), self.options.lease_ms, min(free, 500), names)
+                histories = await self.store.load_histories([r.iid for r in claimed])
                 for record in claimed:
-                    self._launch(record)
+                    self._launch(record, histories[record.iid])
             if claimed and len(claimed) == min(free, 500):
                 await asyncio.sleep(0)
                 continue
@@ -167,24 +169,20 @@ class Engine:
             for waiting in waits:
                 waiting.cancel()
 
-    def _launch(self, record: InstanceRecord) -> None:
+    def _launch(self, record: InstanceRecord, history: History) -> None:
         definition = self.workflows[record.workflow]
         holder: list[asyncio.Task[Any]] = []
-        task = asyncio.create_task(self._run(record, definition, holder),
-                                   name=f"pyflow-instance-{record.id}")
+        task = asyncio.create_task(self._run(record, holder), name=f"pyflow-instance-{record.id}")
+        life = Lifetime(record, definition, history, self.store, self.clock, self.options,
+                        self._on_end, status=record.status)
+        life.max_inbox_seq = max((e.seq for e in history.inbox), default=0)
         # Registered before the task first runs, so control calls see it at once.
-        self._running[record.iid] = _Running(
-            Lifetime(record, definition, History({}, {}, []), self.store, self.clock, self.options,
-                     self._on_end, status=record.status), task, holder)
+        self._running[record.iid] = _Running(life, task, holder)
 
-    async def _run(self, record: InstanceRecord, definition: WorkflowDefinition,
-                   holder: list[asyncio.Task[Any]]) -> None:
+    async def _run(self, record: InstanceRecord, holder: list[asyncio.Task[Any]]) -> None:
         running = self._running[record.iid]
         try:
-            history = await self.store.load_history(record.iid)
             life = running.life
-            life.history = history
-            life.max_inbox_seq = max((e.seq for e in history.inbox), default=0)
             if record.control and self.control_handler is not None:
                 await self.control_handler(record)
             if life.ended:

@@ -249,27 +249,34 @@ class SqliteStore:
                 for seq, ts, event, key, target, meta in rows]
 
     async def load_history(self, iid: int) -> History:
-        # One round trip for the three tables: waking an instance is mostly this read.
-        rows = await self._rows(
-            "SELECT 0, cache_key, kind, target, state, value, error, config, attempts, attempt_open "
-            "FROM steps WHERE iid = ?1 "
-            "UNION ALL SELECT 1, cache_key, kind, NULL, NULL, NULL, NULL, NULL, due_ms, NULL "
-            "FROM timers WHERE iid = ?1 "
-            "UNION ALL SELECT 2, seq, type, NULL, NULL, payload, NULL, NULL, ts, NULL "
-            "FROM inbox WHERE iid = ?1 AND consumed_by IS NULL", (iid,))
-        steps: dict[str, StepRecord] = {}
-        timers: dict[tuple[str, str], TimerRecord] = {}
-        inbox: list[InboxEvent] = []
-        for table, key, kind, target, state, value, error, config, number, attempt_open in rows:
-            if table == 0:
-                steps[key] = StepRecord(key, kind, target, state or "started", value, error, config,
-                                        int(number or 0), bool(attempt_open))
-            elif table == 1:
-                timers[(key, kind)] = TimerRecord(key, kind, number)
-            else:
-                inbox.append(InboxEvent(key, kind, value, number))
-        inbox.sort(key=lambda event: event.seq)
-        return History(steps, timers, inbox)
+        return (await self.load_histories([iid]))[iid]
+
+    async def load_histories(self, iids: Sequence[int]) -> dict[int, History]:
+        # One round trip for the three tables of a whole claimed batch: waking instances is
+        # mostly this read.
+        histories = {iid: History({}, {}, []) for iid in iids}
+        for start in range(0, len(iids), 500):
+            chunk = list(iids[start:start + 500])
+            marks = ",".join("?" * len(chunk))
+            rows = await self._rows(
+                "SELECT iid, 0, cache_key, kind, target, state, value, error, config, attempts, "
+                f"attempt_open FROM steps WHERE iid IN ({marks}) "
+                "UNION ALL SELECT iid, 1, cache_key, kind, NULL, NULL, NULL, NULL, NULL, due_ms, NULL "
+                f"FROM timers WHERE iid IN ({marks}) "
+                "UNION ALL SELECT iid, 2, seq, type, NULL, NULL, payload, NULL, NULL, ts, NULL "
+                f"FROM inbox WHERE iid IN ({marks}) AND consumed_by IS NULL", chunk * 3)
+            for iid, table, key, kind, target, state, value, error, config, number, is_open in rows:
+                history = histories[iid]
+                if table == 0:
+                    history.steps[key] = StepRecord(key, kind, target, state or "started", value, error,
+                                                    config, int(number or 0), bool(is_open))
+                elif table == 1:
+                    history.timers[(key, kind)] = TimerRecord(key, kind, number)
+                else:
+                    history.inbox.append(InboxEvent(key, kind, value, number))
+        for history in histories.values():
+            history.inbox.sort(key=lambda event: event.seq)
+        return histories
 
     async def load_inbox(self, iid: int) -> list[InboxEvent]:
         rows = await self._rows("SELECT seq, type, payload, ts FROM inbox WHERE iid = ? AND "
