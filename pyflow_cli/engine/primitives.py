@@ -490,9 +490,11 @@ async def _sleep_keyed(life: Lifetime, key: StepKey, duration_ms: float) -> None
     change.steps.append(StepWrite(key.cache_key, "sleep", key.target, state="done",
                                   value_json="true"))
     change.clear_timers.append((key.cache_key, "sleep"))
-    await life.write(change)
     if life.ended:
         raise asyncio.CancelledError
+    # Nobody needs to wait for this row: were it lost, the due timer would end the sleep again
+    # at once on replay, and any later durable write commits it first (writes are in order).
+    life.write_soon(change)
     life.history.steps[key.cache_key] = StepRecord(key.cache_key, "sleep", key.target, "done",
                                                    "true", None, None, 0, False)
 
