@@ -44,7 +44,7 @@ def test_banner_lists_bindings_and_hides_secret_values(server: DevProcess) -> No
     assert "- Workflows:\n  - STEPS: StepsWorkflow (steps)\n  - NIGHTLY: NightlyWorkflow (nightly)" in output
     assert '- Vars:\n  - GREETING: "hello"' in output
     assert "- Secrets:\n  - TOKEN" in output and "s3cret" not in output
-    assert '  - "*/5 * * * *": scheduled handler' in output
+    assert '  - "0 0 1 1 *": scheduled handler' in output
     assert f"[pyflow:info] Ready on http://127.0.0.1:{server.port}" in output
 
 
@@ -148,12 +148,12 @@ def test_a_syntax_error_is_reported_and_fixed_without_a_restart(server: DevProce
 
 def test_crons_fire_on_demand(server: DevProcess) -> None:
     with server.client() as client:
-        fired = client.get("/cdn-cgi/handler/scheduled", params={"cron": "*/5 * * * *"})
+        fired = client.get("/cdn-cgi/handler/scheduled", params={"cron": "0 0 1 1 *"})
         assert (fired.status_code, fired.text) == (200, "ok")
         listed = client.get(f"{WF}/instances").json()["result"]
         assert len(listed) == 1
         details = client.get(f"{WF}/instances/{listed[0]['id']}").json()["result"]
-        assert details["params"]["cron"] == "*/5 * * * *"
+        assert details["params"]["cron"] == "0 0 1 1 *"
         scheduled = client.get("/cdn-cgi/handler/scheduled", params={"cron": "0 3 * * *"})
         assert scheduled.text == "ok"
         nightly = client.get(f"{API}/workflows/nightly/instances").json()["result"]
@@ -161,7 +161,7 @@ def test_crons_fire_on_demand(server: DevProcess) -> None:
         wait_until(lambda: instance_status(client, "nightly", nightly[0]["id"]) == "complete")
         assert client.get(f"{API}/workflows/nightly/instances/{nightly[0]['id']}"
                           ).json()["result"]["trigger"] == {"source": "cron"}
-    server.wait_for(r'⏰ scheduled handler \(cron "\*/5 \* \* \* \*"\)')
+    server.wait_for(r'⏰ scheduled handler \(cron "0 0 1 1 \*"\)')
 
 
 def test_sigterm_exits_cleanly_and_a_second_session_is_refused(server: DevProcess, root: Path) -> None:

@@ -53,11 +53,11 @@ async def test_a_user_exception_is_a_500_and_a_readable_traceback(
 
 async def test_scheduled_on_demand_runs_the_handler(http: httpx.AsyncClient, wait_status: Any) -> None:
     response = await http.get("/cdn-cgi/handler/scheduled",
-                              params={"cron": "*/5 * * * *", "time": "1767225600000"})
+                              params={"cron": "0 0 1 1 *", "time": "1767225600000"})
     assert (response.status_code, response.text) == (200, "ok")
     listed = (await http.get(f"{API}/workflows/steps/instances")).json()["result"]
     details = await wait_status(http, "steps", listed[0]["id"])
-    assert details["params"] == {"cron": "*/5 * * * *", "at": 1767225600000}
+    assert details["params"] == {"cron": "0 0 1 1 *", "at": 1767225600000}
     assert details["trigger"] == {"source": "binding"}
 
 
@@ -74,7 +74,7 @@ async def test_scheduled_on_demand_starts_workflow_schedules(
 async def test_cron_entries_cover_triggers_and_schedules(runtime: DevRuntime) -> None:
     entries = runtime.cron_entries()
     assert [(e.expression.source, e.label) for e in entries] == [
-        ("*/5 * * * *", "scheduled"), ("0 3 * * *", "nightly")]
+        ("0 0 1 1 *", "scheduled"), ("0 3 * * *", "nightly")]
 
 
 def edit(root: Path, old: str, new: str) -> None:
