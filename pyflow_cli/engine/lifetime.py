@@ -167,7 +167,7 @@ class Lifetime:
         if self.busy == 0:
             if self.pause_requested:
                 self.on_end_request(EndReason.PAUSE)
-            else:
+            elif self.waiters:  # with nothing waiting there is nothing to decide
                 self.schedule_quiet_check()
 
     def add_waiter(self, deadline_ms: float, event_type: str | None = None) -> Waiter:

@@ -276,8 +276,6 @@ async def _store_result(life: Lifetime, key: StepKey, attempt: int, value: Any,
     await life.write(change)
     if life.ended:
         raise asyncio.CancelledError
-    life.history.steps[key.cache_key] = StepRecord(
-        key.cache_key, "do", key.target, "done", encoded, None, None, attempt, False)
     return serde.decode(encoded)
 
 

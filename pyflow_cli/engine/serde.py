@@ -99,7 +99,8 @@ def decode(text: str | None) -> Any:
 
 
 def byte_size(text: str) -> int:
-    return len(text.encode("utf-8"))
+    """Size of ``text`` in UTF-8 (without encoding it when it is plain ASCII)."""
+    return len(text) if text.isascii() else len(text.encode("utf-8"))
 
 
 def attrify(value: Any) -> Any:
