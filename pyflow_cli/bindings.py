@@ -14,6 +14,7 @@ from typing import Any
 
 from pyflow_cli.engine.errors import WorkflowError
 from pyflow_cli.engine.events import TriggerSource
+from pyflow_cli.engine.limits import is_reserved_instance_id
 from pyflow_cli.engine.serde import JsonDict, attrify
 from pyflow_cli.service import RestartFrom, WorkflowService
 
@@ -101,6 +102,9 @@ class WorkflowBinding:
             instances = batch["instances"]
             if not isinstance(instances, list) or not 1 <= len(instances) <= 100:
                 raise WorkflowError("Batch size exceeds maximum allowed", "body")
+            for item in instances:
+                if isinstance(item.get("id"), str) and is_reserved_instance_id(item["id"]):
+                    raise WorkflowError("Instance ID is invalid", "instance.invalid_id")
             return instances
         if "count" in batch:
             count = batch["count"]

@@ -86,15 +86,6 @@ def _fail(value: str) -> float:
     )
 
 
-def is_duration(value: object) -> bool:
-    """True when ``value`` parses as a duration."""
-    try:
-        parse_duration_ms(value)
-    except InvalidDurationError:
-        return False
-    return True
-
-
 def js_number(ms: float) -> int | float:
     """``3600000.0`` -> ``3600000``: how the log shows a millisecond count (as JSON numbers do)."""
     return int(ms) if ms == int(ms) else ms

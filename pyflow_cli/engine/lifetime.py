@@ -245,11 +245,6 @@ _STATUS_ROWS = {
 }
 
 
-def status_row(status: InstanceStatus) -> EventType | None:
-    """The log row written when the stored status becomes ``status`` (if any)."""
-    return _STATUS_ROWS.get(status)
-
-
 def _with_status(update: InstanceUpdate, status: InstanceStatus) -> InstanceUpdate:
     from dataclasses import replace
 

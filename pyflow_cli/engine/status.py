@@ -43,10 +43,6 @@ _CODES = {
 TERMINAL_STATUSES = frozenset(
     {InstanceStatus.COMPLETE, InstanceStatus.ERRORED, InstanceStatus.TERMINATED}
 )
-ACTIVE_STATUSES = frozenset(
-    {InstanceStatus.QUEUED, InstanceStatus.RUNNING, InstanceStatus.WAITING,
-     InstanceStatus.WAITING_FOR_PAUSE}
-)
 # The order the reference lists statuses in (CLI validation message, status counts).
 STATUS_NAMES = (
     "queued", "running", "paused", "errored", "terminated", "complete", "waiting", "waitingForPause",
@@ -63,15 +59,3 @@ def parse_status(name: str) -> InstanceStatus:
             f"Valid statuses are: {', '.join(STATUS_NAMES)}"
         ) from None
 
-
-def can_terminate(status: InstanceStatus) -> bool:
-    return not status.is_terminal
-
-
-def can_pause(status: InstanceStatus) -> bool:
-    """Pausing only acts on a started, active instance; elsewhere it is a silent no-op."""
-    return status in (InstanceStatus.RUNNING, InstanceStatus.WAITING)
-
-
-def can_resume(status: InstanceStatus) -> bool:
-    return status in (InstanceStatus.PAUSED, InstanceStatus.WAITING_FOR_PAUSE)

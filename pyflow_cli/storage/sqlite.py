@@ -238,10 +238,6 @@ class SqliteStore:
                                 "GROUP BY status", (workflow,))
         return {status: count for status, count in rows}
 
-    async def list_workflow_names(self) -> list[str]:
-        rows = await self._rows("SELECT DISTINCT workflow FROM instances")
-        return [row[0] for row in rows]
-
     async def read_log(self, iid: int, after_seq: int = 0) -> list[LogEvent]:
         rows = await self._rows("SELECT seq, ts, event, group_key, target, metadata FROM log "
                                 "WHERE iid = ? AND seq > ? ORDER BY seq", (iid, after_seq))

@@ -142,3 +142,11 @@ async def test_send_event_to_a_finished_instance_is_stored_without_effect(make_e
         assert (await env.service.get("wf", instance_id)).status is InstanceStatus.COMPLETE
         with pytest.raises(InvalidInputError, match="over the 1 MiB limit"):
             await env.service.send_event("wf", instance_id, "big", "x" * (1024 * 1024 + 1))
+
+
+async def test_new_style_batch_refuses_reserved_ids(make_env: EnvFactory) -> None:
+    async with make_env({"wf": Echo}) as env:
+        binding = WorkflowBinding(env.service, "wf")
+        with pytest.raises(WorkflowError, match=r"\(instance\.invalid_id\) Instance ID is invalid"):
+            await binding.create_batch({"instances": [{"id": "terminateAll"}]})
+        assert (await env.store.list_instances("wf")).total == 0
