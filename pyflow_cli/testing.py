@@ -66,21 +66,15 @@ class WorkflowTestEnv:
                      ) -> WorkflowTestEnv:
         """An env running the workflows of the project at ``root`` (its wrangler.toml and main),
         with ``self.env`` holding their bindings, ``[vars]`` and secrets as under ``pyflow dev``."""
-        from pyflow_cli.bindings import WorkflowBinding
         from pyflow_cli.project.config import load_project
         from pyflow_cli.project.loader import load_user_module
-        from pyflow_cli.workspace import definitions
+        from pyflow_cli.workspace import definitions, project_env
 
         project = load_project(Path(root))
         defs = definitions(project, load_user_module(project))
 
-        def env(service: WorkflowService) -> dict[str, Any]:
-            values: dict[str, Any] = {**project.vars, **project.secrets}
-            for workflow in project.workflows:
-                values[workflow.binding] = WorkflowBinding(service, workflow.name)
-            return values
-
-        return cls(defs, state_dir=state_dir, options=options, clock=clock, env=env)
+        return cls(defs, state_dir=state_dir, options=options, clock=clock,
+                   env=lambda service: project_env(project, service))
 
     def _make_env(self) -> Env:
         return Env(self._env(self.service) if self._env is not None else {})

@@ -49,6 +49,14 @@ def definitions(project: ProjectConfig, loaded: LoadedModule) -> dict[str, Workf
     return result
 
 
+def project_env(project: ProjectConfig, service: WorkflowService) -> Env:
+    """``self.env`` of a project's code: its ``[vars]``, its secrets and a binding per workflow."""
+    values: dict[str, Any] = {**project.vars, **project.secrets}
+    for workflow in project.workflows:
+        values[workflow.binding] = WorkflowBinding(service, workflow.name)
+    return Env(values)
+
+
 @dataclass
 class Workspace:
     """An open store with its service, and an engine when asked for one."""
@@ -62,11 +70,7 @@ class Workspace:
 
     def env(self) -> Env:
         """``self.env`` for user code: workflow bindings, ``[vars]`` and secrets."""
-        values: dict[str, Any] = dict(self.project.vars)
-        values.update(self.project.secrets)
-        for w in self.project.workflows:
-            values[w.binding] = WorkflowBinding(self.service, w.name)
-        return Env(values)
+        return project_env(self.project, self.service)
 
     async def __aenter__(self) -> Workspace:
         return self

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import socket
 import uuid
@@ -24,12 +25,16 @@ from pyflow_cli.engine.lifetime import EndReason, EngineOptions, Lifetime
 from pyflow_cli.engine.processes import process_alive
 from pyflow_cli.engine.replay import record_end, run_lifetime
 from pyflow_cli.engine.store import (
+    Change,
     EngineRecord,
     History,
     InboxEvent,
     InstanceRecord,
+    InstanceUpdate,
     Store,
 )
+
+_log = logging.getLogger("pyflow")
 
 ControlHandler = Callable[[InstanceRecord], Any]
 
@@ -151,7 +156,10 @@ class Engine:
                     self.id, self.clock.now_ms(), self.options.lease_ms, min(free, 500), names)
                 histories = await self.store.load_histories([r.iid for r in claimed])
                 for record in claimed:
-                    self._launch(record, histories[record.iid])
+                    # An expired lease of our own on an instance we still run (a clock that
+                    # jumped) is only renewed by the claim: never run an instance twice.
+                    if record.iid not in self._running:
+                        self._launch(record, histories[record.iid])
             if claimed and len(claimed) == min(free, 500):
                 await asyncio.sleep(0)
                 continue
@@ -192,6 +200,13 @@ class Engine:
         except asyncio.CancelledError:
             if not running.life.ended:
                 raise
+        except Exception as error:  # the store failed under this instance: leave it for later
+            _log.error("pyflow: instance %s/%s stopped, its state could not be written (%s: %s); "
+                       "it resumes from its last committed step", record.workflow, record.id,
+                       type(error).__name__, error)
+            with contextlib.suppress(Exception):
+                await self.store.commit(Change(record.iid, instance=InstanceUpdate(
+                    lease_owner=None, lease_expires=None)))
         finally:
             self._running.pop(record.iid, None)
             if not self._stopping:

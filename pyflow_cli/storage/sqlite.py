@@ -165,9 +165,9 @@ class SqliteStore:
         def op(conn: sqlite3.Connection) -> list[InstanceRecord]:
             rows = conn.execute(
                 f"SELECT {_INSTANCE_COLUMNS} FROM instances WHERE runnable_at <= ? "
-                f"AND workflow IN ({marks}) AND (lease_owner IS NULL OR "
-                "(lease_owner != ? AND lease_expires < ?)) ORDER BY runnable_at LIMIT ?",
-                (now_ms, *workflows, owner, now_ms, limit)).fetchall()
+                f"AND workflow IN ({marks}) AND (lease_owner IS NULL OR lease_expires < ?) "
+                "ORDER BY runnable_at LIMIT ?",
+                (now_ms, *workflows, now_ms, limit)).fetchall()
             conn.executemany("UPDATE instances SET lease_owner = ?, lease_expires = ? "
                              "WHERE iid = ?", [(owner, now_ms + lease_ms, r[0]) for r in rows])
             return [_instance(r) for r in rows]

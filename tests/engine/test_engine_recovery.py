@@ -11,6 +11,7 @@ from pyflow_cli.engine.clock import ManualClock
 from pyflow_cli.engine.entrypoint import WorkflowEntrypoint
 from pyflow_cli.engine.events import EventType
 from pyflow_cli.engine.lifetime import EngineOptions
+from pyflow_cli.storage.sqlite import SqliteStore
 from pyflow_cli.testing import WorkflowTestEnv
 
 blocked = asyncio.Event()
@@ -86,3 +87,38 @@ async def test_sleeps_and_waits_resume_after_a_restart(tmp_path: Path) -> None:
         record = await second.run_until_done("wf", "x")
         assert record.output_json == '["first","now"]'
         assert runs == [1]
+
+
+async def test_a_store_failure_stops_the_instance_cleanly_and_it_resumes_later(
+        tmp_path: Path, caplog: Any) -> None:
+    from pyflow_cli.engine.store import Change
+
+    class FlakyStore(SqliteStore):
+        failing = False
+
+        def commit(self, change: Change, urgent: bool = True) -> Any:
+            if self.failing and urgent:
+                failed: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+                failed.set_exception(OSError("disk full"))
+                return failed
+            return super().commit(change, urgent)
+
+    runs.clear()
+    clock = ManualClock()
+    store = FlakyStore(tmp_path)
+    env = WorkflowTestEnv({"wf": Sleeps}, state_dir=tmp_path, clock=clock,
+                          options=EngineOptions(poll_interval_s=0.05))
+    env.store = store
+    env.engine.store = store
+    env.service.store = store
+    async with env:
+        await env.service.create("wf", "x")
+        store.failing = True
+        await env.settle()
+        assert "could not be written (OSError: disk full)" in caplog.text
+        assert env.engine.running_count == 0
+        store.failing = False
+        clock.advance(20_000)  # the lease it could not release runs out; the engine claims it again
+        await env.service.send_event("wf", "x", "go", "later")
+        record = await env.run_until_done("wf", "x")
+        assert record.output_json == '["first","later"]'
