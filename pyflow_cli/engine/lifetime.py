@@ -84,7 +84,7 @@ class Lifetime:
     end_reason: EndReason | None = None
     pause_requested: bool = False
     fatal_error: dict[str, Any] | None = None
-    body_tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    body_tasks: set[asyncio.Future[Any]] = field(default_factory=set)
     pause_cleared: asyncio.Event = field(default_factory=asyncio.Event)
     max_inbox_seq: int = 0
     retried: dict[str, bool] = field(default_factory=dict)  # steps given a retry timer this lifetime
@@ -156,11 +156,10 @@ class Lifetime:
         return change
 
     # -- step bodies and waits ---------------------------------------------------------------------
-    def step_started(self) -> None:
+    def step_started(self, change: Change) -> None:
+        """A step body is about to run; a status change goes into ``change``, its first write."""
         self.busy += 1
-        change = self.set_status(InstanceStatus.RUNNING)
-        if change is not None:
-            self.write_soon(change)
+        self.set_status(InstanceStatus.RUNNING, change)
 
     def step_finished(self) -> None:
         self.busy -= 1

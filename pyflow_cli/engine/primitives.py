@@ -12,7 +12,6 @@ import asyncio
 import importlib
 import inspect
 from collections.abc import Callable, Coroutine, Mapping
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -38,9 +37,16 @@ from pyflow_cli.engine.retry import (
     validate_config,
     will_retry,
 )
-from pyflow_cli.engine.store import Change, InboxEvent, StepRecord, StepWrite, TimerRecord
+from pyflow_cli.engine.store import (
+    Change,
+    InboxEvent,
+    NewLogEvent,
+    StepRecord,
+    StepWrite,
+    TimerRecord,
+)
 
-StepBody = Callable[[serde.JsonDict], Any]
+StepBody = Callable[[serde.JsonDict | None], Any]
 DYNAMIC_DELAY_TIMEOUT_S = 5.0
 INTERRUPTED_MESSAGE = "The attempt was interrupted: the engine stopped while it was running"
 TIME_TRAVELER = "You can't sleep until a time in the past, time-traveler"
@@ -78,8 +84,9 @@ def check_step_call(life: Lifetime, name: object, config: object) -> None:
 
 
 async def do_step(life: Lifetime, name: str, body: StepBody,
-                  config: Mapping[str, Any] | None) -> Any:
-    """Run (or replay) one ``step.do``; ``body`` is called with the step's ``ctx``."""
+                  config: Mapping[str, Any] | None, wants_ctx: bool = True) -> Any:
+    """Run (or replay) one ``step.do``; ``body`` is called with the step's ``ctx`` (or with
+    ``None`` when ``wants_ctx`` is false: the body has no use for it)."""
     check_step_call(life, name, config)
     key = life.counter.do(name)
     record = life.history.steps.get(key.cache_key)
@@ -90,7 +97,7 @@ async def do_step(life: Lifetime, name: str, body: StepBody,
     while life.pause_requested:  # a pause is pending: new steps wait for it
         await life.pause_cleared.wait()
     resolved = _resolved(config, record)
-    return await _attempts(life, key, body, resolved, record)
+    return await _attempts(life, key, body, resolved, record, wants_ctx)
 
 
 def _resolved(config: Mapping[str, Any] | None, record: StepRecord | None) -> ResolvedConfig:
@@ -102,16 +109,19 @@ def _resolved(config: Mapping[str, Any] | None, record: StepRecord | None) -> Re
 
 
 async def _attempts(life: Lifetime, key: StepKey, body: StepBody, config: ResolvedConfig,
-                    record: StepRecord | None) -> Any:
+                    record: StepRecord | None, wants_ctx: bool) -> Any:
     attempt = record.attempts if record is not None else 0
     retry_due: float | None = None
+    # Rows not yet handed to the store. A body that finishes without waiting (most do) has its
+    # step's start, its attempt's start and its result written as one change.
+    opening: Change | None = None
     if record is None:
-        change = life.change()
-        change.log.append(life.log(EventType.STEP_START, key.cache_key, key.target,
-                                   config=config.stored))
-        change.steps.append(StepWrite(key.cache_key, "do", key.target, state="started",
-                                      config_json=serde.encode_plain(config.stored), attempts=0))
-        life.write_soon(change)
+        opening = life.change()
+        opening.log.append(NewLogEvent(EventType.STEP_START, life.now(), key.cache_key,
+                                       key.target, {"config": config.stored},
+                                       '{"config":' + config.stored_json + "}"))
+        opening.steps.append(StepWrite(key.cache_key, "do", key.target, state="started",
+                                       config_json=config.stored_json, attempts=0))
     elif record.attempt_open:
         # The process stopped during this attempt: it counts as failed (SPEC A6).
         retry_due = await _log_failure(life, key, config, attempt,
@@ -123,40 +133,59 @@ async def _attempts(life: Lifetime, key: StepKey, body: StepBody, config: Resolv
         if retry_due is not None:
             await _wait_until(life, retry_due)
         attempt += 1
-        life.step_started()
+        change = opening if opening is not None else life.change()
+        opening = None
+        life.step_started(change)
         try:
-            outcome = await _one_attempt(life, key, body, config, attempt)
+            finished, outcome = _start_attempt(life, key, body, config, attempt, change, wants_ctx)
+            if finished:
+                return await _store_result(life, key, attempt, outcome, config, change)
+            life.write_soon(change)  # rides along with the result's commit, or follows within ms
             if not isinstance(outcome, BaseException):
-                return outcome
-            # Logged while the step still counts as running, so a pause waits for the record.
+                outcome = await _await_body(life, config, outcome)
+                if not isinstance(outcome, _Finished):
+                    # Logged while the step still counts as running, so a pause waits for it.
+                    retry_due = await _log_failure(life, key, config, attempt, outcome)
+                    continue
+                return await _store_result(life, key, attempt, outcome.value, config,
+                                           life.change())
             retry_due = await _log_failure(life, key, config, attempt, outcome)
         finally:
             life.step_finished()
 
 
-async def _one_attempt(life: Lifetime, key: StepKey, body: StepBody, config: ResolvedConfig,
-                       attempt: int) -> Any:
-    """Run attempt ``attempt``; returns the stored value, or the exception it failed with."""
-    start = life.change()
-    start.log.append(life.log(EventType.ATTEMPT_START, key.cache_key, key.target, attempt=attempt))
-    start.steps.append(StepWrite(key.cache_key, "do", key.target, attempts=attempt,
-                                 attempt_open=True))
-    life.write_soon(start)  # rides along with the result's commit, or follows within ms
-    ctx = make_ctx(key, attempt, config)
+class _Finished:
+    """A body's return value (which may itself be an exception object)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+def _start_attempt(life: Lifetime, key: StepKey, body: StepBody, config: ResolvedConfig,
+                   attempt: int, change: Change, wants_ctx: bool) -> tuple[bool, Any]:
+    """Log attempt ``attempt``'s start into ``change`` and call the body. Returns ``(True,
+    value)`` if it finished at once, else ``(False, x)`` with the exception it raised at once or
+    the task that carries it on."""
+    change.log.append(NewLogEvent(EventType.ATTEMPT_START, life.now(), key.cache_key, key.target,
+                                  {"attempt": attempt}, f'{{"attempt":{attempt}}}'))
+    change.add_step(StepWrite(key.cache_key, "do", key.target, attempts=attempt,
+                              attempt_open=True))
     try:
-        started = body(ctx)
+        started = body(make_ctx(key, attempt, config) if wants_ctx else None)
+        if inspect.iscoroutine(started):
+            return _start_eagerly(started)
     except Exception as error:
-        return error
-    if inspect.iscoroutine(started):
-        try:
-            finished_at_once, started = _start_eagerly(started)
-        except Exception as error:
-            return error
-        if finished_at_once:
-            return await _store_result(life, key, attempt, started, config)
-    elif not inspect.isawaitable(started):  # a plain function: it has already finished
-        return await _store_result(life, key, attempt, started, config)
-    task = asyncio.ensure_future(started)
+        return False, error
+    if inspect.isawaitable(started):
+        return False, asyncio.ensure_future(started)
+    return True, started  # a plain function: it has already finished
+
+
+async def _await_body(life: Lifetime, config: ResolvedConfig, task: asyncio.Future[Any]
+                      ) -> _Finished | BaseException:
+    """Wait for a body that did not finish at once, up to the step's timeout."""
     life.body_tasks.add(task)
     task.add_done_callback(life.body_tasks.discard)
     timeout_ms = config.timeout_ms
@@ -181,7 +210,7 @@ async def _one_attempt(life: Lifetime, key: StepKey, body: StepBody, config: Res
     failure = task.exception()
     if failure is not None:
         return failure if isinstance(failure, Exception) else _reraise(failure)
-    return await _store_result(life, key, attempt, task.result(), config)
+    return _Finished(task.result())
 
 
 def _start_eagerly(coro: Coroutine[Any, Any, Any]) -> tuple[bool, Any]:
@@ -246,37 +275,45 @@ def make_ctx(key: StepKey, attempt: int, config: ResolvedConfig) -> serde.JsonDi
 
 
 async def _store_result(life: Lifetime, key: StepKey, attempt: int, value: Any,
-                        config: ResolvedConfig) -> Any:
+                        config: ResolvedConfig, change: Change) -> Any:
+    """Add the attempt's success to ``change``, commit it, and return the value as stored."""
     try:
         encoded = serde.encode(value)
     except serde.NotSerialisableError as exc:
+        life.write_soon(change)
         await _fatal_step(life, key, attempt,
                           f'Value returned from step "{key.name}" is not serialisable: {exc}',
                           f'The execution of the Workflow instance was terminated, as the step '
                           f'"{key.name}" returned a value which is not serialisable')
     size = serde.byte_size(encoded)
     if size > MAX_STEP_RESULT_BYTES:
+        life.write_soon(change)
         await _fatal_step(life, key, attempt,
                           f"Step {key.target} output is too large: {format_size(size)}. "
                           "Maximum allowed size is 1MiB.",
                           f'The execution of the Workflow instance was terminated, as the step '
                           f'"{key.name}" returned {format_size(size)}, over the 1 MiB limit. '
                           "Store large data elsewhere and return a reference to it.")
-    change = life.change()
-    change.log.append(life.log(EventType.ATTEMPT_SUCCESS, key.cache_key, key.target,
-                               attempt=attempt))
-    success = life.log(EventType.STEP_SUCCESS, key.cache_key, key.target)
-    if value is not None:
+    now = life.now()
+    change.log.append(NewLogEvent(EventType.ATTEMPT_SUCCESS, now, key.cache_key, key.target,
+                                  {"attempt": attempt}, f'{{"attempt":{attempt}}}'))
+    if value is None:
+        change.log.append(NewLogEvent(EventType.STEP_SUCCESS, now, key.cache_key, key.target))
+    else:
         shown = '"[REDACTED]"' if config.sensitive_output else encoded
-        success = replace(success, metadata_json='{"result":' + shown + "}")
-    change.log.append(success)
-    change.steps.append(StepWrite(key.cache_key, "do", key.target, state="done",
-                                  value_json=encoded, attempts=attempt, attempt_open=False))
+        change.log.append(NewLogEvent(EventType.STEP_SUCCESS, now, key.cache_key, key.target,
+                                      metadata_json='{"result":' + shown + "}"))
+    change.add_step(StepWrite(key.cache_key, "do", key.target, state="done", value_json=encoded,
+                              attempts=attempt, attempt_open=False))
     _clear_retry_timer(life, key, change)
     await life.write(change)
     if life.ended:
         raise asyncio.CancelledError
-    return serde.decode(encoded)
+    # The value as stored (a replay returns that): only containers can differ from it.
+    return value if type(value) in _STORED_AS_IS else serde.decode(encoded)
+
+
+_STORED_AS_IS = frozenset({int, float, str, bool, type(None)})
 
 
 async def _fatal_step(life: Lifetime, key: StepKey, attempt: int, attempt_message: str,

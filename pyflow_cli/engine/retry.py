@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from pyflow_cli.engine.durations import InvalidDurationError, parse_duration_ms
+from pyflow_cli.engine.serde import encode_plain
 
 DEFAULT_LIMIT = 5
 DEFAULT_DELAY_MS = 10_000  # SPEC A2: the documented default, not the local reference's 1000
@@ -38,6 +40,11 @@ class ResolvedConfig:
 
     stored: dict[str, Any]
     delay_function: DelayFunction | None = None
+
+    @cached_property
+    def stored_json(self) -> str:
+        """``stored`` as JSON (written with every new step; the default config's is cached)."""
+        return encode_plain(self.stored)
 
     @property
     def limit(self) -> int:

@@ -138,7 +138,7 @@ class WorkflowStep:
 
     async def _run_named(self, name: str, func: StepFunction, plan: list[Any], values: list[Any],
                          config: Mapping[str, Any] | None) -> Any:
-        def body(ctx: JsonDict) -> Any:
+        def body(ctx: JsonDict | None) -> Any:
             supplied = iter(values)
             return func(*[ctx if dep is _CTX else next(supplied) for dep in plan])
 
@@ -146,7 +146,7 @@ class WorkflowStep:
         running: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._in_flight[name] = running
         try:
-            result = await primitives.do_step(self._life, name, body, config)
+            result = await primitives.do_step(self._life, name, body, config, _CTX in plan)
         except BaseException as error:
             running.set_exception(error)
             running.exception()  # nobody may be waiting: don't report it as never retrieved
@@ -161,7 +161,7 @@ class WorkflowStep:
                 config: Mapping[str, Any] | None) -> Awaitable[Any]:
         wants_ctx = _accepts_ctx(fn)
         return primitives.do_step(self._life, name, (lambda ctx: fn(ctx)) if wants_ctx
-                                  else (lambda ctx: fn()), config)
+                                  else (lambda ctx: fn()), config, wants_ctx)
 
     # -- sleeps and events ------------------------------------------------------------------------
     async def sleep(self, name: str, duration: Any) -> None:

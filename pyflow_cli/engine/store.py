@@ -12,9 +12,10 @@ Nothing here knows SQL; ``pyflow_cli.storage.sqlite`` is one implementation, Pos
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
-from typing import Any, Protocol
+from types import MappingProxyType
+from typing import Any, NamedTuple, Protocol
 
 from pyflow_cli.engine.events import EventType, LogEvent
 from pyflow_cli.engine.serde import encode_plain
@@ -93,21 +94,23 @@ class History:
     inbox: list[InboxEvent]
 
 
-@dataclass(frozen=True)
-class NewLogEvent:
+class NewLogEvent(NamedTuple):
+    """An event-log row to write. A tuple, as the engine makes several per step."""
+
     event: EventType
     timestamp_ms: float
     group_key: str | None = None
     target: str | None = None
-    metadata: dict[str, Any] = field(default_factory=dict)
-    metadata_json: str | None = None  # already-encoded metadata (spares encoding a result twice)
+    metadata: Mapping[str, Any] = MappingProxyType({})
+    metadata_json: str | None = None  # already-encoded metadata (spares encoding it again)
 
     def encoded_metadata(self) -> str:
-        return self.metadata_json if self.metadata_json is not None else encode_plain(self.metadata)
+        if self.metadata_json is not None:
+            return self.metadata_json
+        return encode_plain(dict(self.metadata)) if self.metadata else "{}"
 
 
-@dataclass(frozen=True)
-class StepWrite:
+class StepWrite(NamedTuple):
     """Upsert of a step row; ``None`` fields keep their stored value."""
 
     cache_key: str
@@ -195,15 +198,19 @@ class Change:
                              else self.instance.updated_by(later.instance))
         self.log += later.log
         for step in later.steps:
-            if self.steps and self.steps[-1].cache_key == step.cache_key:
-                self.steps[-1] = self.steps[-1].updated_by(step)
-            else:
-                self.steps.append(step)
+            self.add_step(step)
         self.set_timers += later.set_timers
         self.clear_timers += later.clear_timers
         self.shift_timers_ms += later.shift_timers_ms
         self.consume_events += later.consume_events
         return self
+
+    def add_step(self, step: StepWrite) -> None:
+        """Write ``step`` after the others; merged with the last write if it is of the same row."""
+        if self.steps and self.steps[-1].cache_key == step.cache_key:
+            self.steps[-1] = self.steps[-1].updated_by(step)
+        else:
+            self.steps.append(step)
 
     def logs(self, *events: NewLogEvent) -> Change:
         self.log.extend(events)
