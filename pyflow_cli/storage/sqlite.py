@@ -65,6 +65,7 @@ class SqliteStore:
         self.durability = durability
         self._writer = GroupCommitWriter(self._connect_writer)
         self._reader: aiosqlite.Connection | None = None
+        self._point_reader: sqlite3.Connection | None = None
 
     # -- connections --------------------------------------------------------------------------------
     def _connect_writer(self) -> sqlite3.Connection:
@@ -82,11 +83,18 @@ class SqliteStore:
             self._reader = await aiosqlite.connect(self.path, isolation_level=None)
             await self._reader.execute("PRAGMA busy_timeout = 10000")
             await self._reader.execute("PRAGMA query_only = 1")
+            self._point_reader = sqlite3.connect(self.path, isolation_level=None,
+                                                 check_same_thread=False)
+            self._point_reader.execute("PRAGMA busy_timeout = 10000")
+            self._point_reader.execute("PRAGMA query_only = 1")
         except (OSError, sqlite3.Error) as exc:
             raise StorageError(f"Cannot open the state database {self.path}: {exc}. "
                                "Check the --persist-to directory.") from exc
 
     async def close(self) -> None:
+        if self._point_reader is not None:
+            self._point_reader.close()
+            self._point_reader = None
         if self._reader is not None:
             await self._reader.close()
             self._reader = None
@@ -95,6 +103,16 @@ class SqliteStore:
     async def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         assert self._reader is not None, "the store is not open"
         return list(await self._reader.execute_fetchall(sql, params))  # one thread hop
+
+    def _point_rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        """A read of a few rows found through an index, run right here on the event loop.
+
+        The SQLite part of such a read takes microseconds; on the reader thread, the answer
+        would wait for that thread to get the GIL back from a busy event loop, up to Python's
+        switch interval (5 ms) at every row. WAL readers never wait for the writer.
+        """
+        assert self._point_reader is not None, "the store is not open"
+        return self._point_reader.execute(sql, params).fetchall()
 
     # -- writes -------------------------------------------------------------------------------------
     def commit(self, change: Change, urgent: bool = True) -> Awaitable[bool]:
@@ -198,16 +216,16 @@ class SqliteStore:
         return [EngineRecord(*row) for row in rows]
 
     async def get_instance(self, workflow: str, instance_id: str) -> InstanceRecord | None:
-        rows = await self._rows(f"SELECT {_INSTANCE_COLUMNS} FROM instances WHERE workflow = ? "
+        rows = self._point_rows(f"SELECT {_INSTANCE_COLUMNS} FROM instances WHERE workflow = ? "
                                 "AND id = ?", (workflow, instance_id))
         return _instance(rows[0]) if rows else None
 
     async def get_instance_by_iid(self, iid: int) -> InstanceRecord | None:
-        rows = await self._rows(f"SELECT {_INSTANCE_COLUMNS} FROM instances WHERE iid = ?", (iid,))
+        rows = self._point_rows(f"SELECT {_INSTANCE_COLUMNS} FROM instances WHERE iid = ?", (iid,))
         return _instance(rows[0]) if rows else None
 
     async def latest_instance(self, workflow: str) -> InstanceRecord | None:
-        rows = await self._rows(f"SELECT {_INSTANCE_COLUMNS} FROM instances WHERE workflow = ? "
+        rows = self._point_rows(f"SELECT {_INSTANCE_COLUMNS} FROM instances WHERE workflow = ? "
                                 "ORDER BY created_ms DESC, iid DESC LIMIT 1", (workflow,))
         return _instance(rows[0]) if rows else None
 
@@ -239,7 +257,7 @@ class SqliteStore:
         return {status: count for status, count in rows}
 
     async def read_log(self, iid: int, after_seq: int = 0) -> list[LogEvent]:
-        rows = await self._rows("SELECT seq, ts, event, group_key, target, metadata FROM log "
+        rows = self._point_rows("SELECT seq, ts, event, group_key, target, metadata FROM log "
                                 "WHERE iid = ? AND seq > ? ORDER BY seq", (iid, after_seq))
         return [LogEvent(seq, ts, EventType(event), key, target, decode(meta))
                 for seq, ts, event, key, target, meta in rows]
@@ -275,7 +293,7 @@ class SqliteStore:
         return histories
 
     async def load_inbox(self, iid: int) -> list[InboxEvent]:
-        rows = await self._rows("SELECT seq, type, payload, ts FROM inbox WHERE iid = ? AND "
+        rows = self._point_rows("SELECT seq, type, payload, ts FROM inbox WHERE iid = ? AND "
                                 "consumed_by IS NULL ORDER BY seq", (iid,))
         return [InboxEvent(*row) for row in rows]
 
