@@ -208,8 +208,11 @@ class Engine:
                 await self.store.commit(Change(record.iid, instance=InstanceUpdate(
                     lease_owner=None, lease_expires=None)))
         finally:
+            full = len(self._running) >= self.options.max_concurrent
             self._running.pop(record.iid, None)
-            if not self._stopping:
+            # A finished run leaves nothing to schedule, unless it frees a slot others wait for;
+            # a lifetime that ended early (hibernated, restarted...) may be due again soon.
+            if not self._stopping and (full or running.life.ended):
                 self._wake.set()
 
     def _on_end(self, life: Lifetime) -> None:
