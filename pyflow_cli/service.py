@@ -365,7 +365,7 @@ class WorkflowService:
                 return life.status
             change = life.set_status(InstanceStatus.WAITING_FOR_PAUSE)
             if change is not None:
-                life.write(change)
+                life.write_soon(change)
             if life.busy > 0:
                 life.request_pause()
                 return InstanceStatus.WAITING_FOR_PAUSE
@@ -376,7 +376,7 @@ class WorkflowService:
                 life.cancel_pause()
                 change = life.set_status(InstanceStatus.RUNNING)
                 if change is not None:
-                    life.write(change)
+                    life.write_soon(change)
                 return InstanceStatus.RUNNING
             return life.status
         reason = {"terminate": EndReason.TERMINATE, "restart": EndReason.RESTART,

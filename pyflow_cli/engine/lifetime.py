@@ -14,7 +14,7 @@ deleted, hibernated, engine stopped) it writes nothing more.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -33,6 +33,15 @@ from pyflow_cli.engine.store import (
     NewLogEvent,
     Store,
 )
+
+
+class StateNotWritten(BaseException):
+    """The store failed to commit a write the lifetime waited for; ends the lifetime, which
+    resumes later from its last committed step. A ``BaseException`` so user code lets it by."""
+
+    def __init__(self, cause: Exception) -> None:
+        super().__init__(f"{type(cause).__name__}: {cause}")
+        self.cause = cause
 
 
 class EndReason(StrEnum):
@@ -90,6 +99,7 @@ class Lifetime:
     retried: dict[str, bool] = field(default_factory=dict)  # steps given a retry timer this lifetime
     wake_at: float = 0.0  # set when hibernating: the earliest deadline of the pending waits
     _quiet_check_scheduled: bool = False
+    store_failure: Exception | None = None  # a write failed: the lifetime cannot go on
     _held: Change | None = None
 
     @property
@@ -108,15 +118,22 @@ class Lifetime:
         return ms / self.options.time_scale
 
     # -- writes ------------------------------------------------------------------------------------
-    def write(self, change: Change) -> Awaitable[bool]:
+    async def write(self, change: Change) -> bool:
         """Commit ``change`` (with anything ``write_soon`` still holds, which goes first) unless
-        this lifetime has ended (then it is dropped); the caller awaits it, so it is urgent."""
+        this lifetime has ended (then it is dropped); the caller awaits it, so it is urgent.
+
+        A store that cannot write raises ``StateNotWritten``, which ``except Exception`` in
+        user code does not catch: ``run()`` must not go on as if the write had happened."""
         if self.ended:
-            return _done(False)
+            return False
         if self._held is not None:
             change = self._held.absorb(change)
             self._held = None
-        return self.store.commit(change)
+        try:
+            return await self.store.commit(change)
+        except Exception as error:
+            self.store_failure = error
+            raise StateNotWritten(error) from error
 
     def write_soon(self, change: Change) -> None:
         """Commit ``change`` without anyone waiting for it. It is held until the loop's next turn:
@@ -249,8 +266,3 @@ def _with_status(update: InstanceUpdate, status: InstanceStatus) -> InstanceUpda
 
     return replace(update, status=status)
 
-
-def _done(value: bool) -> Awaitable[bool]:
-    future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-    future.set_result(value)
-    return future

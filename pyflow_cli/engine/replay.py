@@ -15,7 +15,7 @@ from typing import Any
 from pyflow_cli.engine import serde
 from pyflow_cli.engine.entrypoint import Env, ExecutionContext, WorkflowEvent
 from pyflow_cli.engine.events import EventType
-from pyflow_cli.engine.lifetime import EndReason, Lifetime
+from pyflow_cli.engine.lifetime import EndReason, Lifetime, StateNotWritten
 from pyflow_cli.engine.primitives import FatalStepFailure, is_non_retryable
 from pyflow_cli.engine.status import InstanceStatus
 from pyflow_cli.engine.step import WorkflowStep
@@ -54,10 +54,14 @@ async def run_lifetime(life: Lifetime, env: Env, run_task_holder: list[asyncio.T
         if life.end_reason is not None:
             await record_end(life)
             return
-        if isinstance(error, KeyboardInterrupt | SystemExit):
+        if isinstance(error, KeyboardInterrupt | SystemExit | StateNotWritten):
             raise
+        if life.store_failure is not None:  # user code caught it and failed otherwise
+            raise StateNotWritten(life.store_failure) from error
         await _record_failure(life, error)
         return
+    if life.store_failure is not None:  # user code caught it and carried on
+        raise StateNotWritten(life.store_failure)
     if life.end_reason is not None:
         await record_end(life)
     elif life.fatal_error is not None:

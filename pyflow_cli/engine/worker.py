@@ -21,7 +21,7 @@ from typing import Any
 
 from pyflow_cli.engine.clock import Clock
 from pyflow_cli.engine.entrypoint import Env, WorkflowDefinition
-from pyflow_cli.engine.lifetime import EndReason, EngineOptions, Lifetime
+from pyflow_cli.engine.lifetime import EndReason, EngineOptions, Lifetime, StateNotWritten
 from pyflow_cli.engine.processes import process_alive
 from pyflow_cli.engine.replay import record_end, run_lifetime
 from pyflow_cli.engine.store import (
@@ -200,10 +200,12 @@ class Engine:
         except asyncio.CancelledError:
             if not running.life.ended:
                 raise
-        except Exception as error:  # the store failed under this instance: leave it for later
+        except (Exception, StateNotWritten) as failure:  # the store failed: leave it for later
+            error = failure.cause if isinstance(failure, StateNotWritten) else failure
             _log.error("pyflow: instance %s/%s stopped, its state could not be written (%s: %s); "
                        "it resumes from its last committed step", record.workflow, record.id,
                        type(error).__name__, error)
+            running.life.on_end_request(EndReason.SHUTDOWN)  # stops branches still running
             with contextlib.suppress(Exception):
                 await self.store.commit(Change(record.iid, instance=InstanceUpdate(
                     lease_owner=None, lease_expires=None)))

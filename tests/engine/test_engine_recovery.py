@@ -89,28 +89,38 @@ async def test_sleeps_and_waits_resume_after_a_restart(tmp_path: Path) -> None:
         assert runs == [1]
 
 
-async def test_a_store_failure_stops_the_instance_cleanly_and_it_resumes_later(
-        tmp_path: Path, caplog: Any) -> None:
-    from pyflow_cli.engine.store import Change
+class FlakyStore(SqliteStore):
+    """Fails every awaited commit while ``failing`` (a full disk, say), or the next
+    ``failures_left`` of them."""
 
-    class FlakyStore(SqliteStore):
-        failing = False
+    failing = False
+    failures_left = 0
 
-        def commit(self, change: Change, urgent: bool = True) -> Any:
-            if self.failing and urgent:
-                failed: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-                failed.set_exception(OSError("disk full"))
-                return failed
-            return super().commit(change, urgent)
+    def commit(self, change: Any, urgent: bool = True) -> Any:
+        if (self.failing or self.failures_left) and urgent:
+            self.failures_left = max(0, self.failures_left - 1)
+            failed: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+            failed.set_exception(OSError("disk full"))
+            return failed
+        return super().commit(change, urgent)
 
-    runs.clear()
-    clock = ManualClock()
+
+def flaky_env(tmp_path: Path, clock: ManualClock, workflow: type[WorkflowEntrypoint]
+              ) -> tuple[WorkflowTestEnv, FlakyStore]:
     store = FlakyStore(tmp_path)
-    env = WorkflowTestEnv({"wf": Sleeps}, state_dir=tmp_path, clock=clock,
+    env = WorkflowTestEnv({"wf": workflow}, state_dir=tmp_path, clock=clock,
                           options=EngineOptions(poll_interval_s=0.05))
     env.store = store
     env.engine.store = store
     env.service.store = store
+    return env, store
+
+
+async def test_a_store_failure_stops_the_instance_cleanly_and_it_resumes_later(
+        tmp_path: Path, caplog: Any) -> None:
+    runs.clear()
+    clock = ManualClock()
+    env, store = flaky_env(tmp_path, clock, Sleeps)
     async with env:
         await env.service.create("wf", "x")
         store.failing = True
@@ -122,3 +132,24 @@ async def test_a_store_failure_stops_the_instance_cleanly_and_it_resumes_later(
         await env.service.send_event("wf", "x", "go", "later")
         record = await env.run_until_done("wf", "x")
         assert record.output_json == '["first","later"]'
+
+
+class Swallows(WorkflowEntrypoint):
+    async def run(self, event: Any, step: Any) -> Any:
+        try:
+            return await step.do("a", lambda: "stored")
+        except Exception:
+            return "swallowed"
+
+
+async def test_user_code_cannot_catch_a_failed_commit_and_carry_on(
+        tmp_path: Path, caplog: Any) -> None:
+    clock = ManualClock()
+    env, store = flaky_env(tmp_path, clock, Swallows)
+    async with env:
+        store.failures_left = 1  # the step's result; the writes after it succeed
+        await env.service.create("wf", "x")
+        record = await env.run_until_done("wf", "x")
+        assert "could not be written (OSError: disk full)" in caplog.text
+        # The lifetime ended at the failed write; the next one ran the step again.
+        assert record.output_json == '"stored"'
