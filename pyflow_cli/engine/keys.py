@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from pyflow_cli.engine.errors import format_ms
 
@@ -23,6 +24,7 @@ class StepKey:
     count: int
 
 
+@lru_cache(maxsize=4096)  # the same few step names come back in every instance
 def _sha1(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()
 

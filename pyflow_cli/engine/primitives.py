@@ -140,6 +140,8 @@ async def _attempts(life: Lifetime, key: StepKey, body: StepBody, config: Resolv
             finished, outcome = _start_attempt(life, key, body, config, attempt, change, wants_ctx)
             if finished:
                 return await _store_result(life, key, attempt, outcome, config, change)
+            change.add_step(StepWrite(key.cache_key, "do", key.target, attempts=attempt,
+                                      attempt_open=True))
             life.write_soon(change)  # rides along with the result's commit, or follows within ms
             if not isinstance(outcome, BaseException):
                 outcome = await _await_body(life, config, outcome)
@@ -167,11 +169,10 @@ def _start_attempt(life: Lifetime, key: StepKey, body: StepBody, config: Resolve
                    attempt: int, change: Change, wants_ctx: bool) -> tuple[bool, Any]:
     """Log attempt ``attempt``'s start into ``change`` and call the body. Returns ``(True,
     value)`` if it finished at once, else ``(False, x)`` with the exception it raised at once or
-    the task that carries it on."""
+    the task that carries it on (the step row says the attempt is open only in that case: a
+    result written with its start needs no such mark)."""
     change.log.append(NewLogEvent(EventType.ATTEMPT_START, life.now(), key.cache_key, key.target,
                                   {"attempt": attempt}, f'{{"attempt":{attempt}}}'))
-    change.add_step(StepWrite(key.cache_key, "do", key.target, attempts=attempt,
-                              attempt_open=True))
     try:
         started = body(make_ctx(key, attempt, config) if wants_ctx else None)
         if inspect.iscoroutine(started):
