@@ -472,6 +472,8 @@ class StepError(Exception):
 
 
 async def _wait_until(life: Lifetime, due_ms: float) -> None:
+    if due_ms <= life.now():
+        return  # already due (a replay after the wake-up, mostly): nothing to wait for
     waiter = life.add_waiter(due_ms)
     await _await_waiter(life, waiter)
 

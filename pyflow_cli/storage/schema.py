@@ -87,6 +87,14 @@ CREATE TABLE engines (
     heartbeat_ms REAL NOT NULL
 );
 """),
+    (2, "claim indexes", """
+-- A claim looks for due instances nobody leases, and for leases that ran out, separately: with
+-- one index over every runnable instance it had to step over all the leased (running) ones.
+DROP INDEX instances_runnable;
+CREATE INDEX instances_claimable ON instances (runnable_at)
+    WHERE runnable_at IS NOT NULL AND lease_owner IS NULL;
+CREATE INDEX instances_by_lease_expiry ON instances (lease_expires) WHERE lease_owner IS NOT NULL;
+"""),
 )
 
 LATEST_VERSION = MIGRATIONS[-1][0]

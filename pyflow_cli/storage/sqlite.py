@@ -178,14 +178,12 @@ class SqliteStore:
 
     async def claim_runnable(self, owner: str, now_ms: float, lease_ms: float, limit: int,
                              workflows: Sequence[str]) -> list[InstanceRecord]:
-        marks = ",".join("?" * len(workflows))
-
         def op(conn: sqlite3.Connection) -> list[InstanceRecord]:
-            rows = conn.execute(
-                f"SELECT {_INSTANCE_COLUMNS} FROM instances WHERE runnable_at <= ? "
-                f"AND workflow IN ({marks}) AND (lease_owner IS NULL OR lease_expires < ?) "
-                "ORDER BY runnable_at LIMIT ?",
-                (now_ms, *workflows, now_ms, limit)).fetchall()
+            rows = conn.execute(claim_due_sql(len(workflows)),
+                                (now_ms, *workflows, limit)).fetchall()
+            if len(rows) < limit:
+                rows += conn.execute(claim_expired_sql(len(workflows)),
+                                     (now_ms, now_ms, *workflows, limit - len(rows))).fetchall()
             conn.executemany("UPDATE instances SET lease_owner = ?, lease_expires = ? "
                              "WHERE iid = ?", [(owner, now_ms + lease_ms, r[0]) for r in rows])
             return [_instance(r) for r in rows]
@@ -302,12 +300,32 @@ class SqliteStore:
         return [(iid, signal) for iid, signal in rows]
 
     async def next_runnable_ms(self, workflows: Sequence[str]) -> float | None:
-        marks = ",".join("?" * len(workflows))
-        rows = await self._rows(f"SELECT MIN(runnable_at) FROM instances WHERE runnable_at IS NOT "
-                                f"NULL AND lease_owner IS NULL AND workflow IN ({marks})",
-                                tuple(workflows))
+        rows = await self._rows(next_due_sql(len(workflows)), tuple(workflows))
         value = rows[0][0] if rows else None
         return float(value) if value is not None else None
+
+
+# -- claiming ------------------------------------------------------------------------------------------
+# Due instances nobody leases, and instances whose lease ran out, each through its own partial
+# index (schema v2). The unary ``+`` keeps SQLite from picking the (workflow, created) index
+# instead, which would read every instance of the workflow at every claim.
+
+
+def claim_due_sql(workflows: int) -> str:
+    return (f"SELECT {_INSTANCE_COLUMNS} FROM instances WHERE runnable_at IS NOT NULL "
+            f"AND lease_owner IS NULL AND runnable_at <= ? AND +workflow IN "
+            f"({','.join('?' * workflows)}) ORDER BY runnable_at LIMIT ?")
+
+
+def claim_expired_sql(workflows: int) -> str:
+    return (f"SELECT {_INSTANCE_COLUMNS} FROM instances WHERE lease_owner IS NOT NULL "
+            f"AND lease_expires < ? AND runnable_at <= ? AND +workflow IN "
+            f"({','.join('?' * workflows)}) ORDER BY lease_expires LIMIT ?")
+
+
+def next_due_sql(workflows: int) -> str:
+    return ("SELECT MIN(runnable_at) FROM instances WHERE runnable_at IS NOT NULL AND "
+            f"lease_owner IS NULL AND +workflow IN ({','.join('?' * workflows)})")
 
 
 # -- applying a Change (runs on the writer thread) ----------------------------------------------------

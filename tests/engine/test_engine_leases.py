@@ -103,3 +103,25 @@ async def test_a_dead_engines_instances_are_taken_over_when_its_lease_expires(tm
     await store.close()
     assert record is not None and record.status.value == "complete"
     assert executions["hold"] == 2  # the interrupted attempt, then engine-b's retry
+
+
+def test_claims_read_only_claimable_rows_whatever_the_number_of_instances(tmp_path: Path) -> None:
+    """A claim goes through the partial indexes of due-and-unleased rows and of leases; the
+    (workflow, created) index would make every claim read every instance of the workflow."""
+    import sqlite3
+
+    from pyflow_cli.storage.schema import migrate
+    from pyflow_cli.storage.sqlite import claim_due_sql, claim_expired_sql, next_due_sql
+
+    conn = sqlite3.connect(tmp_path / "plan.sqlite", isolation_level=None)
+    migrate(conn)
+    conn.executemany(
+        "INSERT INTO instances (workflow, id, status, created_ms, params, runnable_at) "
+        "VALUES ('w', ?, 'waiting', 0, '{}', ?)", [(f"i{k}", float(k)) for k in range(2000)])
+    conn.execute("ANALYZE")  # the plan must hold with statistics, too
+    for sql, params in ((claim_due_sql(2), (1.0, "w", "v", 10)),
+                        (claim_expired_sql(2), (1.0, 1.0, "w", "v", 10)),
+                        (next_due_sql(2), ("w", "v"))):
+        plan = " ".join(str(row[3]) for row in conn.execute("EXPLAIN QUERY PLAN " + sql, params))
+        assert "instances_claimable" in plan or "instances_by_lease_expiry" in plan, plan
+        assert "instances_by_created" not in plan, plan
