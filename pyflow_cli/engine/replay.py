@@ -38,11 +38,12 @@ async def run_lifetime(life: Lifetime, env: Env, run_task_holder: list[asyncio.T
     )
     entry = life.definition.cls(ExecutionContext(), env)
     step = WorkflowStep(life)
+    task = asyncio.ensure_future(entry.run(event, step))
+    run_task_holder.append(task)
+    # Held after the task is scheduled, so that a first step finishing at once takes it along.
     start = life.set_status(InstanceStatus.RUNNING)
     if start is not None:
         life.write_soon(start)
-    task = asyncio.ensure_future(entry.run(event, step))
-    run_task_holder.append(task)
     try:
         result = await task
     except asyncio.CancelledError:
