@@ -61,6 +61,7 @@ async def pyflow_once(base: Path, durability: str, n: int, steps: int, probe: bo
         ids = [f"i{k}" for k in range(n)]
         created: list[str] = []
         latencies: list[float] = []
+        lags: list[float] = []  # how late the prober woke from its sleep: event-loop lag
         done = asyncio.Event()
 
         async def prober() -> None:
@@ -71,7 +72,9 @@ async def pyflow_once(base: Path, durability: str, n: int, steps: int, probe: bo
                     t = time.perf_counter()
                     await h.service.status("w1", target)
                     latencies.append((time.perf_counter() - t) * 1000)
+                t = time.perf_counter()
                 await asyncio.sleep(PROBE_INTERVAL_S)
+                lags.append((time.perf_counter() - t - PROBE_INTERVAL_S) * 1000)
 
         probe_task = asyncio.create_task(prober()) if probe else None
         reset_peak_rss()
@@ -89,7 +92,7 @@ async def pyflow_once(base: Path, durability: str, n: int, steps: int, probe: bo
         counts = await h.store.status_counts("w1")
         assert counts.get("complete", 0) == n, counts
     return {"seconds": t_end - t0, "create_s": t_created - t0, "peak_rss_mb": rss,
-            "latencies_ms": latencies}
+            "latencies_ms": latencies, "loop_lag_ms": lags}
 
 
 # -- DBOS -----------------------------------------------------------------------------------------
@@ -205,6 +208,12 @@ def main() -> None:
         metrics["status_p99_ms"] = summary([percentile(lat, 99)], "ms", "lower", **extra)
         metrics["status_max_ms"] = summary([max(lat) if lat else float("nan")], "ms", "lower",
                                            **extra)
+        lags = [x for r in probe_runs for x in r.get("loop_lag_ms", [])]
+        if lags:  # pyflow: a request over HTTP would wait this long for the loop to serve it
+            metrics["loop_lag_p99_ms"] = summary(
+                [percentile(lags, 99)], "ms", "lower",
+                note=f"lateness of the prober's {PROBE_INTERVAL_S * 1000:.0f} ms sleep, "
+                     f"{len(lags)} samples")
         metrics[f"steps_per_s_n{n}_with_probes"] = summary(
             [n * args.steps / r["seconds"] for r in probe_runs], "steps/s")
         metrics["status_queries"] = summary([len(lat)], "queries")

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pyflow_cli.engine.clock import Clock
+from pyflow_cli.engine.collector import tune_for_engine
 from pyflow_cli.engine.entrypoint import Env, WorkflowDefinition
 from pyflow_cli.engine.lifetime import EndReason, EngineOptions, Lifetime, StateNotWritten
 from pyflow_cli.engine.processes import process_alive
@@ -73,6 +74,7 @@ class Engine:
     # -- lifecycle ----------------------------------------------------------------------------------
     async def start(self) -> None:
         """Register, take over the instances of dead engines, and start scheduling."""
+        tune_for_engine()
         await self._release_dead_engines()
         await self.store.register_engine(
             EngineRecord(self.id, os.getpid(), socket.gethostname(), self.clock.now_ms()))

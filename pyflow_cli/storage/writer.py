@@ -180,11 +180,20 @@ def _runs(batch: list[tuple[Operation, asyncio.Future[Any]]]
     return runs
 
 
-def _resolve(items: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
-    for future, ok, value in items:
+def _resolve(items: list[tuple[asyncio.Future[Any], bool, Any]], start: int = 0) -> None:
+    """Resolve a commit's futures, ``RESOLVE_CHUNK`` per turn of the event loop. Each one wakes
+    a waiting step: resolved all at once, the hundreds of a group commit would run in one turn,
+    and everything else on the loop (an HTTP request, a timer) would wait behind all of them."""
+    end = min(start + RESOLVE_CHUNK, len(items))
+    for future, ok, value in items[start:end]:
         if future.done():
             continue
         if ok:
             future.set_result(value)
         else:
             future.set_exception(value)
+    if end < len(items):
+        asyncio.get_running_loop().call_soon(_resolve, items, end)
+
+
+RESOLVE_CHUNK = 32

@@ -125,3 +125,20 @@ def test_claims_read_only_claimable_rows_whatever_the_number_of_instances(tmp_pa
         plan = " ".join(str(row[3]) for row in conn.execute("EXPLAIN QUERY PLAN " + sql, params))
         assert "instances_claimable" in plan or "instances_by_lease_expiry" in plan, plan
         assert "instances_by_created" not in plan, plan
+
+
+async def test_an_engine_process_collects_garbage_rarely(tmp_path: Path) -> None:
+    """Young collections every 20,000 allocations, not 700 (see engine/collector.py)."""
+    import gc
+
+    from pyflow_cli.engine.collector import YOUNG_THRESHOLD
+
+    store = SqliteStore(tmp_path)
+    await store.open()
+    engine = Engine(store, {}, SystemClock(), EngineOptions())
+    try:
+        await engine.start()
+        assert gc.get_threshold()[0] == YOUNG_THRESHOLD
+    finally:
+        await engine.stop()
+        await store.close()
