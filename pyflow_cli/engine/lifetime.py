@@ -93,13 +93,13 @@ class Lifetime:
     end_reason: EndReason | None = None
     pause_requested: bool = False
     fatal_error: dict[str, Any] | None = None
+    store_failure: Exception | None = None  # a write failed: the lifetime cannot go on
     body_tasks: set[asyncio.Future[Any]] = field(default_factory=set)
     pause_cleared: asyncio.Event = field(default_factory=asyncio.Event)
     max_inbox_seq: int = 0
     retried: dict[str, bool] = field(default_factory=dict)  # steps given a retry timer this lifetime
     wake_at: float = 0.0  # set when hibernating: the earliest deadline of the pending waits
     _quiet_check_scheduled: bool = False
-    store_failure: Exception | None = None  # a write failed: the lifetime cannot go on
     _held: Change | None = None
 
     @property
