@@ -55,7 +55,8 @@ class Crashy(WorkflowEntrypoint):
         mixed = MODE == "mixed"
         for k in range(STEPS):
             name = f"s{k}"
-            config = {"retries": {"limit": 3, "delay": "100 ms", "backoff": "constant"}}
+            # More retries than the test kills the process: interrupted attempts count as failed.
+            config = {"retries": {"limit": 10, "delay": "100 ms", "backoff": "constant"}}
             fails_first = mixed and k % 4 == 1
             tokens.append(await step.do(name, body(event.instanceId, name, fails_first), config=config))
             if mixed and k == 3:

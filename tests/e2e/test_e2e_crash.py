@@ -38,20 +38,29 @@ def run_with_kills(tmp_path: Path, mode: str, instances: int, steps: int, kills:
     rng = random.Random(1234 if mode == "steps" else 4321)
     killed = 0
     while killed < kills:
+        done_so_far = count_done(journal)
         worker = start_worker(state, journal, mode, instances, steps)
-        time.sleep(rng.uniform(0.2, 0.6))
+        # Kill at a random moment once this run has made progress: a fixed delay let a fast
+        # engine finish everything before the sixth kill.
+        while count_done(journal) == done_so_far and worker.poll() is None:
+            time.sleep(0.01)
+        time.sleep(rng.uniform(0.0, 0.15))
         if worker.poll() is not None:
             break  # it finished before we could kill it
         worker.send_signal(signal.SIGKILL)
         worker.wait()
         killed += 1
-    done_before_final = journal.read_text().count('"done"') if journal.exists() else 0
+    done_before_final = count_done(journal)
     assert done_before_final > 0, "the killed runs made no progress: the kills prove nothing"
     final = start_worker(state, journal, mode, instances, steps)
     _, err = final.communicate(timeout=120)
     assert final.returncode == 0, err
     assert killed >= 5, f"only {killed} kills landed; the workload finished too fast"
     return state
+
+
+def count_done(journal: Path) -> int:
+    return journal.read_text().count('"done"') if journal.exists() else 0
 
 
 async def stored_results(state: Path) -> dict[tuple[str, str], Any]:
@@ -87,7 +96,7 @@ def check_journal(journal: Path, results: dict[tuple[str, str], Any], steps: int
         assert not later, f"{key}: the body ran again after its result was committed: {later}"
 
 
-@pytest.mark.parametrize(("mode", "instances", "steps"), [("steps", 50, 20), ("mixed", 30, 10)])
+@pytest.mark.parametrize(("mode", "instances", "steps"), [("steps", 50, 30), ("mixed", 30, 10)])
 def test_sigkill_loses_no_completed_step_and_reruns_none(tmp_path: Path, mode: str, instances: int,
                                                          steps: int) -> None:
     state = run_with_kills(tmp_path, mode, instances, steps, kills=6)
