@@ -41,8 +41,10 @@ class WorkflowInstance:
     async def resume(self) -> None:
         await self._service.resume(self._workflow, self.id)
 
-    async def terminate(self) -> None:
-        await self._service.terminate(self._workflow, self.id)
+    async def terminate(self, options: Mapping[str, Any] | None = None) -> None:
+        """Terminate; ``terminate({"rollback": True})`` runs the registered rollbacks first."""
+        await self._service.terminate(self._workflow, self.id,
+                                      bool((options or {}).get("rollback", False)))
 
     async def restart(self, options: Mapping[str, Any] | None = None) -> None:
         """Restart from the beginning, or ``restart({"from": {"name": ..., "count": ..., "type": ...}})``."""

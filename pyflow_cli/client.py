@@ -296,8 +296,12 @@ class DevClient:
     async def resume(self, workflow: str, instance_id: str) -> InstanceStatus:
         return await self._change(workflow, instance_id, {"status": "resume"})
 
-    async def terminate(self, workflow: str, instance_id: str) -> InstanceStatus:
-        return await self._change(workflow, instance_id, {"status": "terminate"})
+    async def terminate(self, workflow: str, instance_id: str,
+                        rollback: bool = False) -> InstanceStatus:
+        body: dict[str, Any] = {"status": "terminate"}
+        if rollback:
+            body["rollback"] = True
+        return await self._change(workflow, instance_id, body)
 
     async def restart(self, workflow: str, instance_id: str,
                       from_step: RestartFrom | None = None) -> InstanceStatus:

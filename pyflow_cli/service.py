@@ -51,6 +51,7 @@ from pyflow_cli.engine.worker import Engine
 from pyflow_cli.views import instance_details, status_view
 
 CONTROL_WAIT_S = 10.0
+ROLLBACK_LEASE_MS = 600_000.0  # an instance at rest is held this long at most to roll it back
 _RESTART_TYPES = {"do": EventType.STEP_START, "step": EventType.STEP_START,
                   "sleep": EventType.SLEEP_START, "waitForEvent": EventType.WAIT_START}
 
@@ -278,12 +279,22 @@ class WorkflowService:
     async def resume(self, workflow: str, instance_id: str) -> InstanceStatus:
         return await self._control(await self.resolve(workflow, instance_id), {"action": "resume"})
 
-    async def terminate(self, workflow: str, instance_id: str) -> InstanceStatus:
+    async def terminate(self, workflow: str, instance_id: str,
+                        rollback: bool = False) -> InstanceStatus:
+        """Terminate an unfinished instance; with ``rollback``, after running the rollbacks its
+        steps registered (SPEC §2.12), which needs the workflow's code in an engine."""
         record = await self.resolve(workflow, instance_id)
         if record.status.is_terminal:
             raise WorkflowError("Cannot terminate instance since its on a finite state",
                                 "instance.cannot_terminate")
-        return await self._control(record, {"action": "terminate"})
+        request: dict[str, Any] = {"action": "terminate"}
+        if rollback:
+            if self.engine is None:
+                raise WorkflowError("Terminating with rollback runs your rollback functions, "
+                                    "so it needs the workflow's code: start `pyflow dev` and "
+                                    "run this again.")
+            request["rollback"] = True
+        return await self._control(record, request)
 
     async def restart(self, workflow: str, instance_id: str,
                       from_step: RestartFrom | None = None) -> InstanceStatus:
@@ -382,6 +393,11 @@ class WorkflowService:
         reason = {"terminate": EndReason.TERMINATE, "restart": EndReason.RESTART,
                   "delete": EndReason.DELETE}[action]
         await self._end_resident(record.iid, reason)
+        if request.get("rollback") and self.engine is not None:
+            fresh = await self.store.get_instance_by_iid(record.iid)
+            if fresh is not None:
+                await self.engine.roll_back(fresh, life)  # the instance is still leased to us
+            request = {"action": action}
         fresh = await self.store.get_instance_by_iid(record.iid)
         status = await self._control_stored(fresh, request, owner=fresh.lease_owner) if fresh else None
         return status or InstanceStatus.TERMINATED
@@ -423,6 +439,17 @@ class WorkflowService:
             if status.is_terminal:
                 raise WorkflowError("Cannot terminate instance since its on a finite state",
                                     "instance.cannot_terminate")
+            if request.get("rollback") and self.engine is not None:
+                if owner != self.engine.id:
+                    # Hold it while the rollbacks run, so that no engine runs it meanwhile.
+                    held = await self.store.commit(Change(
+                        record.iid, expect_status=record.status, expect_owner=owner,
+                        instance=InstanceUpdate(lease_owner=self.engine.id,
+                                                lease_expires=now + ROLLBACK_LEASE_MS)))
+                    if not held:
+                        return None
+                    change.expect_owner = self.engine.id
+                await self.engine.roll_back(record)
             status = InstanceStatus.TERMINATED
             change.log.append(NewLogEvent(EventType.WORKFLOW_TERMINATED, now,
                                           metadata={"trigger": {"source": 0}}))

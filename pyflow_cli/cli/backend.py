@@ -58,7 +58,8 @@ class Backend(Protocol):
 
     async def resume(self, workflow: str, instance_id: str) -> InstanceStatus: ...
 
-    async def terminate(self, workflow: str, instance_id: str) -> InstanceStatus: ...
+    async def terminate(self, workflow: str, instance_id: str,
+                        rollback: bool = False) -> InstanceStatus: ...
 
     async def restart(self, workflow: str, instance_id: str,
                       from_step: RestartFrom | None = None) -> InstanceStatus: ...
@@ -113,8 +114,9 @@ class LocalBackend:
     async def resume(self, workflow: str, instance_id: str) -> InstanceStatus:
         return await self.service.resume(workflow, instance_id)
 
-    async def terminate(self, workflow: str, instance_id: str) -> InstanceStatus:
-        return await self.service.terminate(workflow, instance_id)
+    async def terminate(self, workflow: str, instance_id: str,
+                        rollback: bool = False) -> InstanceStatus:
+        return await self.service.terminate(workflow, instance_id, rollback)
 
     async def restart(self, workflow: str, instance_id: str,
                       from_step: RestartFrom | None = None) -> InstanceStatus:

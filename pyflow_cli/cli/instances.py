@@ -237,10 +237,13 @@ def resume(ctx: typer.Context, name: WorkflowName, instance_id: InstanceId,
 
 @app.command("terminate")
 def terminate(ctx: typer.Context, name: WorkflowName, instance_id: InstanceId,
+              rollback: Annotated[bool, typer.Option(
+                  "--rollback", help="Run the rollbacks its steps registered first (needs a "
+                  "running `pyflow dev`: they are your code).")] = False,
               json_output: JsonOutput = False) -> None:
     """Terminate an unfinished instance."""
     inv = begin(ctx, name)
-    resolved, status, _ = run(_control(inv, name, instance_id, "terminate"))
+    resolved, status, _ = run(_control(inv, name, instance_id, "terminate", rollback=rollback))
     _changed(inv, json_output, status,
              f'🥷 The instance "{resolved}" from {name} was terminated successfully')
 

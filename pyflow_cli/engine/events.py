@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 
 class EventType(IntEnum):
@@ -28,10 +28,39 @@ class EventType(IntEnum):
     WAIT_START = 14
     WAIT_COMPLETE = 15
     WAIT_TIMED_OUT = 16
+    ROLLBACK_START = 17
+    ROLLBACK_STEP_START = 18
+    ROLLBACK_ATTEMPT_START = 19
+    ROLLBACK_ATTEMPT_SUCCESS = 20
+    ROLLBACK_ATTEMPT_FAILURE = 21
+    ROLLBACK_STEP_SUCCESS = 22
+    ROLLBACK_STEP_FAILURE = 23
+    ROLLBACK_COMPLETE = 24
+    ROLLBACK_FAILED = 25
     WORKFLOW_RUNNING = 26
     WORKFLOW_PAUSED = 27
     WORKFLOW_WAITING_FOR_PAUSE = 28
     WORKFLOW_WAITING = 29
+
+
+class StepEvents(NamedTuple):
+    """The rows a step writes: a ``step.do``'s, or a rollback step's (SPEC §2.12)."""
+
+    start: EventType
+    success: EventType
+    failure: EventType
+    attempt_start: EventType
+    attempt_success: EventType
+    attempt_failure: EventType
+
+
+DO_EVENTS = StepEvents(EventType.STEP_START, EventType.STEP_SUCCESS, EventType.STEP_FAILURE,
+                       EventType.ATTEMPT_START, EventType.ATTEMPT_SUCCESS,
+                       EventType.ATTEMPT_FAILURE)
+ROLLBACK_EVENTS = StepEvents(EventType.ROLLBACK_STEP_START, EventType.ROLLBACK_STEP_SUCCESS,
+                             EventType.ROLLBACK_STEP_FAILURE, EventType.ROLLBACK_ATTEMPT_START,
+                             EventType.ROLLBACK_ATTEMPT_SUCCESS,
+                             EventType.ROLLBACK_ATTEMPT_FAILURE)
 
 
 class TriggerSource(IntEnum):

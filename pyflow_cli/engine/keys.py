@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from pyflow_cli.engine.errors import format_ms
+from pyflow_cli.engine.events import DO_EVENTS, ROLLBACK_EVENTS, StepEvents
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,7 @@ class StepKey:
     target: str
     name: str
     count: int
+    events: StepEvents = DO_EVENTS  # a rollback step writes the ROLLBACK_* rows instead
 
 
 @lru_cache(maxsize=4096)  # the same few step names come back in every instance
@@ -60,6 +62,15 @@ class KeyCounter:
     def wait_for_event(self, name: str) -> StepKey:
         n = self._next("waitForEvent-" + name)
         return StepKey(f"{_sha1(f'{name}-{n}')}-{n}", f"{name}-{n}", name, n)
+
+
+ROLLBACK_KEY_PREFIX = "rollback:"  # cannot start a step's own key (sha1 hex)
+
+
+def rollback_key(step: StepKey) -> StepKey:
+    """Where the rollback of ``step`` is stored: its own group, shown under the step's target."""
+    return StepKey(ROLLBACK_KEY_PREFIX + step.cache_key, step.target, step.target, 1,
+                   ROLLBACK_EVENTS)
 
 
 def split_target(target: str) -> tuple[str, int]:

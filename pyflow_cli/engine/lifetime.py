@@ -14,7 +14,7 @@ deleted, hibernated, engine stopped) it writes nothing more.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -67,6 +67,24 @@ class EngineOptions:
     time_scale: float = 1.0  # >1 shortens sleeps, retry delays and event timeouts (demos)
 
 
+@dataclass(frozen=True)
+class RollbackSpec:
+    """What ``step.do(..., rollback=fn, rollback_config=...)`` asked for (SPEC §2.12)."""
+
+    fn: Callable[..., Any]
+    config: Mapping[str, Any] | None = None
+
+
+@dataclass
+class RollbackEntry:
+    """A registered rollback: its handler, the step's context and, if the step succeeded, its
+    output (the handler receives both)."""
+
+    spec: RollbackSpec
+    ctx: Any
+    output: Any = None
+
+
 @dataclass(eq=False)
 class Waiter:
     """A pending wait: resolved by its deadline, by a matching event, or by the lifetime ending."""
@@ -94,6 +112,13 @@ class Lifetime:
     pause_requested: bool = False
     fatal_error: dict[str, Any] | None = None
     store_failure: Exception | None = None  # a write failed: the lifetime cannot go on
+    # Rollbacks (SPEC §2.12): what each step asked for, the handlers registered so far (by cache
+    # key), whether rollbacks are running (no other step may), and the replay that only
+    # re-registers handlers (terminate with rollback; nothing runs, nothing is written).
+    rollback_specs: dict[str, RollbackSpec] = field(default_factory=dict)
+    rollbacks: dict[str, RollbackEntry] = field(default_factory=dict)
+    rollback_phase: bool = False
+    replay_only: bool = False
     body_tasks: set[asyncio.Future[Any]] = field(default_factory=set)
     pause_cleared: asyncio.Event = field(default_factory=asyncio.Event)
     max_inbox_seq: int = 0

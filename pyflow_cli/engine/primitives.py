@@ -26,7 +26,7 @@ from pyflow_cli.engine.errors import (
 )
 from pyflow_cli.engine.events import EventType
 from pyflow_cli.engine.keys import StepKey
-from pyflow_cli.engine.lifetime import Lifetime, Waiter
+from pyflow_cli.engine.lifetime import Lifetime, RollbackEntry, RollbackSpec, Waiter
 from pyflow_cli.engine.limits import MAX_STEP_RESULT_BYTES, format_size, is_valid_step_name
 from pyflow_cli.engine.retry import (
     CONFIG_DOCS,
@@ -84,20 +84,62 @@ def check_step_call(life: Lifetime, name: object, config: object) -> None:
 
 
 async def do_step(life: Lifetime, name: str, body: StepBody,
-                  config: Mapping[str, Any] | None, wants_ctx: bool = True) -> Any:
+                  config: Mapping[str, Any] | None, wants_ctx: bool = True,
+                  rollback: RollbackSpec | None = None) -> Any:
     """Run (or replay) one ``step.do``; ``body`` is called with the step's ``ctx`` (or with
-    ``None`` when ``wants_ctx`` is false: the body has no use for it)."""
+    ``None`` when ``wants_ctx`` is false: the body has no use for it). ``rollback`` registers a
+    compensation for the step (SPEC §2.12)."""
+    if life.rollback_phase:
+        raise WorkflowFatalError("Cannot execute steps during rollback phase")
     check_step_call(life, name, config)
     key = life.counter.do(name)
+    record = life.history.steps.get(key.cache_key)
+    if rollback is not None:
+        life.rollback_specs[key.cache_key] = rollback
+    if record is not None and record.state == "done":
+        value = serde.decode(record.value_json)
+        if rollback is not None:
+            _register_rollback(life, key, record.attempts, _resolved(config, record), value)
+        return value
+    if record is not None and record.state == "failed":
+        if rollback is not None:
+            _register_rollback(life, key, record.attempts, _resolved(config, record))
+        raise rebuild_error(life, serde.decode(record.error_json))
+    if life.replay_only:  # re-registering rollbacks: nothing new runs
+        if rollback is not None:
+            _register_rollback(life, key, record.attempts if record else 1,
+                               _resolved(config, record))
+        return None
+    while life.pause_requested:  # a pause is pending: new steps wait for it
+        await life.pause_cleared.wait()
+    resolved = _resolved(config, record)
+    return await _attempts(life, key, body, resolved, record, wants_ctx)
+
+
+async def run_rollback_step(life: Lifetime, key: StepKey, body: StepBody,
+                            config: Mapping[str, Any] | None) -> Any:
+    """Run a rollback as a step of its own (``key`` from ``keys.rollback_key``): attempts,
+    retries and timeouts as for ``step.do``, outside the step limit and the key counters."""
     record = life.history.steps.get(key.cache_key)
     if record is not None and record.state == "done":
         return serde.decode(record.value_json)
     if record is not None and record.state == "failed":
         raise rebuild_error(life, serde.decode(record.error_json))
-    while life.pause_requested:  # a pause is pending: new steps wait for it
-        await life.pause_cleared.wait()
-    resolved = _resolved(config, record)
-    return await _attempts(life, key, body, resolved, record, wants_ctx)
+    return await _attempts(life, key, body, _resolved(config, record), record, False)
+
+
+def _register_rollback(life: Lifetime, key: StepKey, attempt: int, config: ResolvedConfig,
+                       output: Any = None) -> None:
+    """Register the step's rollback, if it has one, with the step's ctx and output (``None``
+    for a failed step): what the handler receives."""
+    spec = life.rollback_specs.get(key.cache_key)
+    if spec is not None:
+        life.rollbacks[key.cache_key] = RollbackEntry(spec, make_ctx(key, max(attempt, 1), config),
+                                                      output)
+
+
+def _has_rollback(life: Lifetime, key: StepKey) -> bool:
+    return bool(life.rollback_specs) and key.cache_key in life.rollback_specs
 
 
 def _resolved(config: Mapping[str, Any] | None, record: StepRecord | None) -> ResolvedConfig:
@@ -117,9 +159,14 @@ async def _attempts(life: Lifetime, key: StepKey, body: StepBody, config: Resolv
     opening: Change | None = None
     if record is None:
         opening = life.change()
-        opening.log.append(NewLogEvent(EventType.STEP_START, life.now(), key.cache_key,
-                                       key.target, {"config": config.stored},
-                                       '{"config":' + config.stored_json + "}"))
+        if _has_rollback(life, key):
+            opening.log.append(NewLogEvent(key.events.start, life.now(), key.cache_key,
+                                           key.target, {"config": config.stored,
+                                                        "hasRollback": True}))
+        else:
+            opening.log.append(NewLogEvent(key.events.start, life.now(), key.cache_key,
+                                           key.target, {"config": config.stored},
+                                           '{"config":' + config.stored_json + "}"))
         opening.steps.append(StepWrite(key.cache_key, "do", key.target, state="started",
                                        config_json=config.stored_json, attempts=0))
     elif record.attempt_open:
@@ -171,8 +218,8 @@ def _start_attempt(life: Lifetime, key: StepKey, body: StepBody, config: Resolve
     value)`` if it finished at once, else ``(False, x)`` with the exception it raised at once or
     the task that carries it on (the step row says the attempt is open only in that case: a
     result written with its start needs no such mark)."""
-    change.log.append(NewLogEvent(EventType.ATTEMPT_START, life.now(), key.cache_key, key.target,
-                                  {"attempt": attempt}, f'{{"attempt":{attempt}}}'))
+    change.log.append(NewLogEvent(key.events.attempt_start, life.now(), key.cache_key,
+                                  key.target, {"attempt": attempt}, f'{{"attempt":{attempt}}}'))
     try:
         started = body(make_ctx(key, attempt, config) if wants_ctx else None)
         if inspect.iscoroutine(started):
@@ -282,28 +329,30 @@ async def _store_result(life: Lifetime, key: StepKey, attempt: int, value: Any,
         encoded = serde.encode(value)
     except serde.NotSerialisableError as exc:
         life.write_soon(change)
-        await _fatal_step(life, key, attempt,
+        await _fatal_step(life, key, attempt, config,
                           f'Value returned from step "{key.name}" is not serialisable: {exc}',
                           f'The execution of the Workflow instance was terminated, as the step '
                           f'"{key.name}" returned a value which is not serialisable')
     size = serde.byte_size(encoded)
     if size > MAX_STEP_RESULT_BYTES:
         life.write_soon(change)
-        await _fatal_step(life, key, attempt,
+        await _fatal_step(life, key, attempt, config,
                           f"Step {key.target} output is too large: {format_size(size)}. "
                           "Maximum allowed size is 1MiB.",
                           f'The execution of the Workflow instance was terminated, as the step '
                           f'"{key.name}" returned {format_size(size)}, over the 1 MiB limit. '
                           "Store large data elsewhere and return a reference to it.")
     now = life.now()
-    change.log.append(NewLogEvent(EventType.ATTEMPT_SUCCESS, now, key.cache_key, key.target,
+    change.log.append(NewLogEvent(key.events.attempt_success, now, key.cache_key, key.target,
                                   {"attempt": attempt}, f'{{"attempt":{attempt}}}'))
+    rollback = ',"hasRollback":true' if _has_rollback(life, key) else ""
     if value is None:
-        change.log.append(NewLogEvent(EventType.STEP_SUCCESS, now, key.cache_key, key.target))
+        change.log.append(NewLogEvent(key.events.success, now, key.cache_key, key.target,
+                                      metadata_json="{" + rollback[1:] + "}"))
     else:
         shown = '"[REDACTED]"' if config.sensitive_output else encoded
-        change.log.append(NewLogEvent(EventType.STEP_SUCCESS, now, key.cache_key, key.target,
-                                      metadata_json='{"result":' + shown + "}"))
+        change.log.append(NewLogEvent(key.events.success, now, key.cache_key, key.target,
+                                      metadata_json='{"result":' + shown + rollback + "}"))
     change.add_step(StepWrite(key.cache_key, "do", key.target, state="done", value_json=encoded,
                               attempts=attempt, attempt_open=False))
     _clear_retry_timer(life, key, change)
@@ -311,23 +360,29 @@ async def _store_result(life: Lifetime, key: StepKey, attempt: int, value: Any,
     if life.ended:
         raise asyncio.CancelledError
     # The value as stored (a replay returns that): only containers can differ from it.
-    return value if type(value) in _STORED_AS_IS else serde.decode(encoded)
+    stored = value if type(value) in _STORED_AS_IS else serde.decode(encoded)
+    if life.rollback_specs:
+        _register_rollback(life, key, attempt, config, stored)
+    return stored
 
 
 _STORED_AS_IS = frozenset({int, float, str, bool, type(None)})
 
 
-async def _fatal_step(life: Lifetime, key: StepKey, attempt: int, attempt_message: str,
-                      instance_message: str) -> None:
+async def _fatal_step(life: Lifetime, key: StepKey, attempt: int, config: ResolvedConfig,
+                      attempt_message: str, instance_message: str) -> None:
     error = {"name": "WorkflowFatalError", "message": attempt_message}
     change = life.change()
-    change.log.append(life.log(EventType.ATTEMPT_FAILURE, key.cache_key, key.target,
+    change.log.append(life.log(key.events.attempt_failure, key.cache_key, key.target,
                                attempt=attempt, error=error))
-    change.log.append(life.log(EventType.STEP_FAILURE, key.cache_key, key.target))
+    change.log.append(life.log(key.events.failure, key.cache_key, key.target,
+                               **_failure_metadata(life, key)))
     change.steps.append(StepWrite(key.cache_key, "do", key.target, state="failed",
                                   error_json=serde.encode_plain(error), attempts=attempt,
                                   attempt_open=False))
     await life.write(change)
+    if life.rollback_specs:
+        _register_rollback(life, key, attempt, config)
     life.fatal_error = {"name": "WorkflowFatalError", "message": instance_message}
     raise FatalStepFailure(instance_message)
 
@@ -378,7 +433,7 @@ async def _log_failure(life: Lifetime, key: StepKey, config: ResolvedConfig, att
     metadata: dict[str, Any] = {"attempt": attempt, "error": shown}
     if retry_ms is not None:
         metadata["retryDelayMs"] = js_number(retry_ms)
-    change.log.append(life.log(EventType.ATTEMPT_FAILURE, key.cache_key, key.target, **metadata))
+    change.log.append(life.log(key.events.attempt_failure, key.cache_key, key.target, **metadata))
     if retry_ms is not None:
         due = life.now() + life.scaled(retry_ms)
         change.steps.append(StepWrite(key.cache_key, "do", key.target, attempts=attempt,
@@ -388,7 +443,8 @@ async def _log_failure(life: Lifetime, key: StepKey, config: ResolvedConfig, att
         await life.write(change)
         return due
     stored_error = error_json(error)
-    change.log.append(life.log(EventType.STEP_FAILURE, key.cache_key, key.target))
+    change.log.append(life.log(key.events.failure, key.cache_key, key.target,
+                               **_failure_metadata(life, key)))
     change.steps.append(StepWrite(key.cache_key, "do", key.target, state="failed",
                                   error_json=serde.encode_plain(stored_error), attempts=attempt,
                                   attempt_open=False))
@@ -399,7 +455,13 @@ async def _log_failure(life: Lifetime, key: StepKey, config: ResolvedConfig, att
     life.history.steps[key.cache_key] = StepRecord(
         key.cache_key, "do", key.target, "failed", None, serde.encode_plain(stored_error), None,
         attempt, False)
+    if life.rollback_specs:
+        _register_rollback(life, key, attempt, config)
     raise error
+
+
+def _failure_metadata(life: Lifetime, key: StepKey) -> dict[str, Any]:
+    return {"hasRollback": True} if _has_rollback(life, key) else {}
 
 
 async def _retry_delay(life: Lifetime, key: StepKey, config: ResolvedConfig, attempt: int,
@@ -502,14 +564,14 @@ async def sleep_until(life: Lifetime, name: str, when: object) -> None:
     """``step.sleep_until``: wait until a ``datetime``, epoch milliseconds or an ISO string."""
     target_ms = to_epoch_ms(when)
     key = life.counter.sleep_until(name, target_ms)
-    if key.cache_key not in life.history.steps and target_ms < life.now():
+    if key.cache_key not in life.history.steps and target_ms < life.now() and not life.replay_only:
         raise ValueError(TIME_TRAVELER)
     await _sleep_keyed(life, key, target_ms - life.now())
 
 
 async def _sleep_keyed(life: Lifetime, key: StepKey, duration_ms: float) -> None:
     record = life.history.steps.get(key.cache_key)
-    if record is not None and record.state == "done":
+    if (record is not None and record.state == "done") or life.replay_only:
         return
     timer = life.history.timers.get((key.cache_key, "sleep"))
     if timer is None:
@@ -562,6 +624,8 @@ async def wait_for_event(life: Lifetime, name: str, event_type: str, timeout: ob
         return _event_result(serde.decode(record.value_json))
     if record is not None and record.state == "failed":
         raise WorkflowTimeoutError(timeout_ms)
+    if life.replay_only:
+        return None
     timer = life.history.timers.get((key.cache_key, "timeout"))
     if timer is None:
         timer = TimerRecord(key.cache_key, "timeout", life.now() + life.scaled(timeout_ms))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Coroutine
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,6 +18,7 @@ from pyflow_cli.engine.entrypoint import Env, ExecutionContext, WorkflowEvent
 from pyflow_cli.engine.events import EventType
 from pyflow_cli.engine.lifetime import EndReason, Lifetime, StateNotWritten
 from pyflow_cli.engine.primitives import FatalStepFailure, is_non_retryable
+from pyflow_cli.engine.rollback import run_rollbacks
 from pyflow_cli.engine.status import InstanceStatus
 from pyflow_cli.engine.step import WorkflowStep
 from pyflow_cli.engine.store import Change, InstanceUpdate
@@ -27,8 +29,8 @@ UNHANDLED_NON_RETRYABLE = (
 )
 
 
-async def run_lifetime(life: Lifetime, env: Env, run_task_holder: list[asyncio.Task[Any]]) -> None:
-    """Execute ``run()`` once and record what became of it."""
+def _start_run(life: Lifetime, env: Env) -> Coroutine[Any, Any, Any]:
+    """``run(event, step)`` of a fresh instance of the workflow class, not yet started."""
     instance = life.instance
     event = WorkflowEvent.build(
         serde.decode(instance.params_json),
@@ -37,8 +39,29 @@ async def run_lifetime(life: Lifetime, env: Env, run_task_holder: list[asyncio.T
         instance.workflow,
     )
     entry = life.definition.cls(ExecutionContext(), env)
-    step = WorkflowStep(life)
-    task = asyncio.ensure_future(entry.run(event, step))
+    run: Coroutine[Any, Any, Any] = entry.run(event, WorkflowStep(life))
+    return run
+
+
+async def replay_for_rollbacks(life: Lifetime, env: Env) -> None:
+    """Replay ``run()`` only to register its steps' rollbacks again (terminate with rollback,
+    SPEC §2.12): finished steps return their stored results, nothing new runs or is written.
+    The replay may stop early (code that needs a result that was never produced); the
+    rollbacks registered until then are the ones that can run."""
+    life.replay_only = True
+    try:
+        with contextlib.suppress(Exception):  # TimeoutError included
+            await asyncio.wait_for(_start_run(life, env), REPLAY_TIMEOUT_S)
+    finally:
+        life.replay_only = False
+
+
+REPLAY_TIMEOUT_S = 10.0
+
+
+async def run_lifetime(life: Lifetime, env: Env, run_task_holder: list[asyncio.Task[Any]]) -> None:
+    """Execute ``run()`` once and record what became of it."""
+    task = asyncio.ensure_future(_start_run(life, env))
     run_task_holder.append(task)
     # Held after the task is scheduled, so that a first step finishing at once takes it along.
     start = life.set_status(InstanceStatus.RUNNING)
@@ -59,6 +82,8 @@ async def run_lifetime(life: Lifetime, env: Env, run_task_holder: list[asyncio.T
             raise
         if life.store_failure is not None:  # user code caught it and failed otherwise
             raise StateNotWritten(life.store_failure) from error
+        if life.rollback_specs:  # some step registered a rollback: run those due first
+            await run_rollbacks(life, error)
         await _record_failure(life, error)
         return
     if life.store_failure is not None:  # user code caught it and carried on

@@ -20,7 +20,9 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from pyflow_cli.engine import primitives
-from pyflow_cli.engine.lifetime import Lifetime
+from pyflow_cli.engine.errors import WorkflowFatalError
+from pyflow_cli.engine.lifetime import Lifetime, RollbackSpec
+from pyflow_cli.engine.retry import CONFIG_DOCS, InvalidStepConfig, validate_config
 from pyflow_cli.engine.serde import JsonDict
 
 StepFunction = Callable[..., Any]
@@ -31,13 +33,14 @@ class DecoratedStep:
 
     def __init__(self, step: WorkflowStep, name: str, func: StepFunction,
                  depends: Sequence[Any] | None, concurrent: bool,
-                 config: Mapping[str, Any] | None) -> None:
+                 config: Mapping[str, Any] | None, rollback: dict[str, Any]) -> None:
         self._step = step
         self._step_name = name
         self._func = func
         self._depends = depends
         self._concurrent = concurrent
         self._config = config
+        self._rollback = rollback
         self.__name__ = getattr(func, "__name__", name)
         self.__doc__ = getattr(func, "__doc__", None)
 
@@ -48,7 +51,9 @@ class DecoratedStep:
             values = list(await asyncio.gather(*resolvers))
         else:
             values = [await resolver for resolver in resolvers]
-        return await self._step._run_named(self._step_name, self._func, plan, values, self._config)
+        rollback = parse_rollback(self._step_name, **self._rollback)
+        return await self._step._run_named(self._step_name, self._func, plan, values, self._config,
+                                           rollback)
 
     def __repr__(self) -> str:
         return f"<step {self._step_name!r}>"
@@ -72,29 +77,30 @@ class WorkflowStep:
         """Decorator (``@step.do(...)``) or direct call (``await step.do("name", fn)``)."""
         if len(args) >= 2 and callable(args[1]) and not isinstance(args[1], DecoratedStep):
             name, fn = args[0], args[1]
-            return self._direct(name, fn, kwargs.get("config"))
+            return self._direct(name, fn, kwargs.get("config"), args[2:3], kwargs)
         if len(args) >= 3 and isinstance(args[1], Mapping) and callable(args[2]):
-            return self._direct(args[0], args[2], args[1])  # the JavaScript order
+            return self._direct(args[0], args[2], args[1], args[3:4], kwargs)  # JavaScript order
         if self._implicit:
             return self._do_implicit(*args, **kwargs)
         return self._do_legacy(*args, **kwargs)
 
     def _do_legacy(self, name: str, depends: Sequence[Any] | None = None,
-                   concurrent: bool = False,
-                   config: Mapping[str, Any] | None = None) -> Callable[[StepFunction], DecoratedStep]:
-        return self._decorator(name, depends, concurrent, config)
+                   concurrent: bool = False, config: Mapping[str, Any] | None = None,
+                   **rollback: Any) -> Callable[[StepFunction], DecoratedStep]:
+        return self._decorator(name, depends, concurrent, config, rollback)
 
     def _do_implicit(self, name: str | StepFunction | None = None, *, concurrent: bool = False,
-                     config: Mapping[str, Any] | None = None) -> Any:
+                     config: Mapping[str, Any] | None = None, **rollback: Any) -> Any:
         if callable(name):  # bare @step.do
-            return self._decorator(None, None, concurrent, config)(name)
-        return self._decorator(name, None, concurrent, config)
+            return self._decorator(None, None, concurrent, config, rollback)(name)
+        return self._decorator(name, None, concurrent, config, rollback)
 
     def _decorator(self, name: str | None, depends: Sequence[Any] | None, concurrent: bool,
-                   config: Mapping[str, Any] | None) -> Callable[[StepFunction], DecoratedStep]:
+                   config: Mapping[str, Any] | None,
+                   rollback: dict[str, Any]) -> Callable[[StepFunction], DecoratedStep]:
         def decorate(func: StepFunction) -> DecoratedStep:
             step_name = func.__name__ if name is None else name
-            decorated = DecoratedStep(self, step_name, func, depends, concurrent, config)
+            decorated = DecoratedStep(self, step_name, func, depends, concurrent, config, rollback)
             # Cloudflare matches parameters to step names; matching the function name as well
             # lets a step with a descriptive name still be depended on by its function's name.
             self._closures[step_name] = decorated
@@ -137,7 +143,7 @@ class WorkflowStep:
         return await dependency()
 
     async def _run_named(self, name: str, func: StepFunction, plan: list[Any], values: list[Any],
-                         config: Mapping[str, Any] | None) -> Any:
+                         config: Mapping[str, Any] | None, rollback: RollbackSpec | None) -> Any:
         def body(ctx: JsonDict | None) -> Any:
             supplied = iter(values)
             return func(*[ctx if dep is _CTX else next(supplied) for dep in plan])
@@ -146,7 +152,8 @@ class WorkflowStep:
         running: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._in_flight[name] = running
         try:
-            result = await primitives.do_step(self._life, name, body, config, _CTX in plan)
+            result = await primitives.do_step(self._life, name, body, config, _CTX in plan,
+                                              rollback)
         except BaseException as error:
             running.set_exception(error)
             running.exception()  # nobody may be waiting: don't report it as never retrieved
@@ -157,11 +164,18 @@ class WorkflowStep:
         self._memo[name] = result
         return result
 
-    def _direct(self, name: str, fn: Callable[..., Any],
-                config: Mapping[str, Any] | None) -> Awaitable[Any]:
+    def _direct(self, name: str, fn: Callable[..., Any], config: Mapping[str, Any] | None,
+                options: tuple[Any, ...], keywords: Mapping[str, Any]) -> Awaitable[Any]:
+        rollback = None
+        if options or "rollback" in keywords or "rollback_config" in keywords:
+            try:
+                rollback = parse_rollback(name, *options, rollback=keywords.get("rollback"),
+                                          rollback_config=keywords.get("rollback_config"))
+            except WorkflowFatalError as error:
+                return _raise(error)  # raised where the call is awaited, like other checks
         wants_ctx = _accepts_ctx(fn)
         return primitives.do_step(self._life, name, (lambda ctx: fn(ctx)) if wants_ctx
-                                  else (lambda ctx: fn()), config, wants_ctx)
+                                  else (lambda ctx: fn()), config, wants_ctx, rollback)
 
     # -- sleeps and events ------------------------------------------------------------------------
     async def sleep(self, name: str, duration: Any) -> None:
@@ -183,6 +197,35 @@ class WorkflowStep:
     async def waitForEvent(self, name: str, options: Mapping[str, Any]) -> Any:
         return await self.wait_for_event(name, options["type"],
                                          timeout=options.get("timeout", "24 hours"))
+
+
+_NO_OPTIONS: Any = object()
+
+
+def parse_rollback(name: str, options: Any = _NO_OPTIONS, *, rollback: Any = None,
+                   rollback_config: Any = None) -> RollbackSpec | None:
+    """A step's rollback: ``rollback=fn, rollback_config=...`` keywords, or the JavaScript-style
+    options dict ``{"rollback": fn, "rollbackConfig": ...}`` after the function (SPEC §2.12)."""
+    if options is not _NO_OPTIONS:
+        if not isinstance(options, Mapping):
+            raise WorkflowFatalError(f'Rollback options for "{name}" must be an object')
+        rollback = options.get("rollback")
+        rollback_config = options.get("rollbackConfig", options.get("rollback_config"))
+    elif rollback is None and rollback_config is None:
+        return None
+    if not callable(rollback):
+        raise WorkflowFatalError(f'Rollback for "{name}" must be a function')
+    if rollback_config is not None:
+        try:
+            validate_config(rollback_config)
+        except InvalidStepConfig:
+            raise WorkflowFatalError(f'Rollback config for "{name}" is in a invalid format. '
+                                     f"See {CONFIG_DOCS}") from None
+    return RollbackSpec(rollback, rollback_config)
+
+
+async def _raise(error: BaseException) -> Any:
+    raise error
 
 
 def _parameter_names(func: StepFunction) -> tuple[str, ...]:

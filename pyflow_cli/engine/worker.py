@@ -22,9 +22,12 @@ from typing import Any
 from pyflow_cli.engine.clock import Clock
 from pyflow_cli.engine.collector import tune_for_engine
 from pyflow_cli.engine.entrypoint import Env, WorkflowDefinition
+from pyflow_cli.engine.errors import WorkflowError
 from pyflow_cli.engine.lifetime import EndReason, EngineOptions, Lifetime, StateNotWritten
 from pyflow_cli.engine.processes import process_alive
-from pyflow_cli.engine.replay import record_end, run_lifetime
+from pyflow_cli.engine.replay import record_end, replay_for_rollbacks, run_lifetime
+from pyflow_cli.engine.rollback import TERMINATED, Terminated, run_rollbacks
+from pyflow_cli.engine.status import InstanceStatus
 from pyflow_cli.engine.store import (
     Change,
     EngineRecord,
@@ -140,6 +143,24 @@ class Engine:
             return
         self._end(running.life, reason)
         await asyncio.gather(running.task, return_exceptions=True)
+
+    async def roll_back(self, record: InstanceRecord, ended: Lifetime | None = None) -> None:
+        """Run the rollbacks due on an instance being terminated with ``rollback`` (SPEC §2.12):
+        with the handlers ``ended`` (its lifetime, just ended) registered, else with those a
+        replay of ``run()`` registers. The caller holds the instance (lease or lifetime)."""
+        definition = self.workflows.get(record.workflow)
+        if definition is None:
+            raise WorkflowError(f'Cannot roll back "{record.id}": this engine does not have the '
+                                f'code of workflow "{record.workflow}".')
+        history = await self.store.load_history(record.iid)
+        # Counted as running throughout: its rollback steps change no status.
+        life = Lifetime(record, definition, history, self.store, self.clock, self.options,
+                        lambda _: None, status=InstanceStatus.RUNNING)
+        if ended is not None and ended.rollbacks:
+            life.rollback_specs, life.rollbacks = ended.rollback_specs, ended.rollbacks
+        else:
+            await replay_for_rollbacks(life, self.env_factory())
+        await run_rollbacks(life, Terminated(TERMINATED["message"]))
 
     def deliver(self, iid: int, event: InboxEvent) -> None:
         life = self.lifetime(iid)

@@ -247,10 +247,7 @@ class ExplorerApi:
             elif change.status == "resume":
                 status = await self.service.resume(workflow, instance_id)
             elif change.status == "terminate":
-                if change.rollback:
-                    self.warn(f'Terminating "{instance_id}" without rollback: pyflow does not run '
-                              "rollback steps yet.")
-                status = await self.service.terminate(workflow, instance_id)
+                status = await self.service.terminate(workflow, instance_id, change.rollback)
             else:
                 start = RestartFrom(**change.from_step) if change.from_step else None
                 status = await self.service.restart(workflow, instance_id, start)

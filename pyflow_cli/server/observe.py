@@ -28,6 +28,9 @@ _INFO_EVENTS = {
     EventType.WORKFLOW_TERMINATED: "🚫 terminated",
     EventType.WORKFLOW_PAUSED: "⏸️ paused",
     EventType.WORKFLOW_QUEUED: "🔁 restarted",
+    EventType.ROLLBACK_START: "↩️ rolling back",
+    EventType.ROLLBACK_COMPLETE: "↩️ rolled back",
+    EventType.ROLLBACK_FAILED: "↩️ rollback failed",
 }
 
 
@@ -85,6 +88,11 @@ class InstanceLog:
                 text += f": {error.get('name', 'Error')}: {error.get('message', '')}"
             if event in (EventType.WORKFLOW_SUCCESS, EventType.WORKFLOW_FAILURE) and known:
                 text += f" ({_duration(row.timestamp_ms - known.created_ms)})"
+            if event is EventType.ROLLBACK_START:
+                text += f" {_steps(row.metadata.get('totalSteps'))}"
+            if event in (EventType.ROLLBACK_COMPLETE, EventType.ROLLBACK_FAILED):
+                text += (f" ({row.metadata.get('completedSteps')} of "
+                         f"{_steps(row.metadata.get('totalSteps'))})")
             if event is EventType.WORKFLOW_QUEUED:
                 self._started.discard(iid)
             self.log.info(text)
@@ -105,6 +113,12 @@ def _step_line(row: NewLogEvent) -> str | None:
         return f'step "{target}" succeeded'
     if event is EventType.STEP_FAILURE:
         return f'step "{target}" failed'
+    if event is EventType.ROLLBACK_STEP_SUCCESS:
+        return f'rollback of "{target}" done'
+    if event is EventType.ROLLBACK_STEP_FAILURE:
+        error = meta.get("error")
+        reason = f": {error.get('name')}: {error.get('message')}" if isinstance(error, dict) else ""
+        return f'rollback of "{target}" failed{reason}'
     if event is EventType.ATTEMPT_FAILURE:
         error = meta.get("error") or {}
         retry = meta.get("retryDelayMs")
@@ -120,6 +134,10 @@ def _step_line(row: NewLogEvent) -> str | None:
     if event is EventType.WAIT_TIMED_OUT:
         return f'⌛ wait "{target}" timed out'
     return None
+
+
+def _steps(count: object) -> str:
+    return f"{count} step" + ("" if count == 1 else "s")
 
 
 def _duration(ms: float) -> str:

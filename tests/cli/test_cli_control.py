@@ -100,6 +100,14 @@ def test_terminate_of_a_finished_instance_is_refused(mixed: Project) -> None:
         "state. Only a queued, running, waiting or paused instance can be terminated.")
 
 
+def test_terminate_with_rollback_without_pyflow_dev_is_refused(mixed: Project) -> None:
+    """Rollbacks are the user's code: the CLI does not run it on its own."""
+    assert refused(mixed, "workflows", "instances", "terminate", "sleeper", "nap-1",
+                   "--rollback").startswith(
+        "WorkflowError: Terminating with rollback runs your rollback functions, so it needs the "
+        "workflow's code: start `pyflow dev` and run this again.")
+
+
 @pytest.mark.parametrize("command", [
     ["describe"], ["pause"], ["resume"], ["terminate"], ["restart"], ["logs"],
     ["send-event", "--type", "x"],

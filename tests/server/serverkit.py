@@ -61,12 +61,16 @@ def note(text):
         os.fsync(journal.fileno())
 
 
+def undo(args):
+    note(f"undo {args.stepName} {args.output} {args.error}")
+
+
 class StepsWorkflow(WorkflowEntrypoint):
     async def run(self, event, step):
         payload = event.payload or {}
         results = []
         for i in range(payload.get("steps", 1)):
-            @step.do(f"s{i}")
+            @step.do(f"s{i}", rollback=undo if payload.get("undo") else None)
             async def body():
                 note(f"{event.instanceId} s{i}")
                 return i * 10

@@ -158,6 +158,18 @@ async def test_listing_query_validation_messages(http: httpx.AsyncClient) -> Non
                                 "'date_end' so 'date_start' is before or equal to 'date_end'.")
 
 
+async def test_terminate_with_rollback_runs_the_rollbacks_of_the_steps_that_ran(
+        http: httpx.AsyncClient, wait_status: Any, project_root: Any) -> None:
+    await create(http, "r", {"wait": True, "undo": True, "steps": 2})
+    await wait_status(http, "steps", "r", ("waiting",))
+    result = ok(await http.patch(f"{WF}/instances/r/status",
+                                 json={"status": "terminate", "rollback": True}))
+    assert result["status"] == "terminated"
+    journal = (project_root / "journal.txt").read_text().splitlines()
+    assert journal[-2:] == ["undo s1-1 10 Instance terminated during rollback",
+                            "undo s0-1 0 Instance terminated during rollback"]
+
+
 async def test_details_of_a_missing_instance_is_404(http: httpx.AsyncClient) -> None:
     error(await http.get(f"{WF}/instances/missing"), 404, 10501,
           "Workflow instance 'missing' not found.")
