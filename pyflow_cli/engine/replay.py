@@ -83,7 +83,13 @@ async def run_lifetime(life: Lifetime, env: Env, run_task_holder: list[asyncio.T
         if life.store_failure is not None:  # user code caught it and failed otherwise
             raise StateNotWritten(life.store_failure) from error
         if life.rollback_specs:  # some step registered a rollback: run those due first
-            await run_rollbacks(life, error)
+            try:
+                await run_rollbacks(life, error)
+            except asyncio.CancelledError:
+                if life.end_reason is None:
+                    raise
+                await record_end(life)  # ended meanwhile (paused, terminated...)
+                return
         await _record_failure(life, error)
         return
     if life.store_failure is not None:  # user code caught it and carried on

@@ -10,6 +10,7 @@ handlers themselves live in memory, registered again as ``run()`` replays.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from collections.abc import Sequence
 from typing import Any
@@ -62,6 +63,8 @@ async def run_rollbacks(life: Lifetime, error: BaseException) -> None:
     life.rollback_phase = True
     try:
         for cache_key, target in due:
+            if life.ended:  # paused or terminated meanwhile: the rest waits for the next lifetime
+                raise asyncio.CancelledError
             entry = life.rollbacks.pop(cache_key, None)
             if entry is None:
                 await _log(life, EventType.ROLLBACK_STEP_FAILURE, cache_key, target, error=MISSING)

@@ -236,3 +236,39 @@ async def test_terminate_without_rollback_runs_none(make_env: EnvFactory) -> Non
         log = await env.store.read_log((await env.service.get("wf", "x")).iid)
     assert undone == []
     assert not [n for n in names(log) if n.startswith("ROLLBACK")]
+
+
+release = asyncio.Event()
+
+
+async def slow_undo(args: Any) -> None:
+    undone.append(("slow", args.output))
+    await release.wait()
+
+
+class PausedMidRollback(WorkflowEntrypoint):
+    async def run(self, event: Any, step: Any) -> Any:
+        await step.do("a", lambda: "A", rollback=undo("a"))
+        await step.do("b", lambda: "B", rollback=slow_undo)
+        raise RuntimeError("boom")
+
+
+async def test_a_pause_during_rollbacks_takes_effect_and_resume_finishes_them(
+        make_env: EnvFactory) -> None:
+    undone.clear()
+    release.clear()
+    async with make_env({"wf": PausedMidRollback}) as env:
+        await env.service.create("wf", "x")
+        while not undone:
+            await asyncio.sleep(0.01)
+        status = await env.service.pause("wf", "x")  # waits for the running rollback step
+        assert status.value == "waitingForPause"
+        release.set()
+        await env.run_until_status("wf", "x", "paused")
+        await env.service.resume("wf", "x")
+        record = await env.run_until_done("wf", "x")
+        log = await env.store.read_log(record.iid)
+    assert record.status.value == "errored"
+    assert [label for label, *_ in undone] == ["slow", "a"]
+    assert names(log).count("ROLLBACK_STEP_SUCCESS") == 2
+    assert names(log)[-2:] == ["ROLLBACK_COMPLETE", "WORKFLOW_FAILURE"]
