@@ -139,7 +139,7 @@ def _register_rollback(life: Lifetime, key: StepKey, attempt: int, config: Resol
 
 
 def _has_rollback(life: Lifetime, key: StepKey) -> bool:
-    return bool(life.rollback_specs) and key.cache_key in life.rollback_specs
+    return key.cache_key in life.rollback_specs
 
 
 def _resolved(config: Mapping[str, Any] | None, record: StepRecord | None) -> ResolvedConfig:
@@ -159,14 +159,12 @@ async def _attempts(life: Lifetime, key: StepKey, body: StepBody, config: Resolv
     opening: Change | None = None
     if record is None:
         opening = life.change()
-        if _has_rollback(life, key):
-            opening.log.append(NewLogEvent(key.events.start, life.now(), key.cache_key,
-                                           key.target, {"config": config.stored,
-                                                        "hasRollback": True}))
-        else:
-            opening.log.append(NewLogEvent(key.events.start, life.now(), key.cache_key,
-                                           key.target, {"config": config.stored},
-                                           '{"config":' + config.stored_json + "}"))
+        flag = _ROLLBACK_FLAG if _has_rollback(life, key) else ""
+        metadata: dict[str, Any] = {"config": config.stored}
+        if flag:
+            metadata["hasRollback"] = True
+        opening.log.append(NewLogEvent(key.events.start, life.now(), key.cache_key, key.target,
+                                       metadata, '{"config":' + config.stored_json + flag + "}"))
         opening.steps.append(StepWrite(key.cache_key, "do", key.target, state="started",
                                        config_json=config.stored_json, attempts=0))
     elif record.attempt_open:
@@ -345,7 +343,7 @@ async def _store_result(life: Lifetime, key: StepKey, attempt: int, value: Any,
     now = life.now()
     change.log.append(NewLogEvent(key.events.attempt_success, now, key.cache_key, key.target,
                                   {"attempt": attempt}, f'{{"attempt":{attempt}}}'))
-    rollback = ',"hasRollback":true' if _has_rollback(life, key) else ""
+    rollback = _ROLLBACK_FLAG if _has_rollback(life, key) else ""
     if value is None:
         change.log.append(NewLogEvent(key.events.success, now, key.cache_key, key.target,
                                       metadata_json="{" + rollback[1:] + "}"))
@@ -367,6 +365,7 @@ async def _store_result(life: Lifetime, key: StepKey, attempt: int, value: Any,
 
 
 _STORED_AS_IS = frozenset({int, float, str, bool, type(None)})
+_ROLLBACK_FLAG = ',"hasRollback":true'  # appended to a step row's metadata JSON
 
 
 async def _fatal_step(life: Lifetime, key: StepKey, attempt: int, config: ResolvedConfig,

@@ -22,7 +22,6 @@ from typing import Any
 from pyflow_cli.engine.clock import Clock
 from pyflow_cli.engine.collector import tune_for_engine
 from pyflow_cli.engine.entrypoint import Env, WorkflowDefinition
-from pyflow_cli.engine.errors import WorkflowError
 from pyflow_cli.engine.lifetime import EndReason, EngineOptions, Lifetime, StateNotWritten
 from pyflow_cli.engine.processes import process_alive
 from pyflow_cli.engine.replay import record_end, replay_for_rollbacks, run_lifetime
@@ -147,20 +146,28 @@ class Engine:
     async def roll_back(self, record: InstanceRecord, ended: Lifetime | None = None) -> None:
         """Run the rollbacks due on an instance being terminated with ``rollback`` (SPEC §2.12):
         with the handlers ``ended`` (its lifetime, just ended) registered, else with those a
-        replay of ``run()`` registers. The caller holds the instance (lease or lifetime)."""
+        replay of ``run()`` registers. The caller holds the instance (lease or lifetime).
+
+        As in the reference, the termination goes on whatever happens here: a failure is one
+        log line, never an instance left held by a rollback that could not finish."""
         definition = self.workflows.get(record.workflow)
         if definition is None:
-            raise WorkflowError(f'Cannot roll back "{record.id}": this engine does not have the '
-                                f'code of workflow "{record.workflow}".')
-        history = await self.store.load_history(record.iid)
-        # Counted as running throughout: its rollback steps change no status.
-        life = Lifetime(record, definition, history, self.store, self.clock, self.options,
-                        lambda _: None, status=InstanceStatus.RUNNING)
-        if ended is not None and ended.rollbacks:
-            life.rollback_specs, life.rollbacks = ended.rollback_specs, ended.rollbacks
-        else:
-            await replay_for_rollbacks(life, self.env_factory())
-        await run_rollbacks(life, Terminated(TERMINATED["message"]))
+            _log.error('pyflow: cannot roll back %s/%s: this engine does not run workflow "%s"',
+                       record.workflow, record.id, record.workflow)
+            return
+        try:
+            history = await self.store.load_history(record.iid)
+            # Counted as running throughout: its rollback steps change no status.
+            life = Lifetime(record, definition, history, self.store, self.clock, self.options,
+                            lambda _: None, status=InstanceStatus.RUNNING)
+            if ended is not None and ended.rollbacks:
+                life.rollback_specs, life.rollbacks = ended.rollback_specs, ended.rollbacks
+            else:
+                await replay_for_rollbacks(life, self.env_factory())
+            await run_rollbacks(life, Terminated(TERMINATED["message"]))
+        except (Exception, StateNotWritten) as failure:
+            _log.error("pyflow: the rollback of %s/%s stopped (%s: %s); terminating it anyway",
+                       record.workflow, record.id, type(failure).__name__, failure)
 
     def deliver(self, iid: int, event: InboxEvent) -> None:
         life = self.lifetime(iid)
