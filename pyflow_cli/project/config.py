@@ -18,8 +18,9 @@ from pathlib import Path
 from types import MappingProxyType
 
 from pyflow_cli.engine.errors import ConfigError, NotFoundError
-from pyflow_cli.project import dotenv, jsonc
+from pyflow_cli.project import dotenv, jsonc, resources
 from pyflow_cli.project.fields import ENV_KEYS, TOP_LEVEL_KEYS, Fields, join, show
+from pyflow_cli.project.resources import D1DatabaseConfig, KvNamespaceConfig, R2BucketConfig
 
 CONFIG_FILE_NAMES = ("wrangler.json", "wrangler.jsonc", "wrangler.toml")
 """Config file names, in the order they are looked for (wrangler's order)."""
@@ -69,6 +70,9 @@ class ProjectConfig:
     secrets: Mapping[str, str]
     crons: tuple[str, ...]
     env_name: str | None
+    kv_namespaces: tuple[KvNamespaceConfig, ...] = ()
+    r2_buckets: tuple[R2BucketConfig, ...] = ()
+    d1_databases: tuple[D1DatabaseConfig, ...] = ()
 
     def workflow(self, name: str) -> WorkflowConfig:
         """The workflow called ``name``; NotFoundError listing the defined ones otherwise."""
@@ -132,6 +136,8 @@ def load_project(cwd: Path, config_path: Path | None = None, env: str | None = N
                 f'the name is already the binding of workflow "{workflow.name}". '
                 "Rename the variable or the binding.",
             )
+    storage = _storage_bindings(fields, layers)
+    _check_unique_bindings(fields, workflows, storage, variables, vars_path)
     return ProjectConfig(
         config_path=path,
         root=root,
@@ -144,6 +150,9 @@ def load_project(cwd: Path, config_path: Path | None = None, env: str | None = N
         secrets=MappingProxyType(_secrets(root, env)),
         crons=_crons(fields, *triggers) if triggers else (),
         env_name=env,
+        kv_namespaces=storage.kv,
+        r2_buckets=storage.r2,
+        d1_databases=storage.d1,
     )
 
 
@@ -250,6 +259,46 @@ def _main(fields: Fields, layers: _Layers, root: Path) -> Path:
             found[1], f"{show(text)} does not exist (looked for {main}). Create it or fix main."
         )
     return main
+
+
+@dataclass(frozen=True)
+class _Storage:
+    kv: tuple[KvNamespaceConfig, ...]
+    r2: tuple[R2BucketConfig, ...]
+    d1: tuple[D1DatabaseConfig, ...]
+    where: tuple[tuple[str, str], ...]  # (binding, key path of its entry), in config order
+
+
+def _storage_bindings(fields: Fields, layers: _Layers) -> _Storage:
+    """The KV, R2 and D1 sections (not inherited by an environment, as in wrangler)."""
+    kv = layers.get("kv_namespaces", inherited=False)
+    r2 = layers.get("r2_buckets", inherited=False)
+    d1 = layers.get("d1_databases", inherited=False)
+    storage = _Storage(resources.kv_namespaces(fields, *kv) if kv else (),
+                       resources.r2_buckets(fields, *r2) if r2 else (),
+                       resources.d1_databases(fields, *d1) if d1 else (), ())
+    where: list[tuple[str, str]] = []
+    for found, bindings in ((kv, [e.binding for e in storage.kv]), (r2, [e.binding for e in storage.r2]),
+                            (d1, [e.binding for e in storage.d1])):
+        where += [(binding, f"{found[1]}[{i}]") for i, binding in enumerate(bindings) if found]
+    return _Storage(storage.kv, storage.r2, storage.d1, tuple(where))
+
+
+def _check_unique_bindings(fields: Fields, workflows: Sequence[WorkflowConfig], storage: _Storage,
+                           variables: Mapping[str, object], vars_path: str) -> None:
+    """Every ``env.<NAME>`` is one thing: a workflow, a storage binding or a variable."""
+    owners = {w.binding: f'workflow "{w.name}"' for w in workflows}
+    for binding, where in storage.where:
+        if binding in owners:
+            raise fields.error(f"{where}.binding",
+                               f"{show(binding)} is already the binding of {owners[binding]}. "
+                               "Each binding needs its own name.")
+        owners[binding] = where
+    for name in variables:
+        if name in owners and not any(w.binding == name for w in workflows):
+            raise fields.error(f"{vars_path}.{name}",
+                               f"the name is already the binding of {owners[name]}. "
+                               "Rename the variable or the binding.")
 
 
 def _crons(fields: Fields, value: object, path: str) -> tuple[str, ...]:
