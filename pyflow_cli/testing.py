@@ -18,6 +18,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from pyflow_cli.bindings.local import LocalBindings
 from pyflow_cli.engine.clock import ManualClock
 from pyflow_cli.engine.entrypoint import Env, WorkflowDefinition, WorkflowEntrypoint
 from pyflow_cli.engine.lifetime import EngineOptions
@@ -40,6 +41,7 @@ class WorkflowTestEnv:
         clock: ManualClock | None = None,
         env: Callable[[WorkflowService], Mapping[str, Any]] | None = None,
         durability: str = "normal",
+        bindings: LocalBindings | None = None,
     ) -> None:
         self.definitions = {
             name: wf if isinstance(wf, WorkflowDefinition)
@@ -52,6 +54,7 @@ class WorkflowTestEnv:
             state_dir = Path(self._tmp.name)
         self.clock = clock or ManualClock()
         self.store = SqliteStore(state_dir, durability=durability)
+        self.bindings = bindings
         self._env = env
         self.engine = Engine(self.store, self.definitions, self.clock,
                              options or EngineOptions(poll_interval_s=0.05),
@@ -65,16 +68,24 @@ class WorkflowTestEnv:
                      options: EngineOptions | None = None, clock: ManualClock | None = None
                      ) -> WorkflowTestEnv:
         """An env running the workflows of the project at ``root`` (its wrangler.toml and main),
-        with ``self.env`` holding their bindings, ``[vars]`` and secrets as under ``pyflow dev``."""
+        with ``self.env`` holding their bindings, ``[vars]`` and secrets as under ``pyflow dev``.
+        Its KV namespaces, R2 buckets and D1 databases keep their data in the env's state
+        directory (a temporary one unless ``state_dir`` is given), on the env's clock, so a KV
+        ``expirationTtl`` passes when the clock jumps; ``env.bindings`` reaches their stores."""
         from pyflow_cli.project.config import load_project
         from pyflow_cli.project.loader import load_user_module
         from pyflow_cli.workspace import definitions, project_env
 
         project = load_project(Path(root))
         defs = definitions(project, load_user_module(project))
+        test_env = cls(defs, state_dir=state_dir, options=options, clock=clock)
+        test_env.bindings = LocalBindings(test_env.store.state_dir, test_env.clock.now_ms)
+        test_env._env = lambda service: project_env(project, service, test_env.bindings)
+        return test_env
 
-        return cls(defs, state_dir=state_dir, options=options, clock=clock,
-                   env=lambda service: project_env(project, service))
+    def env(self) -> Env:
+        """``self.env`` as the workflows get it (for calling a Worker's handlers in a test)."""
+        return self._make_env()
 
     def _make_env(self) -> Env:
         return Env(self._env(self.service) if self._env is not None else {})
@@ -87,6 +98,8 @@ class WorkflowTestEnv:
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                         tb: TracebackType | None) -> None:
         await self.engine.stop()
+        if self.bindings is not None:
+            self.bindings.close()
         await self.store.close()
         if self._tmp is not None:
             self._tmp.cleanup()

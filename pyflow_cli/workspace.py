@@ -10,6 +10,7 @@ from types import TracebackType
 from typing import Any
 
 from pyflow_cli.bindings import WorkflowBinding
+from pyflow_cli.bindings.local import LocalBindings
 from pyflow_cli.engine.clock import Clock, SystemClock
 from pyflow_cli.engine.entrypoint import Env, WorkflowDefinition, WorkflowEntrypoint
 from pyflow_cli.engine.lifetime import EngineOptions
@@ -49,11 +50,15 @@ def definitions(project: ProjectConfig, loaded: LoadedModule) -> dict[str, Workf
     return result
 
 
-def project_env(project: ProjectConfig, service: WorkflowService) -> Env:
-    """``self.env`` of a project's code: its ``[vars]``, its secrets and a binding per workflow."""
+def project_env(project: ProjectConfig, service: WorkflowService,
+                bindings: LocalBindings | None = None) -> Env:
+    """``self.env`` of a project's code: its ``[vars]``, its secrets, a binding per workflow and
+    (given ``bindings``) its KV namespaces, R2 buckets and D1 databases."""
     values: dict[str, Any] = {**project.vars, **project.secrets}
     for workflow in project.workflows:
         values[workflow.binding] = WorkflowBinding(service, workflow.name)
+    if bindings is not None:
+        values.update(bindings.env_values(project))
     return Env(values)
 
 
@@ -67,10 +72,11 @@ class Workspace:
     engine: Engine | None = None
     loaded: LoadedModule | None = None
     clock: Clock = field(default_factory=SystemClock)
+    bindings: LocalBindings | None = None
 
     def env(self) -> Env:
-        """``self.env`` for user code: workflow bindings, ``[vars]`` and secrets."""
-        return project_env(self.project, self.service)
+        """``self.env`` for user code: workflow and storage bindings, ``[vars]`` and secrets."""
+        return project_env(self.project, self.service, self.bindings)
 
     async def __aenter__(self) -> Workspace:
         return self
@@ -82,6 +88,8 @@ class Workspace:
     async def close(self, grace_s: float = 0.0) -> None:
         if self.engine is not None:
             await self.engine.stop(grace_s)
+        if self.bindings is not None:
+            self.bindings.close()
         await self.store.close()
 
 
@@ -104,7 +112,8 @@ async def open_workspace(project: ProjectConfig, *, persist_to: Path | None = No
         engine = Engine(store, defs, clock, options)
     infos = workflow_infos(project, loaded.version_id if loaded else None)
     service = WorkflowService(store, infos, clock, engine, config_name=project.config_path.name)
-    workspace = Workspace(project, store, service, engine, loaded, clock)
+    bindings = LocalBindings(store.state_dir, clock.now_ms)
+    workspace = Workspace(project, store, service, engine, loaded, clock, bindings)
     if engine is not None:
         engine.env_factory = workspace.env
         await engine.start()

@@ -31,6 +31,7 @@ def banner_lines(project: ProjectConfig, state: Path, time_scale: float = 1.0) -
     if project.workflows:
         bindings.append("- Workflows:")
         bindings += [f"  - {w.binding}: {w.class_name} ({w.name})" for w in project.workflows]
+    bindings += storage_binding_lines(project)
     if project.vars:
         bindings.append("- Vars:")
         bindings += [f"  - {name}: {_shown(value)}" for name, value in project.vars.items()]
@@ -48,9 +49,26 @@ def banner_lines(project: ProjectConfig, state: Path, time_scale: float = 1.0) -
         lines.append("Cron triggers (UTC):")
         lines += crons
     lines.append(f"Instances are stored in {_relative(state, project.root)}")
+    if project.kv_namespaces or project.r2_buckets or project.d1_databases:
+        lines.append(f"KV, R2 and D1 data are stored in {_relative(state, project.root)} "
+                     "(kv/, r2/, d1/)")
     if time_scale != 1.0:
         lines.append(f"Time runs {time_scale:g}x faster for sleeps, retry delays and event timeouts "
                      "(--time-scale).")
+    return lines
+
+
+def storage_binding_lines(project: ProjectConfig) -> list[str]:
+    """KV namespaces, D1 databases and R2 buckets, in wrangler's order, each in ``local`` mode."""
+    lines: list[str] = []
+    for title, entries in (
+        ("KV Namespaces", [(n.binding, n.id) for n in project.kv_namespaces]),
+        ("D1 Databases", [(d.binding, d.database_name) for d in project.d1_databases]),
+        ("R2 Buckets", [(b.binding, b.bucket_name) for b in project.r2_buckets]),
+    ):
+        if entries:
+            lines.append(f"- {title}:")
+            lines += [f"  - {binding}: {resource} (local)" for binding, resource in entries]
     return lines
 
 
