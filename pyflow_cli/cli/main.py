@@ -20,7 +20,7 @@ from typer._click import Context
 from typer.core import TyperGroup
 
 from pyflow_cli import __version__
-from pyflow_cli.cli import dev, init, workflows
+from pyflow_cli.cli import d1, dev, init, kv, r2, workflows
 from pyflow_cli.cli.options import CliState, GlobalOptions, Runtime
 
 # Hints for the runtime's error codes (SPEC §1.4): what to do next.
@@ -52,6 +52,7 @@ class ErrorBoundary(TyperGroup):
 
 def report(ctx: Context, exc: BaseException) -> int:
     """Print ``exc`` as one error line (after its traceback with ``--debug``); the exit code."""
+    from pyflow_cli.bindings.errors import BindingError
     from pyflow_cli.engine.errors import PyflowError, WorkflowError
 
     obj = ctx.obj
@@ -61,6 +62,9 @@ def report(ctx: Context, exc: BaseException) -> int:
     if isinstance(exc, PyflowError):
         ui.error(exc.message)
         return exc.exit_code
+    if isinstance(exc, BindingError):  # KV, R2 or D1 refused: its own words, as wrangler prints them
+        ui.error(exc.message)
+        return 1
     if isinstance(exc, WorkflowError):
         hint = WORKFLOW_ERROR_HINTS.get(exc.error_code or "", DEFAULT_WORKFLOW_ERROR_HINT)
         message = f"WorkflowError: {exc}"
@@ -126,6 +130,9 @@ def root(
 init.register(app)
 dev.register(app)
 app.add_typer(workflows.app, name="workflows")
+app.add_typer(kv.app, name="kv")
+app.add_typer(r2.app, name="r2")
+app.add_typer(d1.app, name="d1")
 
 
 def run() -> None:
