@@ -30,15 +30,21 @@ Pipe = Annotated[bool, typer.Option(
 
 
 def _bucket(inv: Invocation, bindings: LocalBindings, object_path: str) -> tuple[R2Bucket, str, str]:
+    """The bucket ``BUCKET/KEY`` names (by bucket name or binding), its name and the key."""
     from pyflow_cli.bindings.local import r2_bucket
     from pyflow_cli.bindings.r2 import R2Bucket
 
+    name, key = _split(object_path)
+    config = r2_bucket(inv.project, name)
+    return R2Bucket(bindings.r2(config), config.binding, bindings.now_ms), config.bucket_name, key
+
+
+def _split(object_path: str) -> tuple[str, str]:
     name, slash, key = object_path.partition("/")
     if not slash or not name or not key:
         raise InvalidInputError(f"The object path must be in the form of {{bucket}}/{{key}}; you "
                                 f"provided {object_path}.")
-    config = r2_bucket(inv.project, name)
-    return R2Bucket(bindings.r2(config), config.binding, bindings.now_ms), config.bucket_name, key
+    return name, key
 
 
 @object_app.command("put")
@@ -73,6 +79,9 @@ def put(
     if (file is None) == (not pipe):
         raise InvalidInputError("Give one of --file FILE or --pipe (the object's content on stdin).")
     inv = begin(ctx)
+    from pyflow_cli.bindings.local import r2_bucket
+
+    r2_bucket(inv.project, _split(object_path)[0])  # a bad path or bucket fails before any reading
     if file is not None:
         try:
             data = (inv.state.options.cwd / file).read_bytes()

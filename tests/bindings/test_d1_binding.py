@@ -4,8 +4,7 @@ error escaping a step fails that attempt, which is retried."""
 
 from __future__ import annotations
 
-from bindingkit import Dev
-from conftest import Scenario
+from bindingkit import Dev, Scenario
 
 
 def d1_error(message: str, kind: str = "D1_ERROR") -> dict[str, str]:
@@ -32,7 +31,8 @@ def test_prepared_statements_first_all_run_and_raw(scenario: Scenario) -> None:
 
 
 def test_batches_are_atomic_and_exec_runs_one_query_per_line(scenario: Scenario) -> None:
-    unique = "UNIQUE constraint failed: {p}_ledger.ref: SQLITE_CONSTRAINT (extended: SQLITE_CONSTRAINT_UNIQUE)"
+    unique = ("UNIQUE constraint failed: {p}_ledger.ref: SQLITE_CONSTRAINT "
+              "(extended: SQLITE_CONSTRAINT_UNIQUE)")
     scenario.check("d1_batch_and_exec", {
         "exec": {"count": 3, "duration_type": "float"}, "batch": [[], [{"n": 3}]],
         "batch_success": [True, True], "failed": d1_error(unique), "count_after_failed_batch": 3,

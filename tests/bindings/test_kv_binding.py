@@ -3,7 +3,7 @@ method and option of Cloudflare's KV API, with its return shapes, limits and err
 
 from __future__ import annotations
 
-from conftest import Scenario
+from bindingkit import Scenario
 
 BULK_ERROR = "KV GET_BULK failed: 400 "
 
@@ -38,7 +38,8 @@ def test_get_many_keys_returns_a_dict_with_none_for_missing_ones(scenario: Scena
         "text": {"{p}:a": "one", "{p}:b": '{"x": 2}', "{p}:missing": None},
         "json": {"ok": {"{p}:b": {"x": 2}, "{p}:missing": None}},
         "with_metadata": {"{p}:b": {"value": {"x": 2}, "metadata": {"tag": "b"}}, "{p}:missing": None},
-        "bad_json": kv_error(BULK_ERROR + "At least one of the requested keys corresponds to a non-json value"),
+        "bad_json": kv_error(BULK_ERROR + "At least one of the requested keys corresponds to a "
+                                          "non-json value"),
         "buffer": kv_error(BULK_ERROR + '"arrayBuffer" is not a valid type. Use "json" or "text"'),
         "none": kv_error(BULK_ERROR + "You must request a minimum of 1 key"),
         "too_many": kv_error(BULK_ERROR + "You can request a maximum of 100 keys"),

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import Scenario
+from bindingkit import Scenario
 
 HELLO_MD5 = "5eb63bbbe01eeed093cb22bb8f5acdc3"  # md5("hello world")
 

@@ -33,7 +33,7 @@ def sections(text: str) -> dict[str, str]:
         words = title.split()
         command = []
         for word in words:
-            if not re.fullmatch(r"[a-z][a-z-]*", word):
+            if not re.fullmatch(r"[a-z][a-z0-9-]*", word):
                 break
             command.append(word)
         found[" ".join(command)] = body

@@ -521,3 +521,103 @@ def test_implicit_step_dependencies_follow_date_and_flags(
     date: str | None, flags: list[str], implicit: bool
 ) -> None:
     assert implicit_step_dependencies(date, flags) is implicit
+
+
+# --- KV, R2 and D1 bindings ------------------------------------------------------------------------
+
+STORAGE = """
+[[kv_namespaces]]
+binding = "CACHE"
+id = "abc123"
+preview_id = "def456"
+
+[[kv_namespaces]]
+binding = "SESSIONS"
+
+[[r2_buckets]]
+binding = "BUCKET"
+bucket_name = "my-bucket"
+
+[[d1_databases]]
+binding = "DB"
+database_name = "shop"
+database_id = "11111111-2222-3333-4444-555555555555"
+migrations_dir = "db/migrations"
+
+[[d1_databases]]
+binding = "LOGS"
+"""
+
+
+def test_storage_bindings_are_read_with_wrangler_defaults(tmp_path: Path) -> None:
+    from pyflow_cli.project.resources import D1DatabaseConfig, KvNamespaceConfig, R2BucketConfig
+
+    config = load(tmp_path, BASE + STORAGE)
+    assert config.kv_namespaces == (KvNamespaceConfig("CACHE", "abc123", "def456"),
+                                    KvNamespaceConfig("SESSIONS", "SESSIONS"))
+    assert config.r2_buckets == (R2BucketConfig("BUCKET", "my-bucket"),)
+    assert config.d1_databases == (
+        D1DatabaseConfig("DB", "shop", "11111111-2222-3333-4444-555555555555", "db/migrations"),
+        D1DatabaseConfig("LOGS", "LOGS", None))
+    assert [d.id for d in config.d1_databases] == ["11111111-2222-3333-4444-555555555555", "LOGS"]
+
+
+def test_storage_bindings_are_read_from_json_too(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "entry.py").write_text("")
+    (tmp_path / "wrangler.jsonc").write_text(json.dumps({
+        "name": "app", "main": "src/entry.py",
+        "kv_namespaces": [{"binding": "KV", "id": "x"}],
+        "r2_buckets": [{"binding": "B", "bucket_name": "bucket-1"}],
+        "d1_databases": [{"binding": "DB", "database_name": "db", "database_id": "id-1"}]}))
+    config = load_project(tmp_path)
+    assert [n.binding for n in (*config.kv_namespaces, *config.r2_buckets, *config.d1_databases)] == [
+        "KV", "B", "DB"]
+
+
+@pytest.mark.parametrize(("section", "expected"), [
+    ('[[kv_namespaces]]\nid = "x"',
+     'wrangler.toml: kv_namespaces[0].binding: required key is missing. Set it to the env.<BINDING> '
+     'name user code uses, e.g. "KV".'),
+    ('[[kv_namespaces]]\nbinding = "KV"\nid = 3',
+     "wrangler.toml: kv_namespaces[0].id: expected a string, got 3."),
+    ('[[kv_namespaces]]\nbinding = "my-kv"',
+     'wrangler.toml: kv_namespaces[0].binding: "my-kv" is not a valid Python identifier. Use letters, '
+     'digits and underscores, not starting with a digit, e.g. "KV".'),
+    ('[[kv_namespaces]]\nbinding = "KV"\nnamespace = "x"',
+     'wrangler.toml: Unexpected fields found in kv_namespaces[0] field: "namespace". Remove them or '
+     "fix their spelling."),
+    ('[[r2_buckets]]\nbinding = "B"',
+     "wrangler.toml: r2_buckets[0].bucket_name: required key is missing. Set it to the bucket's "
+     'name, e.g. "my-bucket".'),
+    ('[[r2_buckets]]\nbinding = "B"\nbucket_name = "My_Bucket"',
+     'wrangler.toml: r2_buckets[0].bucket_name: "My_Bucket" is invalid. Bucket names must begin and '
+     "end with an alphanumeric character, only contain lowercase letters, numbers, and hyphens, and be "
+     "between 3 and 63 characters long."),
+    ('[[d1_databases]]\nbinding = "DB"\ndatabase_id = ""',
+     'wrangler.toml: d1_databases[0].database_id: expected a non-empty string, got "".'),
+    ("kv_namespaces = 3", "wrangler.toml: kv_namespaces: expected a list of tables, got 3."),
+])
+def test_storage_binding_errors_name_the_key(tmp_path: Path, section: str, expected: str) -> None:
+    assert error(tmp_path, BASE + section) == expected
+
+
+def test_every_env_binding_name_is_used_once(tmp_path: Path) -> None:
+    assert error(tmp_path, BASE + WORKFLOW + '[[kv_namespaces]]\nbinding = "FLOW"') == (
+        'wrangler.toml: kv_namespaces[0].binding: "FLOW" is already the binding of workflow "flow". '
+        "Each binding needs its own name.")
+    assert error(tmp_path, BASE + '[[kv_namespaces]]\nbinding = "X"\n[[d1_databases]]\nbinding = "X"') == (
+        'wrangler.toml: d1_databases[0].binding: "X" is already the binding of kv_namespaces[0]. '
+        "Each binding needs its own name.")
+    assert error(tmp_path, BASE + '[vars]\nDB = 1\n[[d1_databases]]\nbinding = "DB"') == (
+        "wrangler.toml: vars.DB: the name is already the binding of d1_databases[0]. "
+        "Rename the variable or the binding.")
+
+
+def test_environments_do_not_inherit_storage_bindings(tmp_path: Path) -> None:
+    text = BASE + STORAGE + '[env.staging]\n[env.prod]\n[[env.prod.kv_namespaces]]\nbinding = "PROD_KV"\n'
+    assert load(tmp_path, text, env="staging").kv_namespaces == ()
+    assert [n.binding for n in load(tmp_path, text, env="prod").kv_namespaces] == ["PROD_KV"]
+    assert error(tmp_path, BASE + '[env.prod]\n[[env.prod.r2_buckets]]\nbinding = "B"', env="prod") == (
+        "wrangler.toml: env.prod.r2_buckets[0].bucket_name: required key is missing. Set it to the "
+        'bucket\'s name, e.g. "my-bucket".')

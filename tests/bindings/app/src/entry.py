@@ -11,12 +11,14 @@ class ScenarioWorkflow(WorkflowEntrypoint):
     async def run(self, event, step):
         results = {}
         for name in event.payload["names"]:
-            @step.do(name)
-            async def one():
-                return await scenarios.run(self.env, name, event.payload["prefix"])
-
-            results[name] = await one()
+            results[name] = await step.do(name, self.scenario(name, event.payload["prefix"]))
         return results
+
+    def scenario(self, name, prefix):
+        async def body():
+            return await scenarios.run(self.env, name, prefix)
+
+        return body
 
 
 class D1RetryWorkflow(WorkflowEntrypoint):

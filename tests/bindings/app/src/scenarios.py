@@ -6,7 +6,7 @@ as ``{"raised": type, "message": text}``.
 """
 
 import hashlib
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from workers import Headers, Response
 
@@ -107,7 +107,7 @@ async def kv_bulk_get(env, p):
 
 @scenario
 async def kv_metadata_and_expiration(env, p):
-    now = int(datetime.now(timezone.utc).timestamp())
+    now = int(datetime.now(UTC).timestamp())
     await env.KV.put(f"{p}:m1", "v1", {"metadata": {"by": "dict"}, "expirationTtl": 3600})
     await env.KV.put(f"{p}:m2", "v2", metadata={"by": "keyword"}, expiration=now + 7200)
     one = await env.KV.getWithMetadata(f"{p}:m1")
@@ -116,7 +116,8 @@ async def kv_metadata_and_expiration(env, p):
     expirations = [k["expiration"] - now for k in listed["keys"]]
     return {"one": one, "two": two, "missing": await env.KV.getWithMetadata(f"{p}:none"),
             "listed_metadata": [k["metadata"] for k in listed["keys"]],
-            "expirations_near": [abs(e - want) <= 5 for e, want in zip(expirations, (3600, 7200))]}
+            "expirations_near": [abs(e - want) <= 5
+                                 for e, want in zip(expirations, (3600, 7200), strict=True)]}
 
 
 @scenario
@@ -248,7 +249,7 @@ async def r2_conditions(env, p):
     create_only = await env.BUCKET.put(f"{p}/c.txt", "v3", onlyIf={"etagDoesNotMatch": "*"})
     created = await env.BUCKET.put(f"{p}/new.txt", "n", onlyIf={"etagDoesNotMatch": "*"})
     not_modified = await env.BUCKET.get(f"{p}/c.txt", onlyIf={"etagDoesNotMatch": accepted.etag})
-    old = await env.BUCKET.get(f"{p}/c.txt", onlyIf={"uploadedBefore": datetime(2000, 1, 1, tzinfo=timezone.utc)})
+    old = await env.BUCKET.get(f"{p}/c.txt", onlyIf={"uploadedBefore": datetime(2000, 1, 1, tzinfo=UTC)})
     quoted = await env.BUCKET.get(f"{p}/c.txt", onlyIf={"etagMatches": f'"{accepted.etag}"'})
     return {"refused": refused, "accepted": accepted is not None, "create_only": create_only,
             "created": created is not None, "not_modified": shape(not_modified),
@@ -385,7 +386,8 @@ async def d1_batch_and_exec(env, p):
             "failed": failed, "count_after_failed_batch": count, "exec_error": exec_error,
             "count_after_exec_error": await db.prepare(f"SELECT count(*) AS n FROM {table}").first("n"),
             "empty_batch": await attempt(lambda: db.batch([])),
-            "multi_line_statement": await attempt(lambda: db.exec(f"INSERT INTO {table}\n(ref) VALUES ('x');"))}
+            "multi_line_statement": await attempt(
+                lambda: db.exec(f"INSERT INTO {table}\n(ref) VALUES ('x');"))}
 
 
 @scenario
@@ -395,11 +397,12 @@ async def d1_errors(env, p):
     await db.exec(f"DROP TABLE IF EXISTS {table};\nCREATE TABLE {table} (id INTEGER PRIMARY KEY, "
                   "name TEXT UNIQUE NOT NULL);")
     await db.prepare(f"INSERT INTO {table} (name) VALUES ('taken')").run()
+    insert = db.prepare(f"INSERT INTO {table} (name) VALUES (?)")
     return {
         "syntax": await attempt(lambda: db.prepare("SELEC 1").all()),
         "no_table": await attempt(lambda: db.prepare("SELECT * FROM nowhere").all()),
-        "unique": await attempt(lambda: db.prepare(f"INSERT INTO {table} (name) VALUES (?)").bind("taken").run()),
-        "not_null": await attempt(lambda: db.prepare(f"INSERT INTO {table} (name) VALUES (?)").bind(None).run()),
+        "unique": await attempt(lambda: insert.bind("taken").run()),
+        "not_null": await attempt(lambda: insert.bind(None).run()),
         "bindings": await attempt(lambda: db.prepare("SELECT ? AS a, ? AS b").bind(1).all()),
         "multi_params": await attempt(lambda: db.prepare("SELECT ? AS a; SELECT ? AS b").bind(1, 2).all()),
         "column": await attempt(lambda: db.prepare(f"SELECT name FROM {table}").first("nope")),
