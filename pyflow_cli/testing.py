@@ -19,6 +19,7 @@ from types import TracebackType
 from typing import Any
 
 from pyflow_cli.bindings.local import LocalBindings
+from pyflow_cli.project.config import ProjectConfig
 from pyflow_cli.engine.clock import ManualClock
 from pyflow_cli.engine.entrypoint import Env, WorkflowDefinition, WorkflowEntrypoint
 from pyflow_cli.engine.lifetime import EngineOptions
@@ -55,6 +56,7 @@ class WorkflowTestEnv:
         self.clock = clock or ManualClock()
         self.store = SqliteStore(state_dir, durability=durability)
         self.bindings = bindings
+        self.project: ProjectConfig | None = None
         self._env = env
         self.engine = Engine(self.store, self.definitions, self.clock,
                              options or EngineOptions(poll_interval_s=0.05),
@@ -79,9 +81,30 @@ class WorkflowTestEnv:
         project = load_project(Path(root))
         defs = definitions(project, load_user_module(project))
         test_env = cls(defs, state_dir=state_dir, options=options, clock=clock)
+        test_env.project = project
         test_env.bindings = LocalBindings(test_env.store.state_dir, test_env.clock.now_ms)
         test_env._env = lambda service: project_env(project, service, test_env.bindings)
         return test_env
+
+    async def apply_d1_migrations(self, database: str | None = None) -> list[str]:
+        """Apply the project's D1 migrations to the env's databases, as ``pyflow d1 migrations
+        apply`` does: every ``[[d1_databases]]`` entry, or the one named (name or binding).
+        Returns the migrations applied; a failing one raises ``D1Error``."""
+        from pyflow_cli.bindings import d1_migrations
+        from pyflow_cli.bindings.local import d1_database
+
+        if self.project is None or self.bindings is None:
+            raise RuntimeError("apply_d1_migrations() needs an env made by WorkflowTestEnv.from_project")
+        databases = ([d1_database(self.project, database)] if database is not None
+                     else list(self.project.d1_databases))
+        applied: list[str] = []
+        for config in databases:
+            store = self.bindings.d1(config)
+            folder = d1_migrations.folder(self.project, config)
+            for name in await d1_migrations.pending(store, self.project, config):
+                await d1_migrations.apply(store, folder / name, config.migrations_table)
+                applied.append(name)
+        return applied
 
     def env(self) -> Env:
         """``self.env`` as the workflows get it (for calling a Worker's handlers in a test)."""

@@ -58,6 +58,12 @@ async def applied(store: D1Store, table: str) -> set[str]:
     return await store.file.run(read)
 
 
+async def pending(store: D1Store, project: ProjectConfig, database: D1DatabaseConfig) -> list[str]:
+    """The migration files not applied to the database yet, in order."""
+    done = await applied(store, database.migrations_table)
+    return [name for name in files(folder(project, database)) if name not in done]
+
+
 async def apply(store: D1Store, path: Path, table: str) -> None:
     """Run one migration file and record it, in one transaction; ``D1Error`` if it fails."""
     try:

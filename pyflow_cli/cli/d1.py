@@ -156,13 +156,11 @@ def _pending(inv: Invocation, database: str, persist_to: Path | None) -> tuple[l
 
     config = d1_database(inv.project, database)
     folder = d1_migrations.folder(inv.project, config)
-    files = d1_migrations.files(folder)
-    if not files:
+    if not d1_migrations.files(folder):
         raise InvalidInputError(f"No migrations present at {folder}. Create one with "
                                 f'`pyflow d1 migrations create {database} "<message>"`.')
     with local_bindings(inv, persist_to) as bindings:
-        applied = run(d1_migrations.applied(bindings.d1(config), config.migrations_table))
-    return [name for name in files if name not in applied], config
+        return run(d1_migrations.pending(bindings.d1(config), inv.project, config)), config
 
 
 def _objects(result: QueryResult) -> list[dict[str, Any]]:

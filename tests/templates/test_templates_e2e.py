@@ -15,6 +15,7 @@ import shlex
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -158,8 +159,12 @@ class Readme:
     project: Path
     dev: DevServer
 
-    def run(self, command: str) -> str:
+    def run(self, command: str, **fill: str) -> str:
+        """Run ``command`` as the README shows it; ``fill`` gives the value of each ``<name>``
+        placeholder in it (e.g. a file name only known at run time)."""
         assert command in self.text, f"README.md does not show `{command}`"
+        for name, value in fill.items():
+            command = command.replace(f"<{name}>", value)
         argv = shlex.split(command.replace("http://127.0.0.1:8787", self.dev.base))
         if argv[0] == "curl":
             return _curl(argv[1:])
@@ -207,7 +212,10 @@ def starter(readme: Readme) -> None:
 
 def cart_invoices(readme: Readme) -> None:
     workflow = "cart-invoices-workflow"
+    assert "0001_create_cart.sql" in readme.run("pyflow d1 migrations apply cart-db")
     created = json.loads(readme.run('curl "http://127.0.0.1:8787/new?cartId=123"'))
+    carts = readme.run('pyflow d1 execute cart-db --command "SELECT * FROM cart"')
+    assert "│ 123 │ 0           │ 250    │ customer@example.com │" in carts
     # Check out only once the workflow has found the cart still open, so a retry is seen.
     wait_for(lambda: _failed_attempts(readme.dev.details(workflow, created["id"]), "retrieve cart-1") >= 1,
              20, "a first poll of the cart", readme.dev.output)
@@ -220,6 +228,8 @@ def cart_invoices(readme: Readme) -> None:
 
 def d1_backup(readme: Readme) -> None:
     workflow = "backup-workflow"
+    assert "0001_create_customers.sql" in readme.run("pyflow d1 migrations apply shop-db")
+    assert "Grace Hopper" in readme.run('pyflow d1 execute shop-db --command "SELECT * FROM customers"')
     assert readme.run('curl "http://127.0.0.1:8787/cdn-cgi/handler/scheduled?cron=0+0+*+*+*"') == "ok"
     instance_id = readme.dev.newest(workflow)
     assert instance_id is not None
@@ -227,9 +237,13 @@ def d1_backup(readme: Readme) -> None:
     assert details["status"] == "complete", details["error"]
     assert [a["success"] for a in details["steps"][-1]["attempts"]] == [False, True]
     assert "✅ Completed" in readme.run("pyflow workflows instances describe backup-workflow latest")
-    assert "ls .data/backups" in readme.text
-    backups = [p.name for p in (readme.project / ".data" / "backups").iterdir()]
-    assert backups == [details["output"]["filename"]]
+    backup = details["output"]["filename"]
+    assert json.loads(readme.run("curl http://127.0.0.1:8787/")) == {"backups": [backup]}
+    readme.run("pyflow r2 object get d1-backups/<backup> --file backup.sql", backup=backup)
+    assert "sqlite3 restored.db < backup.sql" in readme.text
+    restored = sqlite3.connect(":memory:")
+    restored.executescript((readme.project / "backup.sql").read_text(encoding="utf-8"))
+    assert restored.execute("SELECT count(*) FROM customers").fetchone() == (3,)
 
 
 def human_approval(readme: Readme) -> None:

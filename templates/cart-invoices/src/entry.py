@@ -12,11 +12,10 @@ from urllib.parse import parse_qs, urlsplit
 import shop
 from workers import NonRetryableError, Response, WorkerEntrypoint, WorkflowEntrypoint
 
-# Local stand-ins (src/shop.py) for the example's D1 database, payment processor and email
-# sender, keeping their data in .data/ in the project.
+# Local stand-ins (src/shop.py) for the example's payment processor and email sender, keeping
+# their data in .data/ in the project. The carts are in the D1 database bound as self.env.DB.
 DATA = Path(__file__).resolve().parent.parent / ".data"
-DB = shop.LocalD1(DATA / "shop.sqlite3")
-PAYMENTS = shop.PaymentProcessor(DATA / "shop.sqlite3")
+PAYMENTS = shop.PaymentProcessor(DATA / "payments.sqlite3")
 MAILER = shop.Mailer(DATA / "outbox")
 
 MERCHANT_EMAIL = "merchant@example.com"
@@ -49,7 +48,7 @@ class CartInvoicesWorkflow(WorkflowEntrypoint):
             },
         )
         async def retrieve_cart():
-            cart = await DB.prepare("SELECT * FROM cart WHERE id = ?").bind(cart_id).first()
+            cart = await self.env.DB.prepare("SELECT * FROM cart WHERE id = ?").bind(cart_id).first()
             if cart is None:
                 raise NonRetryableError(f"cart {cart_id} does not exist")
             if not cart["checked_out"]:
@@ -112,7 +111,7 @@ class Default(WorkerEntrypoint):
             email = query.get("email", "customer@example.com")
             if not amount.isdigit():
                 return Response.json({"error": f"amount must be a whole number, got {amount}"}, status=400)
-            await DB.prepare(
+            await self.env.DB.prepare(
                 "INSERT OR REPLACE INTO cart (id, checked_out, amount, email) VALUES (?, 0, ?, ?)"
             ).bind(cart_id, int(amount), email).run()
             instance = await self.env.CART_WORKFLOW.create(params={"cartId": cart_id})
@@ -122,10 +121,10 @@ class Default(WorkerEntrypoint):
 
         # The shopper checks the cart out
         if len(parts) == 3 and parts[0] == "carts" and parts[2] == "checkout":
-            cart = await DB.prepare("SELECT id FROM cart WHERE id = ?").bind(parts[1]).first()
+            cart = await self.env.DB.prepare("SELECT id FROM cart WHERE id = ?").bind(parts[1]).first()
             if cart is None:
                 return Response.json({"error": f"cart {parts[1]} does not exist"}, status=404)
-            await DB.prepare("UPDATE cart SET checked_out = 1 WHERE id = ?").bind(parts[1]).run()
+            await self.env.DB.prepare("UPDATE cart SET checked_out = 1 WHERE id = ?").bind(parts[1]).run()
             return Response.json({"cartId": parts[1], "checkedOut": True})
 
         # The invoices sent so far

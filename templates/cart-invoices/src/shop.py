@@ -1,75 +1,17 @@
-"""Local stand-ins for the services the Cloudflare example uses, so the project runs offline:
+"""Local stand-ins for the two outside services the Cloudflare example uses, so the project runs
+offline (the cart database is a real D1 binding, ``self.env.DB``):
 
-- ``LocalD1``: the D1 cart database (``prepare(sql).bind(...).all()``), on an SQLite file;
-- ``PaymentProcessor``: the external payment endpoint, recording charges in the same file;
+- ``PaymentProcessor``: the external payment endpoint, recording charges in ``.data/payments.sqlite3``;
 - ``Mailer``: the Email Workers ``send_email`` binding, writing each message to an outbox folder.
 
-On Cloudflare you would use ``self.env.DB``, a ``fetch`` to your payment provider and
-``self.env.SEND_EMAIL`` instead; the workflow's steps would not change shape.
+On Cloudflare you would use a ``fetch`` to your payment provider and ``self.env.SEND_EMAIL``
+instead; the workflow's steps would not change shape.
 """
 
 import hashlib
 import sqlite3
 import uuid
 from pathlib import Path
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS cart (
-    id TEXT PRIMARY KEY,
-    checked_out INTEGER NOT NULL DEFAULT 0,
-    amount INTEGER NOT NULL,
-    email TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS payment (
-    cart_id TEXT PRIMARY KEY,
-    payment_id TEXT NOT NULL,
-    amount INTEGER NOT NULL
-);
-"""
-
-
-def connect(path):
-    """A connection to the shop database, created with its tables on first use."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    connection = sqlite3.connect(path, timeout=10)
-    connection.row_factory = sqlite3.Row
-    connection.executescript(SCHEMA)
-    return connection
-
-
-class LocalD1:
-    """The slice of D1's API the example uses: ``await db.prepare(sql).bind(*values).all()``."""
-
-    def __init__(self, path):
-        self.path = Path(path)
-
-    def prepare(self, sql):
-        return Statement(self.path, sql, ())
-
-
-class Statement:
-    def __init__(self, path, sql, values):
-        self.path, self.sql, self.values = path, sql, values
-
-    def bind(self, *values):
-        return Statement(self.path, self.sql, values)
-
-    async def all(self):
-        connection = connect(self.path)
-        try:
-            rows = connection.execute(self.sql, self.values).fetchall()
-            connection.commit()
-        finally:
-            connection.close()
-        return {"results": [dict(row) for row in rows], "success": True}
-
-    async def first(self):
-        results = (await self.all())["results"]
-        return results[0] if results else None
-
-    async def run(self):
-        return await self.all()
 
 
 class PaymentProcessor:
@@ -79,22 +21,29 @@ class PaymentProcessor:
     def __init__(self, path):
         self.path = Path(path)
 
+    def _connect(self):
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        connection = sqlite3.connect(self.path, timeout=10)
+        connection.execute("CREATE TABLE IF NOT EXISTS payment (cart_id TEXT PRIMARY KEY, "
+                           "payment_id TEXT NOT NULL, amount INTEGER NOT NULL)")
+        return connection
+
     async def charge(self, cart_id, amount):
         if not isinstance(amount, int) or amount <= 0:
             return {"ok": False, "error": f"invalid amount {amount!r}"}
-        connection = connect(self.path)
+        connection = self._connect()
         try:
             connection.execute(
                 "INSERT OR IGNORE INTO payment (cart_id, payment_id, amount) VALUES (?, ?, ?)",
                 (cart_id, "pay_" + uuid.uuid4().hex[:12], amount),
             )
             connection.commit()
-            row = connection.execute(
+            payment_id, charged = connection.execute(
                 "SELECT payment_id, amount FROM payment WHERE cart_id = ?", (cart_id,)
             ).fetchone()
         finally:
             connection.close()
-        return {"ok": True, "paymentId": row["payment_id"], "amount": row["amount"]}
+        return {"ok": True, "paymentId": payment_id, "amount": charged}
 
 
 class Mailer:

@@ -1,18 +1,15 @@
 """Runs CartInvoicesWorkflow on a virtual clock: the 10-second sleep and the 2-minute polls of
-the cart take no wall time. Each test works on a copy of the project, so its .data/ is its own."""
+the cart take no wall time. Each test works on a copy of the project, so its .data/ is its own,
+and ``WorkflowTestEnv.from_project`` gives it its own D1 cart database."""
 
 import asyncio
 import shutil
-import sys
 from pathlib import Path
 
 from pyflow_cli.testing import WorkflowTestEnv
 
 PROJECT = Path(__file__).resolve().parents[1]
 WORKFLOW = "cart-invoices-workflow"
-
-sys.path.insert(0, str(PROJECT / "src"))
-import shop  # noqa: E402  (the project's local stand-ins, to set up carts)
 
 
 def copy_project(tmp_path):
@@ -21,8 +18,10 @@ def copy_project(tmp_path):
     return target
 
 
-async def add_cart(project, cart_id, amount=250, email="ada@example.com"):
-    db = shop.LocalD1(project / ".data" / "shop.sqlite3")
+async def add_cart(env, cart_id, amount=250, email="ada@example.com"):
+    """Create the cart table (the project's migrations) and a cart in the env's D1 database."""
+    await env.apply_d1_migrations()
+    db = env.env().DB
     await db.prepare("INSERT INTO cart (id, amount, email) VALUES (?, ?, ?)").bind(
         cart_id, amount, email
     ).run()
@@ -37,8 +36,8 @@ def test_the_invoice_is_sent_once_the_cart_is_checked_out(tmp_path):
     project = copy_project(tmp_path)
 
     async def scenario():
-        db = await add_cart(project, "123")
         async with WorkflowTestEnv.from_project(project) as env:
+            db = await add_cart(env, "123")
             instance_id = await env.service.create(WORKFLOW, params={"cartId": "123"})
             # Let the workflow find the cart still open three times...
             while True:
@@ -68,6 +67,7 @@ def test_a_cart_that_does_not_exist_fails_at_once(tmp_path):
 
     async def scenario():
         async with WorkflowTestEnv.from_project(project) as env:
+            await env.apply_d1_migrations()
             instance_id = await env.service.create(WORKFLOW, params={"cartId": "nope"})
             record = await env.run_until_done(WORKFLOW, instance_id)
             return record, await env.service.describe(WORKFLOW, instance_id)
@@ -83,8 +83,8 @@ def test_the_workflow_gives_up_after_ten_retries_of_an_open_cart(tmp_path):
     project = copy_project(tmp_path)
 
     async def scenario():
-        await add_cart(project, "abandoned")
         async with WorkflowTestEnv.from_project(project) as env:
+            await add_cart(env, "abandoned")
             instance_id = await env.service.create(WORKFLOW, params={"cartId": "abandoned"})
             record = await env.run_until_done(WORKFLOW, instance_id)
             return record, await env.service.describe(WORKFLOW, instance_id)

@@ -1,12 +1,11 @@
 """Runs the scheduled handler and BackupWorkflow on a virtual clock: the retry delay while the
-export is not ready takes no wall time. Each test works on a copy of the project, so its .data/
-is its own."""
+export is not ready takes no wall time. Each test works on a copy of the project, and
+``WorkflowTestEnv.from_project`` gives it its own D1 database and R2 bucket."""
 
 import asyncio
 import shutil
 import sqlite3
 import sys
-import tomllib
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -22,23 +21,10 @@ def copy_project(tmp_path):
     return target
 
 
-class Binding:
-    """What ``self.env.BACKUP_WORKFLOW.create`` does, over the test environment's service."""
-
-    def __init__(self, env, workflow):
-        self.env, self.workflow, self.created = env, workflow, []
-
-    async def create(self, params=None):
-        instance_id = await self.env.service.create(self.workflow, params=params)
-        self.created.append(instance_id)
-        return SimpleNamespace(id=instance_id)
-
-
-def worker(env, project, binding):
-    """The project's Worker (``Default``), with the config's [vars] and the binding."""
+def worker(env):
+    """The project's Worker (``Default``), with the bindings and [vars] pyflow dev gives it."""
     module = sys.modules[env.definitions[WORKFLOW].cls.__module__]
-    config = tomllib.loads((project / "wrangler.toml").read_text())
-    return module.Default(env=SimpleNamespace(**config["vars"], BACKUP_WORKFLOW=binding))
+    return module.Default(env=env.env())
 
 
 def test_the_scheduled_handler_backs_the_database_up(tmp_path):
@@ -46,13 +32,15 @@ def test_the_scheduled_handler_backs_the_database_up(tmp_path):
 
     async def scenario():
         async with WorkflowTestEnv.from_project(project) as env:
-            binding = Binding(env, WORKFLOW)
-            await worker(env, project, binding).scheduled(SimpleNamespace(cron="0 0 * * *"))
-            [instance_id] = binding.created
+            assert await env.apply_d1_migrations() == ["0001_create_customers.sql"]
+            await worker(env).scheduled(SimpleNamespace(cron="0 0 * * *"))
+            [instance_id] = [r.id for r in (await env.service.list_instances(WORKFLOW)).records]
             record = await env.run_until_done(WORKFLOW, instance_id)
-            return record, await env.service.describe(WORKFLOW, instance_id)
+            details = await env.service.describe(WORKFLOW, instance_id)
+            stored = await env.env().BACKUP_BUCKET.get(details["output"]["filename"])
+            return record, details, await stored.text()
 
-    record, details = asyncio.run(scenario())
+    record, details, dump = asyncio.run(scenario())
     assert record.status == "complete", details["error"]
     assert details["params"] == {"accountId": "local-account", "databaseId": "shop-db"}
     # The export is not ready at the first check: that attempt fails and is retried.
@@ -60,28 +48,27 @@ def test_the_scheduled_handler_backs_the_database_up(tmp_path):
     assert [a["success"] for a in attempts] == [False, True]
     assert "Missing `signed_url`" in attempts[0]["error"]["message"]
 
-    backup = project / ".data" / "backups" / details["output"]["filename"]
     restored = sqlite3.connect(":memory:")
-    restored.executescript(backup.read_text())
+    restored.executescript(dump)
     names = [row[0] for row in restored.execute("SELECT name FROM customers ORDER BY id")]
     assert names == ["Ada Lovelace", "Grace Hopper", "Katherine Johnson"]
 
 
-def test_each_backup_is_a_new_file(tmp_path):
+def test_each_backup_is_a_new_object_in_the_bucket(tmp_path):
     project = copy_project(tmp_path)
 
     async def scenario():
         async with WorkflowTestEnv.from_project(project) as env:
+            await env.apply_d1_migrations()
             outputs = []
             for _ in range(2):
                 params = {"accountId": "a", "databaseId": "shop-db"}
                 instance_id = await env.service.create(WORKFLOW, params=params)
                 await env.run_until_done(WORKFLOW, instance_id)
                 outputs.append((await env.service.describe(WORKFLOW, instance_id))["output"])
-            return outputs
+            response = await worker(env).fetch(None)
+            return outputs, await response.json()
 
-    first, second = asyncio.run(scenario())
+    (first, second), listed = asyncio.run(scenario())
     assert first["filename"] != second["filename"]
-    assert sorted(p.name for p in (project / ".data" / "backups").iterdir()) == sorted(
-        [first["filename"], second["filename"]]
-    )
+    assert listed == {"backups": sorted([first["filename"], second["filename"]])}
