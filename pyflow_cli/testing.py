@@ -19,13 +19,13 @@ from types import TracebackType
 from typing import Any
 
 from pyflow_cli.bindings.local import LocalBindings
-from pyflow_cli.project.config import ProjectConfig
 from pyflow_cli.engine.clock import ManualClock
 from pyflow_cli.engine.entrypoint import Env, WorkflowDefinition, WorkflowEntrypoint
 from pyflow_cli.engine.lifetime import EngineOptions
 from pyflow_cli.engine.status import InstanceStatus
 from pyflow_cli.engine.store import InstanceRecord
 from pyflow_cli.engine.worker import Engine
+from pyflow_cli.project.config import ProjectConfig
 from pyflow_cli.service import WorkflowInfo, WorkflowService
 from pyflow_cli.storage.sqlite import SqliteStore
 

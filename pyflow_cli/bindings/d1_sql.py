@@ -90,8 +90,8 @@ def bind_value(value: Any) -> Any:
         return value
     if isinstance(value, bytes | bytearray | memoryview):
         return bytes(value)
-    if isinstance(value, list | tuple) and all(isinstance(b, int) and not isinstance(b, bool)
-                                               and 0 <= b < 256 for b in value):
+    if isinstance(value, Sequence) and not isinstance(value, str) and all(
+            isinstance(b, int) and not isinstance(b, bool) and 0 <= b < 256 for b in value):
         return bytes(value)
     raise D1Error(f"Type '{type(value).__name__}' not supported for value '{value}'", "D1_TYPE_ERROR")
 

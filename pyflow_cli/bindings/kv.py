@@ -28,6 +28,7 @@ from pyflow_cli.bindings.values import (
     js_string,
     number,
     options,
+    plain,
 )
 from pyflow_cli.engine.serde import JsonDict
 
@@ -240,7 +241,8 @@ def _metadata_json(metadata: Any) -> str | None:
     if metadata is None:
         return None
     try:
-        text = json.dumps(metadata, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        text = json.dumps(metadata, separators=(",", ":"), ensure_ascii=False, allow_nan=False,
+                          default=plain)
     except (TypeError, ValueError) as exc:
         raise TypeError(f"KV metadata must be JSON-serialisable: {exc}.") from None
     size = len(text.encode("utf-8"))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping, Sequence
 from typing import Any
 
 from pyflow_cli.engine.serde import JsonDict, attrify
@@ -72,6 +72,16 @@ def number(value: Any, what: str) -> float | None:
         return float(value)
     except ValueError:
         raise TypeError(f"{what} must be a number, got {value!r}.") from None
+
+
+def plain(value: Any) -> Any:
+    """``json.dumps``'s ``default``: any other mapping is a JSON object, any other sequence an
+    array (values converted for JavaScript are accepted where Cloudflare takes JS values)."""
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, Sequence) and not isinstance(value, str | bytes | bytearray):
+        return list(value)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
 def from_json_text(text: str) -> Any:
