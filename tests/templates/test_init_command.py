@@ -53,15 +53,17 @@ def test_the_project_is_named_after_its_directory_and_next_steps_are_printed(tmp
     assert result.exit_code == 0, result.stderr
     project = tmp_path / "My Shop!"
     assert config_name(project) == "my-shop"
-    assert files(project) == [".gitignore", "README.md", "src/entry.py", "src/shop.py",
-                              "tests/test_cart_invoices.py", "wrangler.toml"]
+    assert files(project) == [".gitignore", "README.md", "migrations/0001_create_cart.sql",
+                              "src/entry.py", "src/shop.py", "tests/test_cart_invoices.py",
+                              "wrangler.toml"]
     assert result.stdout == (
-        '✨ Created project "my-shop" in My Shop! from the "cart-invoices" template (6 files).\n'
+        '✨ Created project "my-shop" in My Shop! from the "cart-invoices" template (7 files).\n'
         "\n"
         "Next:\n"
         "  cd 'My Shop!'\n"
         "  pyflow dev\n"
         "Then, in another terminal in the project:\n"
+        "  pyflow d1 migrations apply cart-db\n"
         '  curl "http://127.0.0.1:8787/new?cartId=123"\n'
         "  curl -X POST http://127.0.0.1:8787/carts/123/checkout\n"
         "  pyflow workflows instances describe cart-invoices-workflow latest\n"
