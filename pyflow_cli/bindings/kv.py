@@ -55,23 +55,23 @@ class KVNamespace:
     def __repr__(self) -> str:
         return f"<KVNamespace {self._binding}>"
 
-    async def get(self, key: str | Sequence[str], type: Any = None, /, **kwargs: Any) -> Any:
+    async def get(self, key: str | Sequence[str], type_or_options: Any = None, /, **kwargs: Any) -> Any:
         """The value of ``key`` (``None`` if missing), or a dict of values for a list of keys."""
-        value_type, _ = _read_options(type, kwargs, "get")
+        value_type = _read_options(type_or_options, kwargs, "get")
         if _is_many(key):
-            values = await self._get_many(key, value_type, "get")
+            values = await self._get_many(key, value_type)
             return {name: None if entry is None else _decode(entry, value_type, bulk=True)
                     for name, entry in values.items()}
         entry = await self._store.get(_key(key, "GET"))
         return None if entry is None else _decode(entry, value_type)
 
-    async def getWithMetadata(self, key: str | Sequence[str], type: Any = None, /,
+    async def getWithMetadata(self, key: str | Sequence[str], type_or_options: Any = None, /,
                               **kwargs: Any) -> Any:
         """``{value, metadata, cacheStatus}`` (``None`` values when missing), or a dict of
         ``{value, metadata}`` (or ``None``) per key for a list of keys."""
-        value_type, _ = _read_options(type, kwargs, "getWithMetadata")
+        value_type = _read_options(type_or_options, kwargs, "getWithMetadata")
         if _is_many(key):
-            values = await self._get_many(key, value_type, "getWithMetadata")
+            values = await self._get_many(key, value_type)
             return {name: None if entry is None else
                     JsonDict(value=_decode(entry, value_type, bulk=True), metadata=_metadata(entry))
                     for name, entry in values.items()}
@@ -80,8 +80,7 @@ class KVNamespace:
             return JsonDict(value=None, metadata=None, cacheStatus=None)
         return JsonDict(value=_decode(entry, value_type), metadata=_metadata(entry), cacheStatus=None)
 
-    async def _get_many(self, keys: Sequence[Any], value_type: str, method: str
-                        ) -> dict[str, KvEntry | None]:
+    async def _get_many(self, keys: Sequence[Any], value_type: str) -> dict[str, KvEntry | None]:
         if value_type not in ("text", "json"):
             raise KVError("GET_BULK", 400, f'"{value_type}" is not a valid type. Use "json" or "text"')
         if not keys:
@@ -176,9 +175,11 @@ def _is_many(key: Any) -> bool:
     return isinstance(key, Sequence) and not isinstance(key, str | bytes | bytearray)
 
 
-def _read_options(type_: Any, kwargs: dict[str, Any], method: str) -> tuple[str, dict[str, Any]]:
-    opts = options(None if isinstance(type_, str) else type_, kwargs, method)
-    value_type = type_ if isinstance(type_, str) else opts.get("type", "text")
+def _read_options(type_or_options: Any, kwargs: dict[str, Any], method: str) -> str:
+    """The value type of a read (``"text"`` by default); checks ``cacheTtl`` as KV does."""
+    given = type_or_options
+    opts = options(None if isinstance(given, str) else given, kwargs, method)
+    value_type = given if isinstance(given, str) else opts.get("type", "text")
     if value_type is None:
         value_type = "text"
     if value_type not in TYPES:
@@ -187,7 +188,7 @@ def _read_options(type_: Any, kwargs: dict[str, Any], method: str) -> tuple[str,
     if cache_ttl is not None and cache_ttl < MIN_CACHE_TTL_S:
         raise KVError("GET", 400, f"Invalid cache_ttl of {_shown(cache_ttl)}. Cache TTL must be at "
                                   f"least {MIN_CACHE_TTL_S}.")
-    return value_type, opts
+    return str(value_type)
 
 
 def _key(key: Any, operation: str) -> str:

@@ -7,10 +7,15 @@ import asyncio
 import threading
 from pathlib import Path
 
+import pytest
 from bindingkit import copy_app
 
+from pyflow_cli.bindings.errors import D1Error
 from pyflow_cli.bindings.kv import KVNamespace
+from pyflow_cli.bindings.local import LocalBindings
+from pyflow_cli.bindings.r2 import R2Bucket
 from pyflow_cli.project.config import load_project
+from pyflow_cli.project.resources import D1DatabaseConfig, KvNamespaceConfig, R2BucketConfig
 from pyflow_cli.testing import WorkflowTestEnv
 
 
@@ -71,3 +76,34 @@ async def test_storage_work_runs_off_the_event_loop(tmp_path: Path) -> None:
         await asyncio.sleep(0.05)  # the loop still runs while the operation waits on its thread...
         gate.set()  # ...so it can release it; on the loop, the wait would time out first
         assert await blocked is True
+
+
+async def test_each_store_pages_through_its_data_for_readers_such_as_the_explorer(tmp_path: Path) -> None:
+    bindings = LocalBindings(tmp_path / "state", lambda: 1_767_225_600_000.0)
+    try:
+        kv = bindings.kv(KvNamespaceConfig("KV", "ns"))
+        for n in range(5):
+            await kv.put(f"k{n}", b"v", None, None)
+        first = await kv.list(limit=2)
+        second = await kv.list(limit=2, after=first.keys[-1].key)
+        assert ([k.key for k in first.keys], first.more) == (["k0", "k1"], True)
+        assert ([k.key for k in second.keys], second.more) == (["k2", "k3"], True)
+        assert [k.key for k in (await kv.list(prefix="k4")).keys] == ["k4"]
+
+        r2 = bindings.r2(R2BucketConfig("B", "bucket"))
+        bucket = R2Bucket(r2, "B", bindings.now_ms)
+        for key in ("a", "b", "c"):
+            await bucket.put(key, key * 3)
+        assert [o.key for o in await r2.list_keys(after="a", limit=5)] == ["b", "c"]
+        head = await r2.head("b")
+        assert head is not None and (head.size, head.key) == (3, "b")
+
+        d1 = bindings.d1(D1DatabaseConfig("DB", "db", None))
+        await d1.script("CREATE TABLE b (x); CREATE TABLE a (y); INSERT INTO a VALUES (1), (2), (3);")
+        assert await d1.tables() == ["a", "b"]
+        page = await d1.read_table("a", offset=1, limit=1)
+        assert (page.columns, page.rows) == (["y"], [[2]])
+        with pytest.raises(D1Error, match="no such table: c"):
+            await d1.read_table("c")
+    finally:
+        bindings.close()
