@@ -4,8 +4,11 @@ expiry on the env's clock, many instances at once, and SQLite work kept off the 
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 from bindingkit import copy_app
@@ -107,3 +110,43 @@ async def test_each_store_pages_through_its_data_for_readers_such_as_the_explore
             await d1.read_table("c")
     finally:
         bindings.close()
+
+
+WRITER = """
+import asyncio, sys, time
+from pathlib import Path
+from pyflow_cli.bindings.d1 import D1Database
+from pyflow_cli.bindings.kv import KVNamespace
+from pyflow_cli.bindings.local import LocalBindings
+from pyflow_cli.project.resources import D1DatabaseConfig, KvNamespaceConfig
+
+async def main(state, name):
+    bindings = LocalBindings(Path(state), lambda: time.time() * 1000)
+    kv = KVNamespace(bindings.kv(KvNamespaceConfig("KV", "shared")), "KV", bindings.now_ms)
+    db = D1Database(bindings.d1(D1DatabaseConfig("DB", "shared", None)), "DB")
+    await db.exec("CREATE TABLE IF NOT EXISTS hits (who TEXT, n INTEGER);")
+    insert = db.prepare("INSERT INTO hits VALUES (?, ?)")
+    await asyncio.gather(*(kv.put(f"{name}-{n}", str(n)) for n in range(200)),
+                         *(insert.bind(name, n).run() for n in range(200)))
+    bindings.close()
+
+asyncio.run(main(sys.argv[1], sys.argv[2]))
+"""
+
+
+def test_two_processes_write_one_namespace_and_database_at_once(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    writers = [subprocess.Popen([sys.executable, "-c", WRITER, str(state), name]) for name in ("a", "b")]
+    assert [w.wait(60) for w in writers] == [0, 0]
+
+    async def check() -> tuple[int, Any]:
+        bindings = LocalBindings(state, lambda: 1_767_225_600_000.0)
+        try:
+            keys = (await bindings.kv(KvNamespaceConfig("KV", "shared")).list(limit=1000)).keys
+            [result] = await bindings.d1(D1DatabaseConfig("DB", "shared", None)).query(
+                [("SELECT who, count(*) FROM hits GROUP BY who ORDER BY who", ())])
+            return len(keys), result.rows
+        finally:
+            bindings.close()
+
+    assert asyncio.run(check()) == (400, [["a", 200], ["b", 200]])
