@@ -26,6 +26,7 @@ import httpx
 from pyflow_cli.engine import serde
 from pyflow_cli.engine.clock import iso_ms
 from pyflow_cli.engine.errors import (
+    ConflictError,
     DuplicateInstanceError,
     InstanceNotFoundError,
     InvalidInputError,
@@ -106,8 +107,6 @@ class DevClient:
             return await self._unknown_workflow(workflow)
         if status == 404 and message.startswith("Workflow instance '") and workflow is not None:
             return InstanceNotFoundError(instance_id or message.split("'")[1], workflow)
-        if status == 400:
-            return InvalidInputError("; ".join(messages) or message)
         if message.startswith("WorkflowError: "):
             text = message.removeprefix("WorkflowError: ")
             if text == "Workflow instance has invalid id":
@@ -118,6 +117,10 @@ class DevClient:
             if coded:
                 return WorkflowError(coded["message"], coded["code"])
             return WorkflowError(text)
+        if status == 400:
+            return InvalidInputError("; ".join(messages) or message)
+        if status == 409:
+            return ConflictError(message)
         if status == 404:
             return NotFoundError(message)
         return PyflowError(message)

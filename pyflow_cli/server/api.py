@@ -5,15 +5,17 @@ Same routes, envelope, error codes, HTTP statuses and messages as wrangler 4.164
 through ``pyflow_cli.client``. Instance ids in paths are literal ids, as in the reference.
 
 Deliberate differences: a malformed JSON body is a 400 on every route (the reference silently
-treats it as ``{}`` when creating an instance), bodies over ``API_BODY_LIMIT`` get a 413, status
-counts are always fresh, and requests must pass the Host/Origin checks of ``security``.
+treats it as ``{}`` when creating an instance), bodies over ``API_BODY_LIMIT`` get a 413, client
+mistakes the reference answers with a 500 (an invalid id, terminating a finished instance) are a
+400 or 409 with the same message, a method a route does not take is a 405, status counts are
+always fresh, and requests must pass the checks of ``security``.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote
@@ -22,12 +24,27 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from pyflow_cli.engine.clock import iso_ms
-from pyflow_cli.engine.errors import InstanceNotFoundError, PyflowError, WorkflowError
+from pyflow_cli.engine.errors import (
+    ConflictError,
+    InstanceNotFoundError,
+    InvalidInputError,
+    PyflowError,
+    WorkflowError,
+)
 from pyflow_cli.engine.events import TriggerSource
+from pyflow_cli.server import routes
 from pyflow_cli.server.openapi import API_PATH, openapi_document
-from pyflow_cli.server.security import API_BODY_LIMIT, BodyTooLarge, LocalOnly, read_body
+from pyflow_cli.server.security import (
+    API_BODY_LIMIT,
+    API_JSON_DEPTH_LIMIT,
+    BodyTooLarge,
+    LocalOnly,
+    json_depth_over,
+    read_body,
+)
 from pyflow_cli.server.validation import (
     ValidationFailed,
+    js_type,
     parse_batch_delete_body,
     parse_iso_ms,
     parse_list_query,
@@ -47,6 +64,9 @@ _CORS_HEADERS = {
 _TRIGGER_NAMES = {int(t): t.name.lower() for t in TriggerSource}
 _NO_BODY = object()
 TRIGGER_HEADER = "x-pyflow-trigger"
+MAX_SEQ = 2**63 - 1  # SQLite's largest integer
+_CONFLICT_CODES = frozenset({"instance.already_exists", "instance.cannot_terminate",
+                             "instance.cannot_restart"})
 
 
 class ApiError(Exception):
@@ -55,6 +75,15 @@ class ApiError(Exception):
     def __init__(self, status: int, code: int, message: str) -> None:
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
+
+
+class MethodNotAllowed(ApiError):
+    """A 405: the route exists, but does not take this method."""
+
+    def __init__(self, method: str, path: str, allowed: tuple[str, ...]) -> None:
+        super().__init__(405, UNHANDLED, f"Method {method} is not allowed on {path}; it accepts "
+                                         f"{', '.join(allowed)}.")
+        self.allowed = allowed
 
 
 def success(result: Any, result_info: dict[str, Any] | None = None) -> JSONResponse:
@@ -77,6 +106,18 @@ def error_message(exc: BaseException) -> str:
     if isinstance(exc, PyflowError):
         return exc.message
     return f"{type(exc).__name__}: {exc}"
+
+
+def client_mistake(exc: Exception) -> ApiError | None:
+    """The 4xx for an error that is the caller's doing (a bad value, a state that does not allow
+    the action), with the message the reference gives; None for anything else."""
+    if isinstance(exc, WorkflowError) and (exc.error_code in _CONFLICT_CODES):
+        return ApiError(409, FAILED, error_message(exc))
+    if isinstance(exc, InvalidInputError):  # an invalid id too: "WorkflowError: ... invalid id"
+        return ApiError(400, FAILED, error_message(exc))
+    if isinstance(exc, ConflictError):
+        return ApiError(409, FAILED, error_message(exc))
+    return None
 
 
 def _workflow_not_found(workflow: str) -> ApiError:
@@ -108,6 +149,8 @@ class ExplorerApi:
             response = await self._dispatch(request)
         except ApiError as exc:
             response = failure(exc.status, [{"code": exc.code, "message": exc.message}])
+            if isinstance(exc, MethodNotAllowed):
+                response.headers["Allow"] = ", ".join(exc.allowed)
         except ValidationFailed as exc:
             response = failure(400, [{"code": FAILED, "message": m} for m in exc.issues])
         except BodyTooLarge as exc:
@@ -123,45 +166,42 @@ class ExplorerApi:
     async def _dispatch(self, request: Request) -> Response:
         raw_path: bytes = request.scope.get("raw_path") or request.url.path.encode()
         rest = raw_path.decode("latin-1").partition("?")[0][len(API_PATH):]
-        parts = [unquote(p) for p in rest.split("/")[1:]] if rest else []
-        method = request.method
-        if not parts and method == "GET":
+        segments = [unquote(p) for p in rest.split("/")[1:]] if rest.strip("/") else []
+        route = routes.match(request.method, segments)
+        if route is None:
+            raise ApiError(404, UNHANDLED, f"No local API route for {request.method} {API_PATH}{rest}.")
+        if not route.method_allowed:
+            raise MethodNotAllowed(request.method, f"{API_PATH}{rest}", route.allowed)
+        if route.pattern == "":
             return JSONResponse(openapi_document())
-        if parts and parts[0] == "workflows":
-            handled = await self._workflows(request, method, parts[1:])
-            if handled is not None:
-                return handled
-        raise ApiError(404, UNHANDLED, f"No local API route for {method} {API_PATH}{rest}.")
-
-    async def _workflows(self, request: Request, method: str, parts: list[str]) -> Response | None:
-        if not parts:
-            return await self.list_workflows() if method == "GET" else None
-        workflow, rest = parts[0], parts[1:]
+        if route.pattern == "workflows":
+            return await self.list_workflows()
+        params = route.params
+        workflow = params["workflow"]
         if workflow not in self.service.workflows:
             raise _workflow_not_found(workflow)
-        route = (method, len(rest))
-        if not rest:
-            handlers = {"GET": self.workflow_details, "DELETE": self.delete_workflow}
-            return await handlers[method](workflow) if method in handlers else None
-        if rest[0] != "instances":
-            return None
-        if route == ("GET", 1):
-            return await self.list_instances(request, workflow)
-        if route == ("POST", 1):
-            return await self.create_instance(request, workflow)
-        if route == ("POST", 3) and rest[1:] == ["batch", "delete"]:
-            return await self.batch_delete(request, workflow)
-        if route == ("GET", 2):
-            return await self.instance_details(workflow, rest[1])
-        if route == ("DELETE", 2):
-            return await self.delete_instance(workflow, rest[1])
-        if route == ("GET", 3) and rest[2] == "log":
-            return await self.instance_log(request, workflow, rest[1])
-        if route == ("PATCH", 3) and rest[2] == "status":
-            return await self.change_status(request, workflow, rest[1])
-        if route == ("POST", 4) and rest[2] == "events":
-            return await self.send_event(request, workflow, rest[1], rest[3])
-        return None
+        instance_id = params.get("instance_id", "")
+        method = "GET" if request.method == "HEAD" else request.method
+        handlers: dict[tuple[str, str], Callable[[], Awaitable[Response]]] = {
+            ("workflows/{workflow}", "GET"): lambda: self.workflow_details(workflow),
+            ("workflows/{workflow}", "DELETE"): lambda: self.delete_workflow(workflow),
+            ("workflows/{workflow}/instances", "GET"): lambda: self.list_instances(request, workflow),
+            ("workflows/{workflow}/instances", "POST"):
+                lambda: self.create_instance(request, workflow),
+            ("workflows/{workflow}/instances/batch/delete", "POST"):
+                lambda: self.batch_delete(request, workflow),
+            ("workflows/{workflow}/instances/{instance_id}", "GET"):
+                lambda: self.instance_details(workflow, instance_id),
+            ("workflows/{workflow}/instances/{instance_id}", "DELETE"):
+                lambda: self.delete_instance(workflow, instance_id),
+            ("workflows/{workflow}/instances/{instance_id}/log", "GET"):
+                lambda: self.instance_log(request, workflow, instance_id),
+            ("workflows/{workflow}/instances/{instance_id}/status", "PATCH"):
+                lambda: self.change_status(request, workflow, instance_id),
+            ("workflows/{workflow}/instances/{instance_id}/events/{event_type}", "POST"):
+                lambda: self.send_event(request, workflow, instance_id, params["event_type"]),
+        }
+        return await handlers[(route.pattern, method)]()
 
     # -- workflows ---------------------------------------------------------------------------------
     async def list_workflows(self) -> Response:
@@ -205,15 +245,17 @@ class ExplorerApi:
 
     async def create_instance(self, request: Request, workflow: str) -> Response:
         body = await self._json(request)
-        if not isinstance(body, dict):
+        if body is _NO_BODY:
             body = {}
+        elif not isinstance(body, dict):  # the reference creates an instance without params
+            raise ValidationFailed([f"Invalid input: expected object, received {js_type(body)}"])
         # pyflow's CLI says who triggered it; the reference ignores the header.
         trigger = TriggerSource.CLI if request.headers.get(TRIGGER_HEADER) == "cli" else TriggerSource.API
         try:
             instance_id = await self.service.create(workflow, body.get("id"), body.get("params"),
                                                     trigger)
         except Exception as exc:
-            raise ApiError(500, FAILED, error_message(exc)) from exc
+            raise client_mistake(exc) or ApiError(500, FAILED, error_message(exc)) from exc
         return success({"id": instance_id})
 
     async def instance_details(self, workflow: str, instance_id: str) -> Response:
@@ -229,8 +271,9 @@ class ExplorerApi:
     async def instance_log(self, request: Request, workflow: str, instance_id: str) -> Response:
         """pyflow's addition: the instance's event-log rows after ``after_seq`` (live views)."""
         after = request.query_params.get("after_seq", "0")
-        if not after.isdigit():
-            raise ValidationFailed([f'after_seq: expected a whole number >= 0, got "{after}"'])
+        if not (after.isascii() and after.isdigit() and int(after) <= MAX_SEQ):
+            raise ValidationFailed([f"after_seq: expected a whole number from 0 to {MAX_SEQ}, "
+                                    f'got "{after}"'])
         await self._existing(workflow, instance_id)
         record = await self.service.get(workflow, instance_id)
         rows = await self.service.store.read_log(record.iid, int(after))
@@ -253,11 +296,8 @@ class ExplorerApi:
                 status = await self.service.restart(workflow, instance_id, start)
         except InstanceNotFoundError as exc:
             raise _instance_not_found(instance_id) from exc
-        except WorkflowError as exc:
-            code = 409 if exc.error_code == "instance.cannot_restart" else 500
-            raise ApiError(code, FAILED, error_message(exc)) from exc
         except Exception as exc:
-            raise ApiError(500, FAILED, error_message(exc)) from exc
+            raise client_mistake(exc) or ApiError(500, FAILED, error_message(exc)) from exc
         record = await self.service.store.get_instance(workflow, instance_id)
         now = datetime.now(UTC)
         return success({"status": (record.status if record else status).value,
@@ -307,7 +347,7 @@ class ExplorerApi:
         except InstanceNotFoundError as exc:
             raise _instance_not_found(instance_id) from exc
         except Exception as exc:
-            raise ApiError(500, FAILED, error_message(exc)) from exc
+            raise client_mistake(exc) or ApiError(500, FAILED, error_message(exc)) from exc
         return success({"success": True})
 
     # -- helpers -------------------------------------------------------------------------------------
@@ -323,6 +363,10 @@ class ExplorerApi:
         raw = await read_body(request, API_BODY_LIMIT)
         if not raw.strip():
             return {} if required else _NO_BODY
+        too_deep = ApiError(400, FAILED, "Invalid JSON request body: nested deeper than "
+                                         f"{API_JSON_DEPTH_LIMIT} levels")
+        if json_depth_over(raw, API_JSON_DEPTH_LIMIT):
+            raise too_deep
         try:
             return json.loads(raw, parse_constant=_reject_constant)
         except (ValueError, UnicodeDecodeError) as exc:

@@ -14,7 +14,7 @@ from http import HTTPStatus
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from pyflow_cli.server.api import ExplorerApi
 from pyflow_cli.server.logs import DevLog
@@ -24,7 +24,6 @@ from pyflow_cli.server.security import LocalOnly
 
 SCHEDULED_PATHS = frozenset({"/cdn-cgi/handler/scheduled", "/cdn-cgi/local/scheduled",
                              "/cdn-cgi/mf/scheduled"})
-_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
 def create_app(runtime: DevRuntime, policy: LocalOnly | None = None,
@@ -65,7 +64,14 @@ def create_app(runtime: DevRuntime, policy: LocalOnly | None = None,
               f"({elapsed:.0f}ms)")
         return response
 
-    return Starlette(routes=[Route("/{path:path}", dispatch, methods=_METHODS)])
+    async def every_request(scope: Scope, receive: Receive, send: Send) -> None:
+        response = await dispatch(Request(scope, receive))
+        await response(scope, receive, send)
+
+    app = Starlette()
+    # Every method and every path (a path route would miss some, e.g. one with a newline).
+    app.router.default = every_request
+    return app
 
 
 def _phrase(status: int) -> str:

@@ -69,6 +69,7 @@ def _object(properties: dict[str, Any], required: list[str] | None = None) -> di
 _STRING = {"type": "string"}
 _NUMBER = {"type": "number"}
 _BOOLEAN = {"type": "boolean"}
+_NULLABLE_STRING = {"type": "string", "nullable": True}
 _WF = _path_param("workflow_name", "The name of the workflow.", "workflows_workflow-name")
 _ID = _path_param("instance_id", "The instance id.", "workflows_instance-id")
 
@@ -100,11 +101,12 @@ def _schemas() -> dict[str, Any]:
         "workflows_instance": _object({"id": _STRING, "status": status_enum,
                                        "created_on": _STRING}, ["id"]),
         "workflows_instance-details": _object(
-            {"status": status_enum, "params": {}, "queued": _STRING, "start": _STRING,
-             "end": _STRING, "output": {}, "error": _object({"name": _STRING, "message": _STRING}),
+            {"status": status_enum, "params": {}, "queued": _NULLABLE_STRING,
+             "start": _NULLABLE_STRING, "end": _NULLABLE_STRING, "output": {},
+             "error": {**_object({"name": _STRING, "message": _STRING}), "nullable": True},
              "steps": {"type": "array", "items": {"type": "object"}}, "step_count": _NUMBER,
-             "versionId": _STRING, "trigger": _object({"source": _STRING}),
-             "success": _BOOLEAN, "created_on": _STRING},
+             "versionId": _NULLABLE_STRING, "trigger": _object({"source": _STRING}),
+             "success": {"type": "boolean", "nullable": True}, "created_on": _STRING},
             ["status", "steps"]),
     }
 
@@ -176,11 +178,13 @@ def openapi_document() -> dict[str, Any]:
         "/workflows/{workflow_name}/instances/{instance_id}/log": {"get": _operation(
             "pyflow-read-instance-log", "Read Workflow Instance Event Log",
             "pyflow's addition: the instance's event-log rows after `after_seq`, oldest first.",
-            [_WF, _ID, _query_param("after_seq", {"type": "integer", "minimum": 0, "default": 0},
+            [_WF, _ID, _query_param("after_seq", {"type": "integer", "minimum": 0,
+                                                  "maximum": 2**63 - 1, "default": 0},
                                     "Only rows after this sequence number.")],
             {"type": "array", "items": _object(
                 {"seq": {"type": "integer"}, "timestamp_ms": _NUMBER, "event": {"type": "integer"},
-                 "group_key": _STRING, "target": _STRING, "metadata": {"type": "object"}})})},
+                 "group_key": _NULLABLE_STRING, "target": _NULLABLE_STRING,
+                 "metadata": {"type": "object"}})})},
         "/workflows/{workflow_name}/instances/{instance_id}/status": {"patch": _operation(
             "wor-change-status-workflow-instance", "Change Workflow Instance Status",
             "Pauses, resumes, terminates or restarts a workflow instance.", [_WF, _ID],

@@ -10,6 +10,7 @@ local origin (a cross-site request carries the other site's origin). Command-lin
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -21,6 +22,12 @@ API_BODY_LIMIT = MIB + 64 * 1024
 """Largest local API request body: the 1 MiB params / event payload limit plus JSON overhead."""
 WORKER_BODY_LIMIT = 100 * MIB
 """Largest request body for the user's Worker (Cloudflare's default plan limit)."""
+API_JSON_DEPTH_LIMIT = 256
+"""Deepest nesting of arrays and objects in a local API request body. Deeper values are refused
+before they are parsed: Python walks nested values recursively, and no real params or event
+payload comes near this."""
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_JSON_BRACKET = re.compile(rb"[\[\]{}]")
 
 _LOCAL_NAMES = frozenset({"localhost"})
 _WILDCARDS = frozenset({"0.0.0.0", "::", ""})
@@ -106,6 +113,22 @@ def is_loopback_bind(ip: str) -> bool:
         return True
     address = _ip(ip)
     return address is not None and address.is_loopback
+
+
+def json_depth_over(raw: bytes, limit: int) -> bool:
+    """Whether the JSON text ``raw`` nests arrays and objects more than ``limit`` levels deep
+    (brackets inside strings do not count)."""
+    if raw.count(b"[") + raw.count(b"{") <= limit:
+        return False
+    depth = 0
+    for bracket in _JSON_BRACKET.finditer(_JSON_STRING.sub(b'""', raw)):
+        if bracket.group() in (b"[", b"{"):
+            depth += 1
+            if depth > limit:
+                return True
+        else:
+            depth -= 1
+    return False
 
 
 async def read_body(request: Request, limit: int) -> bytes:

@@ -44,6 +44,7 @@ _ACTIVE = ("queued", "running", "waiting", "waitingForPause")
 _UPDATABLE = ("status", "output_json", "error_json", "runnable_at", "lease_owner",
               "lease_expires", "paused_at", "version_id", "control", "lifetime")
 _COLUMN = {"output_json": "output", "error_json": "error"}
+_MAX_INTEGER = 2**63 - 1  # SQLite's largest integer; a larger offset reads nothing anyway
 
 
 def _instance(row: Sequence[Any]) -> InstanceRecord:
@@ -245,7 +246,8 @@ class SqliteStore:
         order = "DESC" if newest_first else "ASC"
         rows = await self._rows(
             f"SELECT {_INSTANCE_COLUMNS} FROM instances WHERE {clause} "
-            f"ORDER BY created_ms {order}, iid {order} LIMIT ? OFFSET ?", (*params, limit, offset))
+            f"ORDER BY created_ms {order}, iid {order} LIMIT ? OFFSET ?",
+            (*params, min(limit, _MAX_INTEGER), min(offset, _MAX_INTEGER)))
         total = (await self._rows(f"SELECT COUNT(*) FROM instances WHERE {clause}", params))[0][0]
         return InstancePage([_instance(r) for r in rows], total)
 

@@ -102,9 +102,9 @@ async def test_create_with_an_empty_body_generates_a_uuid(http: httpx.AsyncClien
 
 async def test_create_errors_use_the_reference_messages(http: httpx.AsyncClient) -> None:
     await create(http, "dup")
-    error(await http.post(f"{WF}/instances", json={"id": "dup"}), 500, 10001,
+    error(await http.post(f"{WF}/instances", json={"id": "dup"}), 409, 10001,
           'WorkflowError: (instance.already_exists) Workflow instance with id "dup" already exists')
-    error(await http.post(f"{WF}/instances", json={"id": "bad id"}), 500, 10001,
+    error(await http.post(f"{WF}/instances", json={"id": "bad id"}), 400, 10001,
           "WorkflowError: Workflow instance has invalid id")
     error(await http.post(f"{WF}/instances", content=b"{nope",
                           headers={"content-type": "application/json"}),
@@ -186,7 +186,7 @@ async def test_status_changes_answer_the_new_status_and_a_timestamp(
     await wait_status(http, "steps", "w", ("waiting",))
     result = ok(await http.patch(f"{WF}/instances/w/status", json={"status": "terminate"}))
     assert result["status"] == "terminated"
-    error(await http.patch(f"{WF}/instances/w/status", json={"status": "terminate"}), 500, 10001,
+    error(await http.patch(f"{WF}/instances/w/status", json={"status": "terminate"}), 409, 10001,
           "WorkflowError: (instance.cannot_terminate) Cannot terminate instance since its on a "
           "finite state")
     error(await http.patch(f"{WF}/instances/w/status",
@@ -280,5 +280,5 @@ async def test_event_log_rows_after_a_sequence_number(http: httpx.AsyncClient, w
     later = ok(await http.get(f"{WF}/instances/logged/log", params={"after_seq": rows[1]["seq"]}))
     assert later == rows[2:]
     error(await http.get(f"{WF}/instances/logged/log", params={"after_seq": "-1"}), 400, 10001,
-          'after_seq: expected a whole number >= 0, got "-1"')
+          'after_seq: expected a whole number from 0 to 9223372036854775807, got "-1"')
     error(await http.get(f"{WF}/instances/nope/log"), 404, 10501, "Workflow instance 'nope' not found.")

@@ -95,13 +95,6 @@ async def test_oversized_api_body_is_413_with_the_envelope(http: httpx.AsyncClie
     assert streamed.status_code == 413
 
 
-async def test_params_just_over_one_mib_fail_with_the_params_limit(http: httpx.AsyncClient) -> None:
-    response = await http.post(f"{WF}/instances",
-                               json={"id": "big", "params": {"blob": "x" * (1024 * 1024)}})
-    assert response.status_code == 500
-    assert "over the 1 MiB limit" in response.json()["errors"][0]["message"]
-
-
 async def test_malformed_json_is_400_on_every_body_route(http: httpx.AsyncClient) -> None:
     await http.post(f"{WF}/instances", json={"id": "m"})
     for method, path in [("POST", f"{WF}/instances"), ("PATCH", f"{WF}/instances/m/status"),
