@@ -39,6 +39,7 @@ from pyflow_cli.server.security import (
     API_JSON_DEPTH_LIMIT,
     BodyTooLarge,
     LocalOnly,
+    changes_state,
     json_depth_over,
     read_body,
 )
@@ -138,7 +139,7 @@ class ExplorerApi:
         self.warn = warn or (lambda message: None)
 
     async def __call__(self, request: Request) -> Response:
-        refusal = self.policy.check(request)
+        refusal = self.policy.check(request, changes_state=changes_state(request.method))
         if refusal is not None:
             return failure(403, [{"code": UNHANDLED, "message": refusal}])
         origin = request.headers.get("origin")

@@ -1,10 +1,20 @@
-"""What keeps the local API local: Host and Origin checks and request body limits.
+"""What keeps the local API local: Host, Origin and fetch-metadata checks, and body limits.
 
-A browser page on any site can send requests to ``http://127.0.0.1:8787``. Two checks stop it
-from driving the API: the ``Host`` header must name this machine (a DNS-rebinding attack arrives
-with the attacker's host name), and an ``Origin`` header, when a browser sends one, must be a
-local origin (a cross-site request carries the other site's origin). Command-line clients
-(wrangler, pyflow, curl) send a local Host and no Origin, so they pass.
+A browser page on any site can send requests to ``http://127.0.0.1:8787``. These checks stop it
+from driving pyflow's own routes (the local API, the cron trigger, later the explorer):
+
+* the ``Host`` header must name this machine (a DNS-rebinding attack arrives with the attacker's
+  host name);
+* an ``Origin`` header, when a browser sends one, must be a local origin (a cross-site request
+  carries the other site's origin);
+* ``Sec-Fetch-Site: cross-site``, which browsers send with every request a page of another site
+  makes, even one with no Origin such as an ``<img>``, is refused;
+* a request that changes state must come from this very origin: ``Sec-Fetch-Site`` may only be
+  ``same-origin`` or ``none`` (typed into the address bar), and an Origin must be this server's
+  own, so a page on another port of localhost (``same-site``) cannot change anything either.
+
+Command-line clients (wrangler, pyflow, curl) send a local Host and neither Origin nor
+``Sec-Fetch-Site``, so they pass.
 """
 
 from __future__ import annotations
@@ -79,8 +89,11 @@ class LocalOnly:
             return False
         return self.host_allowed(parts.netloc)
 
-    def check(self, request: Request) -> str | None:
-        """None if the request may use the local API, else why not (for a 403)."""
+    def check(self, request: Request, *, changes_state: bool = False) -> str | None:
+        """None if the request may use pyflow's routes, else why not (for a 403).
+
+        ``changes_state``: the route writes (any method of the cron trigger; every method but
+        GET, HEAD and OPTIONS of the API), so only this server's own origin may call it."""
         host = request.headers.get("host")
         if not self.host_allowed(host):
             return (f'Host "{host}" is not this machine; the local API only answers requests '
@@ -89,7 +102,26 @@ class LocalOnly:
         if not self.origin_allowed(origin):
             return (f'Origin "{origin}" is not local; the local API refuses cross-site requests '
                     "from web pages.")
+        site = request.headers.get("sec-fetch-site")
+        if site == "cross-site" or (changes_state and site not in (None, "same-origin", "none")):
+            return (f"A web page on another {'site' if site == 'cross-site' else 'origin'} sent "
+                    f"this request (Sec-Fetch-Site: {site}); only this server's own pages and "
+                    "command-line clients may " + ("change state." if changes_state else
+                                                   "use the local API."))
+        if changes_state and origin is not None and not _same_origin(origin, host or ""):
+            return (f'Origin "{origin}" is not this server (http://{host}); only its own pages '
+                    "and command-line clients may change state.")
         return None
+
+
+def changes_state(method: str) -> bool:
+    """Whether a request with this method may change state (a GET or HEAD must not)."""
+    return method not in ("GET", "HEAD", "OPTIONS")
+
+
+def _same_origin(origin: str, host: str) -> bool:
+    parts = urlsplit(origin)
+    return parts.scheme in ("http", "https") and parts.netloc.lower() == host.lower()
 
 
 def _strip_port(host: str) -> str:
