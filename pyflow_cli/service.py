@@ -3,7 +3,9 @@
 Control actions (pause, resume, terminate, restart, delete) reach an instance wherever it is:
 resident in this process's engine (applied to the live lifetime), leased by an engine in another
 process (asked through the store; that engine applies it), or at rest in the store (applied
-directly, guarded by compare-and-set so a concurrent engine cannot be overtaken).
+directly, guarded by compare-and-set so a concurrent engine cannot be overtaken). An engine
+whose process is gone (killed on this machine) is not asked: its leases are released and the
+action applies at once.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from pyflow_cli.engine.limits import (
     format_size,
     is_valid_instance_id,
 )
+from pyflow_cli.engine.processes import process_alive
 from pyflow_cli.engine.status import STATUS_NAMES, InstanceStatus
 from pyflow_cli.engine.store import (
     Change,
@@ -51,6 +54,7 @@ from pyflow_cli.engine.worker import Engine
 from pyflow_cli.views import instance_details, status_view
 
 CONTROL_WAIT_S = 10.0
+OWNER_CHECK_S = 0.5  # while waiting on another engine, how often to look whether it still lives
 ROLLBACK_LEASE_MS = 600_000.0  # an instance at rest is held this long at most to roll it back
 _RESTART_TYPES = {"do": EventType.STEP_START, "step": EventType.STEP_START,
                   "sleep": EventType.SLEEP_START, "waitForEvent": EventType.WAIT_START}
@@ -318,9 +322,12 @@ class WorkflowService:
             if life is not None:  # ending: let it finish, then look again
                 await self._end_resident(record.iid, life.end_reason or EndReason.SHUTDOWN)
             elif self._leased_elsewhere(record):
-                status = await self._ask_owner(record, request)
-                if status is not None:
-                    return status
+                if await self._take_over_if_gone(record):
+                    pass  # its lease is released: look again, and apply the action directly
+                else:
+                    status = await self._ask_owner(record, request)
+                    if status is not None:
+                        return status
             else:
                 status = await self._control_stored(record, request, owner=record.lease_owner)
                 if status is not None:
@@ -345,6 +352,7 @@ class WorkflowService:
             return None
         loop = asyncio.get_running_loop()
         deadline = loop.time() + CONTROL_WAIT_S
+        next_check = loop.time() + OWNER_CHECK_S
         while loop.time() < deadline:
             await asyncio.sleep(0.05)
             fresh = await self.store.get_instance_by_iid(record.iid)
@@ -352,8 +360,27 @@ class WorkflowService:
                 return InstanceStatus.TERMINATED
             if fresh.control is None:
                 return fresh.status
+            if loop.time() >= next_check:  # the owner may have died since it was asked
+                next_check = loop.time() + OWNER_CHECK_S
+                if await self._take_over_if_gone(fresh):
+                    return None
         raise ConflictError(f'The engine running instance "{record.id}" did not answer within '
                             f"{CONTROL_WAIT_S:.0f} s; is its pyflow process stuck?")
+
+    async def _take_over_if_gone(self, record: InstanceRecord) -> bool:
+        """If the engine leasing ``record`` runs in a process that is gone, release its leases
+        (and any request left for it) and say so; its instances are then at rest."""
+        owner = record.lease_owner
+        engines = {engine.id: engine for engine in await self.store.list_engines()}
+        engine = engines.get(owner or "")
+        # An engine holds leases only while registered: a lease without its engine is stale.
+        if engine is not None and process_alive(engine.pid, engine.host):
+            return False
+        if engine is not None:
+            await self.store.unregister_engine(engine.id)  # releases all its leases at once
+        await self.store.commit(Change(record.iid, instance=InstanceUpdate(
+            control=None, lease_owner=None, lease_expires=None), expect_owner=owner))
+        return True
 
     async def _apply_requested_control(self, record: InstanceRecord) -> None:
         """Called by the engine for a control request another process left on ``record``."""

@@ -7,7 +7,9 @@ opened); ``connect`` opens the backend. Rich and the store are imported only whe
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import signal
 from collections.abc import Coroutine
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -71,9 +73,47 @@ def begin(ctx: typer.Context, workflow: str | None = None) -> Invocation:
     return Invocation(current, project, Ui(current.runtime))
 
 
+class Stopped(Exception):
+    """The command was stopped by a signal (SIGTERM) and has cleaned up: the exit code is
+    128 + the signal's number, as a shell reports it."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.exit_code = 128 + signum
+
+
 def run(coroutine: Coroutine[Any, Any, T]) -> T:
-    """Run a command's async part to completion."""
-    return asyncio.run(coroutine)
+    """Run a command's async part to completion.
+
+    SIGTERM (``timeout``, a cancelled CI job, ``kill``) stops it as Ctrl-C does: the command is
+    cancelled and unwinds, so an engine in this process (``trigger --wait``) hands its instances
+    back before the process exits, instead of holding them until its lease runs out. A second
+    SIGTERM kills at once."""
+    return asyncio.run(_stoppable(coroutine))
+
+
+async def _stoppable(coroutine: Coroutine[Any, Any, T]) -> T:
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    received: list[int] = []
+
+    def stop(signum: int) -> None:
+        received.append(signum)
+        loop.remove_signal_handler(signum)  # the default action again: a second one kills
+        if task is not None:
+            task.cancel()
+
+    with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+        loop.add_signal_handler(signal.SIGTERM, stop, signal.SIGTERM)
+    try:
+        return await coroutine
+    except asyncio.CancelledError:
+        if received:
+            raise Stopped(received[0]) from None
+        raise
+    finally:
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.remove_signal_handler(signal.SIGTERM)
 
 
 def parse_json(text: str, what: str) -> Any:

@@ -21,6 +21,7 @@ from typer.core import TyperGroup
 
 from pyflow_cli import __version__
 from pyflow_cli.cli import d1, dev, init, kv, r2, workflows
+from pyflow_cli.cli.invocation import Stopped
 from pyflow_cli.cli.options import CliState, GlobalOptions, Runtime
 
 # Hints for the runtime's error codes (SPEC §1.4): what to do next.
@@ -46,6 +47,9 @@ class ErrorBoundary(TyperGroup):
         except KeyboardInterrupt:
             _ui(ctx).note("Interrupted.")
             raise typer.Exit(INTERRUPTED_EXIT_CODE) from None
+        except Stopped as stopped:
+            _ui(ctx).note(f"Stopped ({stopped}).")
+            raise typer.Exit(stopped.exit_code) from None
         except Exception as exc:
             raise typer.Exit(report(ctx, exc)) from None
 

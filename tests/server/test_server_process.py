@@ -4,6 +4,7 @@ hot reload, broken code, crons, shutdown, a second session, and SIGKILL with a r
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import socket
 import time
@@ -175,6 +176,24 @@ def test_sigterm_exits_cleanly_and_a_second_session_is_refused(server: DevProces
     assert server.stop(signal.SIGTERM) == 0
     assert "⎔ Shutting down local server..." in server.output
     assert read_session(root) is None and not (root / ".pyflow" / "dev.json").exists()
+
+
+def test_a_new_session_starts_at_once_after_kill_9_of_the_last(server: DevProcess,
+                                                                root: Path) -> None:
+    with server.client() as client:
+        client.post(f"{WF}/instances", json={"id": "held", "params": {"steps": 1, "nap": 20_000}})
+        wait_until(lambda: instance_status(client, "steps", "held") == "waiting")
+    os.kill(server.process.pid, signal.SIGKILL)
+    time.sleep(0.3)  # killed, not reaped by its parent yet: its pid is a zombie
+    second = DevProcess(root).ready()
+    try:
+        assert "already running" not in second.output
+        with second.client() as client:  # its lease is taken over at once, not in 15 s
+            patched = client.patch(f"{WF}/instances/held/status", json={"status": "pause"})
+            assert patched.json()["result"]["status"] == "paused"
+    finally:
+        assert second.stop() == 0
+        server.process.wait(10)
 
 
 def test_ctrl_c_exits_zero(server: DevProcess) -> None:
