@@ -18,6 +18,7 @@ from pyflow_cli.engine.worker import Engine
 from pyflow_cli.project.config import ProjectConfig, implicit_step_dependencies
 from pyflow_cli.project.loader import LoadedModule, load_user_module, resolve_class
 from pyflow_cli.service import WorkflowInfo, WorkflowService
+from pyflow_cli.storage.health import QUICK_CHECK_BUDGET_S
 from pyflow_cli.storage.sqlite import SqliteStore
 
 PRESERVE_NON_RETRYABLE_FLAG = "workflows_preserve_non_retryable_error_message"
@@ -106,7 +107,8 @@ async def open_workspace(project: ProjectConfig, *, persist_to: Path | None = No
         loaded = load_user_module(project)
     defs = definitions(project, loaded) if with_engine and loaded is not None else None
     store = store or SqliteStore(state_dir(project, persist_to))
-    await store.open()
+    # An engine must not run on a damaged store: check it first (bounded in time).
+    await store.open(verify_s=QUICK_CHECK_BUDGET_S if with_engine else None)
     engine = None
     if defs is not None:
         engine = Engine(store, defs, clock, options)

@@ -20,7 +20,7 @@ from typer._click import Context
 from typer.core import TyperGroup
 
 from pyflow_cli import __version__
-from pyflow_cli.cli import d1, dev, init, kv, r2, workflows
+from pyflow_cli.cli import d1, dev, doctor, init, kv, r2, workflows
 from pyflow_cli.cli.invocation import Stopped
 from pyflow_cli.cli.options import CliState, GlobalOptions, Runtime
 
@@ -133,6 +133,7 @@ def root(
 
 init.register(app)
 dev.register(app)
+doctor.register(app)
 app.add_typer(workflows.app, name="workflows")
 app.add_typer(kv.app, name="kv")
 app.add_typer(r2.app, name="r2")

@@ -6,6 +6,7 @@ process crash); ``durability="normal"`` trades that for speed.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import Awaitable, Sequence
 from pathlib import Path
@@ -32,6 +33,7 @@ from pyflow_cli.engine.store import (
     StepWrite,
     TimerRecord,
 )
+from pyflow_cli.storage import health
 from pyflow_cli.storage.schema import migrate
 from pyflow_cli.storage.writer import GroupCommitWriter
 
@@ -64,7 +66,8 @@ class SqliteStore:
         if durability not in ("full", "normal"):
             raise StorageError(f'Unknown durability "{durability}": use "full" or "normal".')
         self.durability = durability
-        self._writer = GroupCommitWriter(self._connect_writer)
+        self._writer = GroupCommitWriter(self._connect_writer,
+                                         explain=lambda error: health.explain(self.path, error))
         self._reader: aiosqlite.Connection | None = None
         self._point_reader: sqlite3.Connection | None = None
 
@@ -77,7 +80,11 @@ class SqliteStore:
         migrate(conn)
         return conn
 
-    async def open(self) -> None:
+    async def open(self, verify_s: float | None = None) -> None:
+        """Open the database (creating it if needed); with ``verify_s``, first check its
+        integrity for at most that many seconds (an engine must not run on a damaged store)."""
+        if verify_s is not None:
+            await asyncio.to_thread(health.quick_check, self.path, verify_s)
         try:
             self.state_dir.mkdir(parents=True, exist_ok=True)
             self._writer.start()
@@ -89,8 +96,10 @@ class SqliteStore:
             self._point_reader.execute("PRAGMA busy_timeout = 10000")
             self._point_reader.execute("PRAGMA query_only = 1")
         except (OSError, sqlite3.Error) as exc:
-            raise StorageError(f"Cannot open the state database {self.path}: {exc}. "
-                               "Check the --persist-to directory.") from exc
+            await self.close()
+            raise health.explain(self.path, exc) or StorageError(
+                f"Cannot open the state database {self.path}: {exc}. "
+                "Check the --persist-to directory.") from exc
 
     async def close(self) -> None:
         if self._point_reader is not None:

@@ -27,9 +27,11 @@ Operation = Callable[[sqlite3.Connection], Any]
 class GroupCommitWriter:
     """A dedicated writer thread with a queue of operations."""
 
-    def __init__(self, connect: Callable[[], sqlite3.Connection], linger_s: float = 0.01) -> None:
+    def __init__(self, connect: Callable[[], sqlite3.Connection], linger_s: float = 0.01,
+                 explain: Callable[[BaseException], Exception | None] | None = None) -> None:
         self._connect = connect
         self._linger_s = linger_s
+        self._explain = explain or (lambda error: None)
         self._queue: list[tuple[Operation, asyncio.Future[Any]]] = []
         self._urgent = 0
         self._lazy_since: float | None = None
@@ -157,6 +159,10 @@ class GroupCommitWriter:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             results = [(future, False, exc) for _, future in batch]
+        # An error that means the database itself is unusable (read-only, damaged) reaches the
+        # caller as the one clear error saying so.
+        results = [(future, ok, value if ok else self._explain(value) or value)
+                   for future, ok, value in results]
         self.batches += 1
         self.operations += len(batch)
         by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], bool, Any]]] = {}
