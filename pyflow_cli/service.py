@@ -241,7 +241,8 @@ class WorkflowService:
 
     async def describe(self, workflow: str, instance_id: str) -> dict[str, Any]:
         record = await self.resolve(workflow, instance_id)
-        details = instance_details(record, await self.store.read_log(record.iid))
+        details = instance_details(record, await self.store.read_log(record.iid),
+                                   await self.store.read_timers(record.iid))
         return {"id": record.id, **details}
 
     async def list_instances(self, workflow: str, *, status: str | None = None, page: int = 1,

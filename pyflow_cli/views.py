@@ -6,13 +6,13 @@ these same dicts.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pyflow_cli.engine.clock import iso_ms
 from pyflow_cli.engine.events import EventType, LogEvent
 from pyflow_cli.engine.serde import decode
-from pyflow_cli.engine.store import InstanceRecord
+from pyflow_cli.engine.store import InstanceRecord, TimerRecord
 
 _STEP_STARTS = {EventType.STEP_START: "step", EventType.SLEEP_START: "sleep",
                 EventType.WAIT_START: "waitForEvent"}
@@ -41,11 +41,14 @@ def _first(log: Sequence[LogEvent], *events: EventType) -> LogEvent | None:
     return None
 
 
-def instance_details(record: InstanceRecord, log: Sequence[LogEvent]) -> dict[str, Any]:
+def instance_details(record: InstanceRecord, log: Sequence[LogEvent],
+                     timers: Sequence[TimerRecord] = ()) -> dict[str, Any]:
     """The instance details shape of the local API and ``describe --json`` (SPEC §5.1).
 
     pyflow adds ``versionId``, ``trigger`` and ``success`` (SPEC A11), which the reference's
-    remote API has and its local one lacks.
+    remote API has and its local one lacks, and, from the pending ``timers``, when an unfinished
+    sleep wakes (``wakeAt``) and when a failed step's next attempt starts (``retryAt``): the
+    times the engine will act, after pauses and under a time scale.
     """
     queued = _first(log, EventType.WORKFLOW_QUEUED)
     start = _first(log, EventType.WORKFLOW_START)
@@ -53,7 +56,8 @@ def instance_details(record: InstanceRecord, log: Sequence[LogEvent]) -> dict[st
                  EventType.WORKFLOW_TERMINATED)
     success = _first(log, EventType.WORKFLOW_SUCCESS)
     failure = _first(log, EventType.WORKFLOW_FAILURE)
-    steps = _steps(log)
+    due = {(t.cache_key, t.kind): t.due_ms for t in timers}
+    steps = _steps(log, due)
     finished = record.status.is_terminal
     return {
         "status": record.status.value,
@@ -72,12 +76,23 @@ def instance_details(record: InstanceRecord, log: Sequence[LogEvent]) -> dict[st
     }
 
 
-def _steps(log: Sequence[LogEvent]) -> list[dict[str, Any]]:
+def _steps(log: Sequence[LogEvent], due: Mapping[tuple[str, str], float]
+           ) -> list[dict[str, Any]]:
     groups: dict[str, list[LogEvent]] = {}
     for row in log:
         if row.group_key is not None and not row.group_key.startswith("rollback:"):
             groups.setdefault(row.group_key, []).append(row)
-    return [view for rows in groups.values() if (view := _step(rows)) is not None]
+    views = []
+    for key, rows in groups.items():
+        view = _step(rows)
+        if view is None:
+            continue
+        if view["type"] == "sleep" and not view["finished"] and (key, "sleep") in due:
+            view["wakeAt"] = iso_ms(due[(key, "sleep")])
+        elif view["type"] == "step" and view["success"] is None and (key, "retry") in due:
+            view["retryAt"] = iso_ms(due[(key, "retry")])
+        views.append(view)
+    return views
 
 
 def _step(rows: list[LogEvent]) -> dict[str, Any] | None:

@@ -18,8 +18,9 @@ from pyflow_cli.cli.backend import Backend
 from pyflow_cli.cli.doc import Doc, line
 from pyflow_cli.cli.formats import status_text
 from pyflow_cli.cli.invocation import Invocation
+from pyflow_cli.cli.live_lines import step_line
 from pyflow_cli.cli.render import doc_text
-from pyflow_cli.cli.screens import log_json, log_line, step_line
+from pyflow_cli.cli.screens import log_json, log_line
 
 TERMINAL = frozenset({"complete", "errored", "terminated"})
 QUIET_STATUSES = frozenset({"running", "waiting"})  # flip often; the step lines tell the story

@@ -17,7 +17,6 @@ from pyflow_cli.cli.formats import (
     iso_to_ms,
     js_json,
     locale_datetime,
-    locale_time,
     log_timestamp,
     relative,
     status_text,
@@ -31,7 +30,6 @@ from pyflow_cli.engine.events import LogEvent
 from pyflow_cli.engine.retry import delay_for
 
 ERROR_STYLE = "red"
-LIVE_OUTPUT_LIMIT = 60
 LOG_VALUE_LIMIT = 120
 
 
@@ -179,7 +177,10 @@ def retry_delay_ms(step: Mapping[str, Any]) -> float | None:
 
 
 def retry_due_ms(step: Mapping[str, Any], time_scale: float = 1.0) -> float | None:
-    """When the step's next attempt starts (epoch ms), or None when unknown."""
+    """When the step's next attempt starts (epoch ms), or None when unknown: the engine's retry
+    timer (``retryAt``) when the details have it, else the last failure plus its delay."""
+    if step.get("retryAt"):
+        return iso_to_ms(step["retryAt"])
     attempts = step.get("attempts") or []
     delay = retry_delay_ms(step)
     if not attempts or not attempts[-1].get("end") or delay is None:
@@ -199,67 +200,6 @@ def retries_at(step: Mapping[str, Any], now_ms: float, tz: tzinfo | None,
     if due is None:
         return "unknown (dynamic delay)"
     return f"{locale_datetime(due, tz)} ({relative(due, now_ms)})"
-
-
-# -- live views (pyflow) ------------------------------------------------------------------------------------
-def step_line(step: Mapping[str, Any], now_ms: float, tz: tzinfo | None, time_scale: float = 1.0,
-              live: bool = True) -> str:
-    """One line for one step. ``live`` adds countdowns and running times; without it the text
-    changes only when the step's state does (for plain progressive output)."""
-    name, kind = step["name"], step["type"]
-    start = iso_to_ms(step["start"]) if step.get("start") else now_ms
-    end = iso_to_ms(step["end"]) if step.get("end") else None
-    if kind == "sleep":
-        if end is not None:
-            return f"💤 {name} · slept {distance_strict(end, start)}"
-        wake = start + float(step.get("durationMs") or 0) / time_scale
-        countdown = f" ({relative(wake, now_ms)})" if live else ""
-        return f"💤 {name} · sleeping until {locale_time(wake, tz)}{countdown}"
-    if kind == "waitForEvent":
-        event = step.get("eventType") or "?"
-        if step.get("output") is not None:
-            return f"📨 {name} · received event \"{event}\""
-        if step.get("error") is not None:
-            return f"⌛ {name} · timed out waiting for event \"{event}\""
-        waited = f" for {distance_strict(now_ms, start)}" if live else ""
-        return f"👀 {name} · waiting for event \"{event}\"{waited}"
-    attempts = step.get("attempts") or []
-    if step.get("success") is True:
-        output = ""
-        if "output" in step:
-            output = " · " + truncate(js_json(step["output"]), LIVE_OUTPUT_LIMIT, "…")
-        tries = f" (attempt {len(attempts)})" if len(attempts) > 1 else ""
-        return f"✅ {name}{tries}{output}"
-    if step.get("success") is False:
-        error = attempts[-1].get("error") if attempts else None
-        reason = f": {error_text(error)}" if error else ""
-        return f"❌ {name} · failed after {len(attempts)} attempt{'s' * (len(attempts) != 1)}{reason}"
-    if not attempts:
-        return f"▶ {name} · starting"
-    last = attempts[-1]
-    if last.get("success") is False:
-        due = retry_due_ms(step, time_scale)
-        error = error_text(last["error"]) if last.get("error") else "failed"
-        when = "unknown" if due is None else locale_time(due, tz)
-        countdown = f" ({relative(due, now_ms)})" if live and due is not None else ""
-        return f"🔄 {name} · attempt {len(attempts)} failed: {error} · retries at {when}{countdown}"
-    running = ""
-    if live and last.get("start"):
-        running = f" for {distance_strict(now_ms, iso_to_ms(last['start']))}"
-    return f"▶ {name} · attempt {len(attempts)} running{running}"
-
-
-def live_summary(workflow: str, details: Mapping[str, Any], now_ms: float, tz: tzinfo | None,
-                 time_scale: float = 1.0) -> Doc:
-    """The compact view ``trigger --wait`` keeps refreshed: a status line and a line per step."""
-    header = f"{status_text(details.get('status'))} · {workflow} · {details['id']}"
-    if details.get("start"):
-        end = iso_to_ms(details["end"]) if details.get("end") else now_ms
-        header += f" · {distance_strict(end, iso_to_ms(details['start']))}"
-    doc: Doc = [line(header, LABEL_STYLE)]
-    for step in details.get("steps", []):
-        doc.append(line("  " + step_line(step, now_ms, tz, time_scale)))
-    return doc
 
 
 # -- event log ---------------------------------------------------------------------------------------------

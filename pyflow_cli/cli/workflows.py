@@ -116,7 +116,7 @@ async def _trigger_and_wait(inv: Invocation, name: str, instance_id: str | None,
                             time_scale: float, json_output: bool) -> int:
     from pyflow_cli.cli.backend import runs_engine_here
     from pyflow_cli.cli.live import follow
-    from pyflow_cli.cli.screens import live_summary
+    from pyflow_cli.cli.live_lines import live_summary
     from pyflow_cli.engine.lifetime import EngineOptions
 
     options = EngineOptions(time_scale=time_scale, poll_interval_s=0.05)
@@ -130,7 +130,7 @@ async def _trigger_and_wait(inv: Invocation, name: str, instance_id: str | None,
                                if time_scale != 1.0 else "."))
 
         def draw(details: dict[str, Any], now_ms: float) -> Any:
-            return live_summary(name, details, now_ms, inv.tz, time_scale)
+            return live_summary(name, details, now_ms, inv.tz, time_scale, width=inv.ui.max_width)
 
         details = await follow(inv, backend, name, created, draw, time_scale, quiet=json_output)
     if json_output:

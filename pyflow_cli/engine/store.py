@@ -316,6 +316,11 @@ class Store(Protocol):
 
     async def read_log(self, iid: int, after_seq: int = 0) -> list[LogEvent]: ...
 
+    async def read_timers(self, iid: int) -> list[TimerRecord]:
+        """The instance's pending timers (sleeps, retries, event timeouts) with the wall-clock
+        times the engine acts on them: shifted by pauses, shortened by a time scale."""
+        ...
+
     async def load_history(self, iid: int) -> History: ...
 
     async def load_histories(self, iids: Sequence[int]) -> dict[int, History]:

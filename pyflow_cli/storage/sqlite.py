@@ -271,6 +271,10 @@ class SqliteStore:
         return [LogEvent(seq, ts, EventType(event), key, target, decode(meta))
                 for seq, ts, event, key, target, meta in rows]
 
+    async def read_timers(self, iid: int) -> list[TimerRecord]:
+        rows = self._point_rows("SELECT cache_key, kind, due_ms FROM timers WHERE iid = ?", (iid,))
+        return [TimerRecord(*row) for row in rows]
+
     async def load_history(self, iid: int) -> History:
         return (await self.load_histories([iid]))[iid]
 
