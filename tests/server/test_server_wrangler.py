@@ -130,3 +130,27 @@ def test_wrangler_workflows_commands_work_against_pyflow_dev(
             wrangler("workflows", "delete", "steps")
         assert client.get("/cdn-cgi/local/explorer/api/workflows/steps/instances").json()[
             "result"] == []
+
+
+def test_wrangler_accepts_every_project_pyflow_init_makes(wrangler_install: tuple[Path, Path],
+                                                          tmp_path: Path) -> None:
+    """Cloudflare's own wrangler builds a project made by ``pyflow init`` as it is (it refuses
+    Python code without the ``python_workers`` flag); ``deploy --dry-run`` validates the config and
+    bundles the Worker without uploading anything."""
+    from pyflow_cli.project.templates import list_templates
+
+    node_bin, wrangler = wrangler_install
+    env = {**os.environ, "PATH": f"{node_bin}{os.pathsep}{os.environ.get('PATH', '')}",
+           "WRANGLER_SEND_METRICS": "false", "WRANGLER_LOG_PATH": str(tmp_path / "wrangler-logs"),
+           "XDG_CONFIG_HOME": str(tmp_path / "config"), "NO_COLOR": "1", "FORCE_COLOR": "0"}
+    for template in list_templates():
+        project = tmp_path / template.name
+        made = subprocess.run([sys.executable, "-m", "pyflow_cli", "init", str(project),
+                               "--template", template.name], capture_output=True, text=True,
+                              timeout=60)
+        assert made.returncode == 0, made.stderr
+        built = subprocess.run([str(wrangler), "deploy", "--dry-run", "--outdir",
+                                str(tmp_path / "out" / template.name)], cwd=project, env=env,
+                               capture_output=True, text=True, timeout=120)
+        assert built.returncode == 0, f"{template.name}:\n{built.stdout}\n{built.stderr}"
+        assert "--dry-run: exiting now." in built.stdout, built.stdout

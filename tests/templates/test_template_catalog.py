@@ -14,7 +14,7 @@ from templatekit import REPO, TEMPLATE_NAMES, TEMPLATES
 
 from pyflow_cli.engine.errors import NotFoundError
 from pyflow_cli.project import templates
-from pyflow_cli.project.config import load_project
+from pyflow_cli.project.config import implicit_step_dependencies, load_project
 
 
 @pytest.mark.parametrize(("directory", "expected"), [
@@ -89,6 +89,16 @@ def test_each_template_is_a_complete_project(name: str) -> None:
     assert (template.path / ".gitignore").is_file()
     assert 20 <= len(template.description) <= 100
     assert template.next_commands, "template.toml lists the commands to try"
+
+
+@pytest.mark.parametrize("name", TEMPLATE_NAMES)
+def test_each_template_runs_on_cloudflare_as_it_is(name: str) -> None:
+    """Cloudflare's wrangler refuses Python code without the ``python_workers`` flag; pyflow reads
+    it and keeps the step.do mode the compatibility date chooses (legacy before 2026-02-25)."""
+    project = load_project(templates.get_template(name, TEMPLATES).path)
+    assert "python_workers" in project.compatibility_flags
+    assert implicit_step_dependencies(project.compatibility_date, project.compatibility_flags) is \
+        implicit_step_dependencies(project.compatibility_date, ())
 
 
 @pytest.mark.parametrize("name", TEMPLATE_NAMES)
