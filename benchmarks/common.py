@@ -1,8 +1,8 @@
 """Shared helpers for the workload scripts: timing, statistics, memory, machine facts, JSON output,
 and the two harnesses (pyflow and DBOS) the workloads run on.
 
-Nothing here imports pyflow or DBOS at module level: the same script runs under /work/venv
-(pyflow) and under the separate DBOS venv, and each only imports what its system needs.
+Nothing here imports pyflow or DBOS at module level: the same script runs under the project's
+virtualenv (pyflow) and under the separate DBOS venv, and each only imports what its system needs.
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """Where the time goes in a pyflow workload: per-thread CPU, the writer thread's SQLite time, and
 a cProfile of the event-loop thread.
 
-    /work/venv/bin/python benchmarks/profile_workload.py w1        # 1000 x 10 steps
-    /work/venv/bin/python benchmarks/profile_workload.py w2        # 1 x 1000 steps
-    /work/venv/bin/python benchmarks/profile_workload.py w3        # 300 x create->complete
-    /work/venv/bin/python benchmarks/profile_workload.py w4 -n 20000
+    .venv/bin/python benchmarks/profile_workload.py w1        # 1000 x 10 steps
+    .venv/bin/python benchmarks/profile_workload.py w2        # 1 x 1000 steps
+    .venv/bin/python benchmarks/profile_workload.py w3        # 300 x create->complete
+    .venv/bin/python benchmarks/profile_workload.py w4 -n 20000
 
 Two runs of the workload:
 1. unprofiled, with CPU time per thread (``/proc/self/task/*/stat``) and the writer connection's

@@ -2,9 +2,9 @@
 print the figures side by side with the ratio pyflow/DBOS and the issue's targets, and write
 ``results/latest.json``.
 
-    /work/venv/bin/python benchmarks/run.py            # full run, ~10 min on 2 cores
-    /work/venv/bin/python benchmarks/run.py --quick    # smoke run, ~2 min
-    /work/venv/bin/python benchmarks/run.py --only w1 w2 --skip-dbos
+    .venv/bin/python benchmarks/run.py            # full run, ~10 min on 2 cores
+    .venv/bin/python benchmarks/run.py --quick    # smoke run, ~2 min
+    .venv/bin/python benchmarks/run.py --only w1 w2 --skip-dbos
 
 pyflow runs under this interpreter (it must import ``pyflow_cli``). DBOS runs under a separate
 virtualenv (``--dbos-venv``, default ``../dbos-venv`` beside the repository), created and filled
@@ -147,7 +147,7 @@ def main() -> None:
         import pyflow_cli  # noqa: F401
     except ImportError:
         sys.exit(f"pyflow_cli is not importable from {sys.executable}: run this with the venv "
-                 "where pyflow is installed (e.g. /work/venv/bin/python).")
+                 "where pyflow is installed (e.g. the project's .venv/bin/python).")
     dbos_python = None if args.skip_dbos else str(ensure_dbos_venv(args.dbos_venv))
     started = time.perf_counter()
     run_dir = RESULTS / ("quick" if args.quick else "full")

@@ -39,7 +39,13 @@ from pyflow_cli.engine.limits import (
     is_valid_instance_id,
 )
 from pyflow_cli.engine.processes import process_alive
-from pyflow_cli.engine.status import STATUS_NAMES, InstanceStatus
+from pyflow_cli.engine.status import (
+    STATUS_NAMES,
+    ControlAction,
+    Effect,
+    InstanceStatus,
+    control_effect,
+)
 from pyflow_cli.engine.store import (
     Change,
     InboxEvent,
@@ -289,9 +295,8 @@ class WorkflowService:
         """Terminate an unfinished instance; with ``rollback``, after running the rollbacks its
         steps registered (SPEC §2.12), which needs the workflow's code in an engine."""
         record = await self.resolve(workflow, instance_id)
-        if record.status.is_terminal:
-            raise WorkflowError("Cannot terminate instance since its on a finite state",
-                                "instance.cannot_terminate")
+        if control_effect(record.status, ControlAction.TERMINATE) is Effect.REFUSED:
+            raise _cannot_terminate()
         request: dict[str, Any] = {"action": "terminate"}
         if rollback:
             if self.engine is None:
@@ -400,7 +405,7 @@ class WorkflowService:
                                 request: dict[str, Any]) -> InstanceStatus:
         action = request["action"]
         if action == "pause":
-            if life.status not in (InstanceStatus.RUNNING, InstanceStatus.WAITING):
+            if control_effect(life.status, ControlAction.PAUSE) is not Effect.APPLIES:
                 return life.status
             change = life.set_status(InstanceStatus.WAITING_FOR_PAUSE)
             if change is not None:
@@ -411,13 +416,13 @@ class WorkflowService:
             await self._end_resident(record.iid, EndReason.PAUSE)
             return InstanceStatus.PAUSED
         if action == "resume":
-            if life.status is InstanceStatus.WAITING_FOR_PAUSE:
-                life.cancel_pause()
-                change = life.set_status(InstanceStatus.RUNNING)
-                if change is not None:
-                    life.write_soon(change)
-                return InstanceStatus.RUNNING
-            return life.status
+            if control_effect(life.status, ControlAction.RESUME) is not Effect.APPLIES:
+                return life.status
+            life.cancel_pause()  # a resident lifetime is never paused, only waiting for it
+            change = life.set_status(InstanceStatus.RUNNING)
+            if change is not None:
+                life.write_soon(change)
+            return InstanceStatus.RUNNING
         reason = {"terminate": EndReason.TERMINATE, "restart": EndReason.RESTART,
                   "delete": EndReason.DELETE}[action]
         await self._end_resident(record.iid, reason)
@@ -444,9 +449,10 @@ class WorkflowService:
         now = self.clock.now_ms()
         change = Change(record.iid, expect_status=record.status, expect_owner=owner)
         status = record.status
+        if action in (ControlAction.PAUSE, ControlAction.RESUME) and \
+                control_effect(status, action) is not Effect.APPLIES:
+            return status
         if action == "pause":
-            if status not in (InstanceStatus.RUNNING, InstanceStatus.WAITING):
-                return status
             status = InstanceStatus.PAUSED
             change.logs(NewLogEvent(EventType.WORKFLOW_WAITING_FOR_PAUSE, now),
                         NewLogEvent(EventType.WORKFLOW_PAUSED, now))
@@ -456,17 +462,14 @@ class WorkflowService:
             if status is InstanceStatus.PAUSED:
                 change.shift_timers_ms = now - (record.paused_at or now)
                 status = InstanceStatus.QUEUED
-            elif status is InstanceStatus.WAITING_FOR_PAUSE:
+            else:  # waiting for a pause that has not happened yet
                 status = InstanceStatus.RUNNING
                 change.log.append(NewLogEvent(EventType.WORKFLOW_RUNNING, now))
-            else:
-                return status
             change.instance = InstanceUpdate(status=status, paused_at=None, runnable_at=now,
                                              lease_owner=None, lease_expires=None)
         elif action == "terminate":
-            if status.is_terminal:
-                raise WorkflowError("Cannot terminate instance since its on a finite state",
-                                    "instance.cannot_terminate")
+            if control_effect(status, ControlAction.TERMINATE) is Effect.REFUSED:
+                raise _cannot_terminate()
             if request.get("rollback") and self.engine is not None:
                 if owner != self.engine.id:
                     # Hold it while the rollbacks run, so that no engine runs it meanwhile.
@@ -532,3 +535,7 @@ class WorkflowService:
         if self.engine is not None:
             self.engine.wake()
 
+
+def _cannot_terminate() -> WorkflowError:
+    return WorkflowError("Cannot terminate instance since its on a finite state",
+                         "instance.cannot_terminate")

@@ -22,8 +22,8 @@ from pyflow_cli.cli.options import (
     WorkflowName,
 )
 from pyflow_cli.engine.clock import iso_ms
-from pyflow_cli.engine.errors import ConflictError, InvalidInputError, PyflowError, WorkflowError
-from pyflow_cli.engine.status import parse_status
+from pyflow_cli.engine.errors import InvalidInputError, PyflowError, WorkflowError
+from pyflow_cli.engine.status import Effect, control_effect, parse_status
 from pyflow_cli.engine.store import InstanceRecord
 
 app = typer.Typer(no_args_is_help=True, help="List, describe, follow and control Workflow instances.")
@@ -187,23 +187,30 @@ def _changed(inv: Invocation, json_output: bool, status: str, message: str) -> N
         inv.ui.success(message)
 
 
-async def _control(inv: Invocation, name: str, instance_id: str, action: str,
-                   acts_on: tuple[str, ...] | None = None, **kwargs: Any) -> tuple[str, str, bool]:
-    """Resolve the id and apply ``action``; the id, the status after, and whether an engine runs.
+NO_CHANGE_RULES = {
+    "pause": ("pausing", "Only a running or waiting instance can be paused."),
+    "resume": ("resuming", "Only a paused instance, or one waiting to pause, can be resumed."),
+}
 
-    With ``acts_on``, an instance in another status is left alone: a finished one is an error,
-    any other a warning (the runtime would silently do nothing)."""
+
+async def _control(inv: Invocation, name: str, instance_id: str, action: str,
+                   **kwargs: Any) -> tuple[str, str, bool, bool]:
+    """Resolve the id and apply ``action``: the id, the status after, whether an engine runs,
+    and whether the action changed anything (SPEC §1.3's table, ``engine.status``, decides)."""
     async with inv.connect() as backend:
         record = await backend.resolve(name, instance_id)
-        resolved, before = record.id, record.status.value
-        if acts_on is not None:
-            if before in TERMINAL:
-                raise ConflictError(f'Instance "{resolved}" is {before}: a finished instance cannot '
-                                    f"be {action}d.")
-            if before not in acts_on:
-                return resolved, before, True
-        status = await getattr(backend, action)(name, resolved, **kwargs)
-        return resolved, str(status), await backend.engine_attached()
+        if control_effect(record.status, action) is Effect.NO_OP:
+            return record.id, record.status.value, True, False
+        status = await getattr(backend, action)(name, record.id, **kwargs)
+        return record.id, str(status), await backend.engine_attached(), True
+
+
+def _unchanged(inv: Invocation, json_output: bool, resolved: str, status: str, action: str) -> None:
+    """A pause or resume that changes nothing: a warning (the reference says nothing at all)."""
+    doing, rule = NO_CHANGE_RULES[action]
+    inv.ui.warn(f'Instance "{resolved}" is {status}: {doing} it changes nothing. {rule}')
+    if json_output:
+        inv.ui.json({"status": status, "timestamp": iso_ms(inv.now_ms())})
 
 
 @app.command("pause")
@@ -211,11 +218,9 @@ def pause(ctx: typer.Context, name: WorkflowName, instance_id: InstanceId,
           json_output: JsonOutput = False) -> None:
     """Pause a running or waiting instance (at its next step boundary)."""
     inv = begin(ctx, name)
-    resolved, status, _ = run(_control(inv, name, instance_id, "pause",
-                                       ("running", "waiting", "paused", "waitingForPause")))
-    if status not in ("paused", "waitingForPause"):
-        inv.ui.warn(f'Instance "{resolved}" is {status}: only a running or waiting instance can be '
-                    "paused. Nothing changed.")
+    resolved, status, _, changed = run(_control(inv, name, instance_id, "pause"))
+    if not changed:
+        _unchanged(inv, json_output, resolved, status, "pause")
         return
     _changed(inv, json_output, status, f'⏸️ The instance "{resolved}" from {name} was paused successfully')
 
@@ -225,10 +230,9 @@ def resume(ctx: typer.Context, name: WorkflowName, instance_id: InstanceId,
            json_output: JsonOutput = False) -> None:
     """Resume a paused instance."""
     inv = begin(ctx, name)
-    resolved, status, attached = run(_control(inv, name, instance_id, "resume",
-                                              ("paused", "waitingForPause")))
-    if status not in ("queued", "running"):
-        inv.ui.warn(f'Instance "{resolved}" is {status}, not paused: nothing to resume.')
+    resolved, status, attached, changed = run(_control(inv, name, instance_id, "resume"))
+    if not changed:
+        _unchanged(inv, json_output, resolved, status, "resume")
         return
     _changed(inv, json_output, status, f'🔄 The instance "{resolved}" from {name} was resumed successfully')
     if not attached and not json_output:
@@ -243,7 +247,7 @@ def terminate(ctx: typer.Context, name: WorkflowName, instance_id: InstanceId,
               json_output: JsonOutput = False) -> None:
     """Terminate an unfinished instance."""
     inv = begin(ctx, name)
-    resolved, status, _ = run(_control(inv, name, instance_id, "terminate", rollback=rollback))
+    resolved, status, _, _ = run(_control(inv, name, instance_id, "terminate", rollback=rollback))
     _changed(inv, json_output, status,
              f'🥷 The instance "{resolved}" from {name} was terminated successfully')
 
@@ -280,8 +284,8 @@ def restart(
     if from_step_name is not None:
         from_step = RestartFrom(from_step_name, from_step_count or 1, from_step_type or "do")
     inv = begin(ctx, name)
-    resolved, status, attached = run(_control(inv, name, instance_id, "restart",
-                                              from_step=from_step))
+    resolved, status, attached, _ = run(_control(inv, name, instance_id, "restart",
+                                                 from_step=from_step))
     _changed(inv, json_output, status,
              f'🥷 The instance "{resolved}" from {name} was restarted successfully')
     if not attached and not json_output:

@@ -34,6 +34,7 @@ class Runtime:
     tz: tzinfo | None = None  # None: the machine's time zone
     width: int | None = None  # None: the terminal's width (no limit when not a terminal)
     terminal: bool | None = None  # None: whether stdout is a terminal
+    input_terminal: bool | None = None  # None: whether stdin is a terminal (may we ask?)
     environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
     poll_s: float = 0.1  # how often live views look for changes
 
@@ -47,6 +48,12 @@ class Runtime:
         if self.terminal is not None:
             return self.terminal
         return sys.stdout.isatty()
+
+    def can_ask(self) -> bool:
+        """Whether a command may ask the user a question (stdin is a terminal)."""
+        if self.input_terminal is not None:
+            return self.input_terminal
+        return sys.stdin is not None and sys.stdin.isatty()
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from pyflow_cli.cli.formats import (
 )
 from pyflow_cli.engine.clock import iso_ms
 from pyflow_cli.engine.durations import InvalidDurationError, parse_duration_ms
-from pyflow_cli.engine.events import LogEvent
+from pyflow_cli.engine.events import LogEvent, TriggerSource
 from pyflow_cli.engine.retry import delay_for
 
 ERROR_STYLE = "red"
@@ -208,9 +208,19 @@ def _log_value(value: Any) -> str:
     return truncate(text, LOG_VALUE_LIMIT, "…")
 
 
+def _trigger_name(value: Any) -> str | None:
+    """``{"source": 4}`` -> ``cli``: who created the instance, as the local API names it."""
+    source = value.get("source") if isinstance(value, dict) else None
+    if isinstance(source, int) and not isinstance(source, bool) and source in set(TriggerSource):
+        return TriggerSource(source).name.lower()
+    return None
+
+
 def log_line(row: LogEvent, tz: tzinfo | None) -> str:
     """``2026-11-24 16:00:15.123  ATTEMPT_FAILURE  flaky-1  attempt=1 error={...}``"""
-    meta = " ".join(f"{key}={_log_value(value)}" for key, value in row.metadata.items())
+    meta = " ".join(
+        f"{key}={(key == 'trigger' and _trigger_name(value)) or _log_value(value)}"
+        for key, value in row.metadata.items())
     when = log_timestamp(row.timestamp_ms, tz)
     return f"{when}  {row.event.name:<26}  {row.target or '-'}  {meta}".rstrip()
 

@@ -13,6 +13,7 @@ from pyflow_cli.cli.formats import js_json
 from pyflow_cli.cli.invocation import Invocation, begin, parse_json, run
 from pyflow_cli.cli.options import JsonOutput, TimeScale, WorkflowName
 from pyflow_cli.cli.screens import instance_details, workflow_details, workflows_table
+from pyflow_cli.engine.errors import InvalidInputError
 from pyflow_cli.engine.events import TriggerSource
 
 app = typer.Typer(no_args_is_help=True, help="Manage Workflows and trigger instances.")
@@ -55,21 +56,44 @@ def describe_workflow(ctx: typer.Context, name: WorkflowName, json_output: JsonO
 
 
 @app.command("delete")
-def delete_workflow(ctx: typer.Context, name: WorkflowName, json_output: JsonOutput = False) -> None:
-    """Delete every instance of a Workflow, with all their state."""
+def delete_workflow(
+    ctx: typer.Context,
+    name: WorkflowName,
+    yes: Annotated[bool, typer.Option(
+        "--yes", "-y", help="Delete without asking (needed when there is no terminal to ask on).")
+    ] = False,
+    json_output: JsonOutput = False,
+) -> None:
+    """Delete every instance of a Workflow, with all their state (asks first)."""
     inv = begin(ctx, name)
+
+    async def count() -> int:
+        async with inv.connect() as backend:
+            return sum((await backend.status_counts(name)).values())
 
     async def delete() -> list[str]:
         async with inv.connect() as backend:
             return await backend.delete_workflow_instances(name)
 
+    existing = 0 if yes else run(count())
+    if existing and not yes:
+        what = f'every instance of workflow "{name}" ({_instances(existing)})'
+        if not inv.state.runtime.can_ask():
+            raise InvalidInputError(f"Deleting {what} cannot be undone, and there is no terminal "
+                                    "to confirm it on: pass --yes to delete them.")
+        if not typer.confirm(f"Delete {what} and all their state?", default=False):
+            inv.ui.note("Nothing was deleted.")
+            raise typer.Exit(1)
     deleted = run(delete())
     if json_output:
         inv.ui.json({"status": "ok", "success": True})
     else:
-        count = len(deleted)
         inv.ui.success(f'✅ Workflow "{name}" instances removed successfully '
-                       f"({count} instance{'s' if count != 1 else ''}).")
+                       f"({_instances(len(deleted))}).")
+
+
+def _instances(count: int) -> str:
+    return f"{count} instance{'s' if count != 1 else ''}"
 
 
 @app.command("trigger")
@@ -90,6 +114,10 @@ def trigger(
     json_output: JsonOutput = False,
 ) -> None:
     """Trigger a Workflow: create an instance, optionally with JSON params."""
+    if time_scale != 1.0 and not wait:
+        raise InvalidInputError("--time-scale speeds up the engine that --wait runs in this "
+                                "process, so it needs --wait. Add --wait, or give --time-scale to "
+                                "`pyflow dev` instead.")
     value = parse_json(params, "instance parameters") if params else None
     inv = begin(ctx, name)
     if wait:

@@ -1,8 +1,9 @@
-"""Instance statuses, their numeric codes and CLI texts, and the allowed transitions (SPEC §1.1-1.3)."""
+"""Instance statuses, their numeric codes, and what each control action does in each status
+(SPEC §1.1-1.3)."""
 
 from __future__ import annotations
 
-from enum import StrEnum
+from enum import Enum, StrEnum
 
 
 class InstanceStatus(StrEnum):
@@ -47,6 +48,47 @@ TERMINAL_STATUSES = frozenset(
 STATUS_NAMES = (
     "queued", "running", "paused", "errored", "terminated", "complete", "waiting", "waitingForPause",
 )
+
+
+class ControlAction(StrEnum):
+    """What a caller may ask of an instance (SPEC §1.3)."""
+
+    PAUSE = "pause"
+    RESUME = "resume"
+    TERMINATE = "terminate"
+    RESTART = "restart"
+
+
+class Effect(Enum):
+    """What a control action does to an instance in a given status."""
+
+    APPLIES = "applies"  # the action changes the instance
+    NO_OP = "no-op"  # accepted, changes nothing (the reference answers success)
+    REFUSED = "refused"  # an error (the reference throws)
+
+
+_NOT_FINISHED = frozenset(InstanceStatus) - TERMINAL_STATUSES
+# SPEC §1.3, with pyflow's `waiting` (A5) counted as the reference's `running`. Pause of a queued
+# instance is a silent no-op in the reference, as is pause or resume of a finished one.
+_APPLIES_TO: dict[ControlAction, frozenset[InstanceStatus]] = {
+    ControlAction.PAUSE: frozenset({InstanceStatus.RUNNING, InstanceStatus.WAITING}),
+    ControlAction.RESUME: frozenset({InstanceStatus.PAUSED, InstanceStatus.WAITING_FOR_PAUSE}),
+    ControlAction.TERMINATE: _NOT_FINISHED,
+    ControlAction.RESTART: frozenset(InstanceStatus),
+}
+_REFUSED_IN: dict[ControlAction, frozenset[InstanceStatus]] = {
+    ControlAction.TERMINATE: TERMINAL_STATUSES,
+}
+
+
+def control_effect(status: InstanceStatus, action: ControlAction | str) -> Effect:
+    """The one place that decides what ``action`` does to an instance that is ``status``."""
+    action = ControlAction(action)
+    if status in _APPLIES_TO[action]:
+        return Effect.APPLIES
+    if status in _REFUSED_IN.get(action, frozenset()):
+        return Effect.REFUSED
+    return Effect.NO_OP
 
 
 def parse_status(name: str) -> InstanceStatus:

@@ -123,9 +123,9 @@ class Project:
 
         return asyncio.run(main())
 
-    def cli(self, *args: str, runtime: Runtime | None = None) -> Result:
+    def cli(self, *args: str, runtime: Runtime | None = None, input: str | None = None) -> Result:
         return CliRunner().invoke(app, ["--cwd", str(self.root), *args],
-                                  obj=runtime or fixed_runtime())
+                                  obj=runtime or fixed_runtime(), input=input)
 
     def dump(self) -> list[str]:
         """Every row of the state database, to assert a command changed nothing."""

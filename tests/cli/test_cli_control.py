@@ -61,28 +61,42 @@ def test_latest_is_the_newest_instance(mixed: Project) -> None:
     assert status(mixed, "sleeper", "nap-1") == "waiting"
 
 
-def test_pause_or_resume_of_a_finished_instance_is_refused(mixed: Project) -> None:
-    assert refused(mixed, "workflows", "instances", "pause", "demo", "golden-1") == (
-        'Instance "golden-1" is complete: a finished instance cannot be paused.')
-    assert refused(mixed, "workflows", "instances", "resume", "demo", "golden-1") == (
-        'Instance "golden-1" is complete: a finished instance cannot be resumed.')
+PAUSE_RULE = "Only a running or waiting instance can be paused."
+RESUME_RULE = "Only a paused instance, or one waiting to pause, can be resumed."
 
 
-def test_resume_of_an_instance_that_is_not_paused_only_warns(mixed: Project) -> None:
-    before = mixed.dump()
-    result = mixed.cli("workflows", "instances", "resume", "sleeper", "nap-1")
-    assert result.exit_code == 0
-    assert result.stderr == '▲ [WARNING] Instance "nap-1" is waiting, not paused: nothing to resume.\n'
-    assert mixed.dump() == before
+def nothing_changed(project: Project, *args: str) -> str:
+    """Run a control command that changes nothing (SPEC §1.3: a silent no-op in the reference):
+    exit 0, one warning, nothing stored changed."""
+    before = project.dump()
+    result = project.cli(*args)
+    assert result.exit_code == 0, result.output
+    assert result.stdout == ""
+    assert result.stderr.startswith("▲ [WARNING] ") and result.stderr.count("\n") == 1
+    assert project.dump() == before
+    return result.stderr.removeprefix("▲ [WARNING] ").rstrip()
 
 
-def test_pause_of_a_queued_instance_only_warns(mixed: Project) -> None:
+def test_pause_and_resume_that_change_nothing_warn_alike(mixed: Project) -> None:
+    mixed.cli("workflows", "instances", "pause", "sleeper", "nap-2")
     mixed.cli("workflows", "trigger", "sleeper", "--id", "fresh")
-    before = mixed.dump()
-    result = mixed.cli("workflows", "instances", "pause", "sleeper", "fresh")
+    cases = [("pause", "sleeper", "nap-2", "paused", PAUSE_RULE),
+             ("pause", "sleeper", "fresh", "queued", PAUSE_RULE),
+             ("pause", "demo", "golden-1", "complete", PAUSE_RULE),
+             ("resume", "sleeper", "nap-1", "waiting", RESUME_RULE),
+             ("resume", "sleeper", "fresh", "queued", RESUME_RULE),
+             ("resume", "demo", "golden-1", "complete", RESUME_RULE)]
+    for verb, workflow, instance_id, was, rule in cases:
+        doing = {"pause": "pausing", "resume": "resuming"}[verb]
+        assert nothing_changed(mixed, "workflows", "instances", verb, workflow, instance_id) == (
+            f'Instance "{instance_id}" is {was}: {doing} it changes nothing. {rule}')
+
+
+def test_a_no_op_with_json_prints_the_status_as_the_api_does(mixed: Project) -> None:
+    result = mixed.cli("workflows", "instances", "resume", "sleeper", "nap-1", "--json")
     assert result.exit_code == 0
-    assert result.stderr.startswith('▲ [WARNING] Instance "fresh" is queued: only a running or waiting')
-    assert mixed.dump() == before
+    assert json.loads(result.stdout)["status"] == "waiting"
+    assert result.stderr.startswith('▲ [WARNING] Instance "nap-1" is waiting: resuming it')
 
 
 def test_terminate(mixed: Project) -> None:

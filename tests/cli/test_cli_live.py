@@ -60,7 +60,7 @@ def test_logs_print_the_event_log(project: Project) -> None:
     result = project.cli("workflows", "instances", "logs", "demo", "golden-1")
     lines = result.stdout.splitlines()
     assert lines[0] == ('2026-01-01 00:00:00.000  WORKFLOW_QUEUED             -  params={"user":"ada"} '
-                        'trigger={"source":0}')
+                        'trigger=api')
     assert ('2026-01-01 00:01:00.000  ATTEMPT_FAILURE             flaky-1  attempt=1 '
             'error={"name":"RuntimeError","message":"boom 1"} retryDelayMs=5000') in lines
     assert lines[-1].startswith("2026-01-01 00:01:15.000  WORKFLOW_SUCCESS")

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
-from clikit import Project, run_demo_to_completion
+from clikit import Project, fixed_runtime, run_demo_to_completion
 
 from pyflow_cli.engine.events import TriggerSource
 from pyflow_cli.testing import WorkflowTestEnv
@@ -61,13 +62,51 @@ Instance Status Counts:
     assert data["instances"]["complete"] == 1 and data["class_name"] == "Demo"
 
 
-def test_workflows_delete_removes_every_instance(project: Project) -> None:
+def test_workflows_delete_with_yes_removes_every_instance(project: Project) -> None:
     project.build(run_demo_to_completion)
-    result = project.cli("workflows", "delete", "demo")
+    result = project.cli("workflows", "delete", "demo", "--yes")
     assert result.stdout == '✅ Workflow "demo" instances removed successfully (1 instance).\n'
     assert "There are no instances" in project.cli("workflows", "instances", "list", "demo").stderr
-    assert json.loads(project.cli("workflows", "delete", "demo", "--json").stdout) == {
+    assert json.loads(project.cli("workflows", "delete", "demo", "--json", "-y").stdout) == {
         "status": "ok", "success": True}
+
+
+def test_workflows_delete_without_a_terminal_to_ask_on_needs_yes(project: Project) -> None:
+    project.build(run_demo_to_completion)
+    before = project.dump()
+    for extra in ([], ["--json"]):
+        result = project.cli("workflows", "delete", "demo", *extra)
+        assert result.exit_code == 1
+        assert result.stderr == ('✘ [ERROR] Deleting every instance of workflow "demo" (1 '
+                                 "instance) cannot be undone, and there is no terminal to confirm "
+                                 "it on: pass --yes to delete them.\n")
+    assert project.dump() == before
+
+
+def test_workflows_delete_asks_first_in_a_terminal(project: Project) -> None:
+    project.build(run_demo_to_completion)
+    before = project.dump()
+    asking = replace(fixed_runtime(), input_terminal=True)
+    declined = project.cli("workflows", "delete", "demo", runtime=asking, input="n\n")
+    assert declined.exit_code == 1
+    assert declined.stdout == ('Delete every instance of workflow "demo" (1 instance) and all '
+                               "their state? [y/N]: n\n")
+    assert declined.stderr == "Nothing was deleted.\n"
+    assert project.dump() == before
+    accepted = project.cli("workflows", "delete", "demo", runtime=asking, input="y\n")
+    assert accepted.exit_code == 0
+    assert accepted.stdout.endswith('✅ Workflow "demo" instances removed successfully '
+                                    "(1 instance).\n")
+    assert project.cli("workflows", "delete", "demo").exit_code == 0  # nothing left: no question
+
+
+def test_trigger_time_scale_without_wait_is_refused(project: Project) -> None:
+    result = project.cli("workflows", "trigger", "demo", "--time-scale", "60")
+    assert result.exit_code == 1
+    assert result.stderr == ("✘ [ERROR] --time-scale speeds up the engine that --wait runs in this "
+                             "process, so it needs --wait. Add --wait, or give --time-scale to "
+                             "`pyflow dev` instead.\n")
+    assert not project.db.exists()
 
 
 def test_trigger_creates_a_queued_cli_instance_and_says_no_engine_runs(project: Project) -> None:
