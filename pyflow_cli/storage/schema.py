@@ -100,8 +100,9 @@ CREATE INDEX instances_by_lease_expiry ON instances (lease_expires) WHERE lease_
 LATEST_VERSION = MIGRATIONS[-1][0]
 
 
-def migrate(conn: sqlite3.Connection) -> None:
-    """Bring the database up to ``LATEST_VERSION``; refuse a database from a newer pyflow."""
+def migrate(conn: sqlite3.Connection, upto: int = LATEST_VERSION) -> None:
+    """Bring the database up to ``LATEST_VERSION``; refuse a database from a newer pyflow.
+    (``upto`` stops at an older version: the migration tests build databases as they were.)"""
     conn.execute("BEGIN IMMEDIATE")
     try:
         conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations ("
@@ -114,7 +115,7 @@ def migrate(conn: sqlite3.Connection) -> None:
                 f"understands ({LATEST_VERSION}). Upgrade pyflow, or use another --persist-to "
                 "directory.")
         for version, name, sql in MIGRATIONS:
-            if version > current:
+            if current < version <= upto:
                 for statement in sql.split(";"):
                     if statement.strip():
                         conn.execute(statement)
