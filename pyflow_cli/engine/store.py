@@ -280,7 +280,11 @@ class Store(Protocol):
     async def claim_runnable(
         self, owner: str, now_ms: float, lease_ms: float, limit: int, workflows: Sequence[str]
     ) -> list[InstanceRecord]:
-        """Lease up to ``limit`` instances that are due and not leased by a live owner."""
+        """Lease up to ``limit`` instances of ``workflows`` that are due (``runnable_at <=
+        now_ms``) and not leased by a live owner, to ``owner`` until ``now_ms + lease_ms``:
+        unleased ones earliest due first, then ones whose lease expired (``lease_expires <
+        now_ms``; an engine may so take back its own). Returns their records as they now are,
+        leased to ``owner``; status and ``runnable_at`` are left alone."""
         ...
 
     async def renew_leases(self, owner: str, until_ms: float) -> None: ...

@@ -194,9 +194,10 @@ class SqliteStore:
             if len(rows) < limit:
                 rows += conn.execute(claim_expired_sql(len(workflows)),
                                      (now_ms, now_ms, *workflows, limit - len(rows))).fetchall()
+            expires = now_ms + lease_ms
             conn.executemany("UPDATE instances SET lease_owner = ?, lease_expires = ? "
-                             "WHERE iid = ?", [(owner, now_ms + lease_ms, r[0]) for r in rows])
-            return [_instance(r) for r in rows]
+                             "WHERE iid = ?", [(owner, expires, r[0]) for r in rows])
+            return [_instance((*r[:11], owner, expires, *r[13:])) for r in rows]  # as now leased
 
         claimed: list[InstanceRecord] = await self._writer.submit(op)
         return claimed

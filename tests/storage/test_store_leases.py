@@ -17,6 +17,25 @@ async def _due(store: Store, instance_id: str, runnable_at: float | None,
     return iid
 
 
+async def test_a_claim_leases_due_unleased_instances_earliest_first_up_to_the_limit(
+        store: Store) -> None:
+    late = await _due(store, "late", 300.0)
+    early = await _due(store, "early", 100.0)
+    middle = await _due(store, "middle", 200.0)
+    await _due(store, "future", 2000.0)
+    await _due(store, "never", None)
+    await _due(store, "elsewhere", 50.0, workflow="other")
+    claimed = await store.claim_runnable("engine-1", 1000.0, 500.0, 2, [WORKFLOW])
+    assert [r.iid for r in claimed] == [early, middle]
+    for found in claimed:
+        # The records come back as they now are: leased to the claimant.
+        assert (found.lease_owner, found.lease_expires) == ("engine-1", 1500.0)
+        assert found == await record(store, found.iid)
+    assert [r.iid for r in await store.claim_runnable("engine-2", 1000.0, 500.0, 10, [WORKFLOW])] == [
+        late]
+    assert await store.claim_runnable("engine-2", 1000.0, 500.0, 10, [WORKFLOW]) == []
+
+
 async def test_a_claim_takes_only_the_workflows_asked_for(store: Store) -> None:
     mine = await _due(store, "a", 1.0)
     theirs = await _due(store, "b", 1.0, workflow="other")
@@ -24,6 +43,15 @@ async def test_a_claim_takes_only_the_workflows_asked_for(store: Store) -> None:
     assert await store.claim_runnable("e", 10.0, 5.0, 0, [WORKFLOW, "other"]) == []
     claimed = await store.claim_runnable("e", 10.0, 5.0, 10, ["other", WORKFLOW, "third"])
     assert sorted(r.iid for r in claimed) == sorted([mine, theirs])
+
+
+async def test_a_lease_is_live_until_its_expiry_and_then_anyone_may_take_it(store: Store) -> None:
+    iid = await _due(store, "a", 1.0)
+    assert [r.iid for r in await store.claim_runnable("engine-1", 10.0, 90.0, 5, [WORKFLOW])] == [iid]
+    assert await store.claim_runnable("engine-2", 99.0, 90.0, 5, [WORKFLOW]) == []
+    assert await store.claim_runnable("engine-2", 100.0, 90.0, 5, [WORKFLOW]) == []  # expires at 100
+    taken = await store.claim_runnable("engine-2", 100.5, 90.0, 5, [WORKFLOW])
+    assert [(r.iid, r.lease_owner, r.lease_expires) for r in taken] == [(iid, "engine-2", 190.5)]
 
 
 async def test_an_expired_lease_is_taken_only_when_its_instance_is_due(store: Store) -> None:
@@ -40,6 +68,12 @@ async def test_due_unleased_instances_are_claimed_before_expired_leases(store: S
     due = await _due(store, "due", 50.0)
     assert [r.iid for r in await store.claim_runnable("e", 100.0, 10.0, 1, [WORKFLOW])] == [due]
     assert [r.iid for r in await store.claim_runnable("e", 100.0, 10.0, 1, [WORKFLOW])] == [expired]
+
+
+async def test_an_engine_may_claim_its_own_expired_lease_again(store: Store) -> None:
+    iid = await _due(store, "a", 1.0, lease_owner="engine-1", lease_expires=5.0)
+    claimed = await store.claim_runnable("engine-1", 10.0, 100.0, 5, [WORKFLOW])
+    assert [(r.iid, r.lease_expires) for r in claimed] == [(iid, 110.0)]
 
 
 async def test_renewing_extends_every_lease_of_the_owner_and_no_other(store: Store) -> None:
