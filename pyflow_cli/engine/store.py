@@ -244,9 +244,14 @@ class EngineRecord:
 class Store(Protocol):
     """The storage port. Every method is safe to call from the event loop."""
 
-    async def open(self) -> None: ...
+    async def open(self) -> None:
+        """Open (creating or migrating) the store; ``StorageError`` if it cannot."""
+        ...
 
-    async def close(self) -> None: ...
+    async def close(self) -> None:
+        """Apply every write already made (their awaitables resolve), then close. A write made
+        after ``close`` fails with ``StorageError``."""
+        ...
 
     # -- writes -----------------------------------------------------------------------------------
     def commit(self, change: Change, urgent: bool = True) -> Awaitable[bool]:

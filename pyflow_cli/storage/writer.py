@@ -20,6 +20,8 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from pyflow_cli.engine.errors import StorageError
+
 T = TypeVar("T")
 Operation = Callable[[sqlite3.Connection], Any]
 
@@ -55,7 +57,8 @@ class GroupCommitWriter:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         with self._cond:
             if self._closed:
-                future.set_exception(RuntimeError("the state store is closed"))
+                future.set_exception(StorageError("The state database is closed: pyflow is "
+                                                  "shutting down. Try again once it runs."))
                 return future
             self._queue.append((operation, future))
             if not lazy:

@@ -8,6 +8,7 @@ import pytest
 from conftest import StoreFactory
 from storekit import create, new, record, row, snapshot
 
+from pyflow_cli.engine.errors import StorageError
 from pyflow_cli.engine.events import EventType
 from pyflow_cli.engine.status import InstanceStatus
 from pyflow_cli.engine.store import Change, InstanceUpdate, StepWrite, Store, TimerRecord
@@ -149,6 +150,14 @@ async def test_closing_applies_every_write_already_called_and_resolves_it(
         assert iid is not None
         assert (await reopened.load_history(iid)).steps["k"].value_json == "9"
     assert (await reopened.read_log(iids[0] or 0))[-1].event is EventType.WORKFLOW_SUCCESS
+
+
+async def test_a_commit_after_close_fails_with_a_storage_error(store_factory: StoreFactory) -> None:
+    store = await store_factory.open()
+    iid = await create(store)
+    await store_factory.close(store)
+    with pytest.raises(StorageError):
+        await store.commit(_value(iid, "1"))
 
 
 async def test_a_closed_store_reopens_with_everything_it_committed(
