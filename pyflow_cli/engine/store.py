@@ -124,9 +124,10 @@ class StepWrite(NamedTuple):
     attempt_open: bool | None = None
 
     def updated_by(self, later: StepWrite) -> StepWrite:
-        """This write followed by ``later`` (same step), as one write."""
+        """This write followed by ``later`` (same step), as one write. A step row keeps the
+        kind and target it was created with."""
         return StepWrite(
-            self.cache_key, later.kind, later.target,
+            self.cache_key, self.kind, self.target,
             later.state if later.state is not None else self.state,
             later.value_json if later.value_json is not None else self.value_json,
             later.error_json if later.error_json is not None else self.error_json,
@@ -184,14 +185,18 @@ class Change:
 
     @property
     def plain(self) -> bool:
-        """No guard and no wipe: it can be applied together with other plain changes."""
+        """No guard, no wipe and no shift: it can be merged with (``absorb``) or applied
+        together with other plain changes."""
         return (self.expect_status is None and self.expect_owner is UNSET
                 and self.expect_lifetime is None and self.expect_signal is None
-                and not self.wipe_all and not self.wipe_keys and not self.wipe_run_rows)
+                and not self.wipe_all and not self.wipe_keys and not self.wipe_run_rows
+                and not self.shift_timers_ms)
 
     def absorb(self, later: Change) -> Change:
         """Make ``self`` also do what ``later`` does, after what it does (both plain, same
-        instance); successive writes of one step row become one. Returns ``self``."""
+        instance), so that committing it writes what committing both in turn would (but for
+        the signal: two bumps make one change of it). Successive writes of one step row become
+        one; a timer ``later`` sets or clears replaces what ``self`` did to it. Returns ``self``."""
         assert self.plain and later.plain and self.iid == later.iid
         if later.instance is not None:
             self.instance = (later.instance if self.instance is None
@@ -199,9 +204,12 @@ class Change:
         self.log += later.log
         for step in later.steps:
             self.add_step(step)
-        self.set_timers += later.set_timers
-        self.clear_timers += later.clear_timers
-        self.shift_timers_ms += later.shift_timers_ms
+        if later.set_timers or later.clear_timers:
+            touched = {(t.cache_key, t.kind) for t in later.set_timers} | set(later.clear_timers)
+            self.set_timers = [t for t in self.set_timers if (t.cache_key, t.kind) not in touched]
+            self.clear_timers = [c for c in self.clear_timers if c not in touched]
+            self.set_timers += later.set_timers
+            self.clear_timers += later.clear_timers
         self.consume_events += later.consume_events
         return self
 

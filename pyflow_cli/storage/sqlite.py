@@ -356,7 +356,7 @@ def _queued_rows(conn: sqlite3.Connection, iid: int | None, ts: float, params_js
 
 
 class _PlainChange:
-    """A change with no guard and no wipe, which the writer may apply together with others."""
+    """A change with no guard, wipe or shift, which the writer may apply together with others."""
 
     __slots__ = ("change",)
 
@@ -364,29 +364,86 @@ class _PlainChange:
         self.change = change
 
     def __call__(self, conn: sqlite3.Connection) -> bool:
-        return _apply(conn, self.change)
+        return _write(conn, [self.change])[0]
 
     @staticmethod
     def apply_many(conn: sqlite3.Connection, operations: list[_PlainChange]) -> list[bool]:
-        changes = [op.change for op in operations]
-        _insert_log(conn, [(c.iid, e) for c in changes for e in c.log])
-        _upsert_steps(conn, [(c.iid, s) for c in changes for s in c.steps])
-        timers = [(c.iid, t.cache_key, t.kind, t.due_ms) for c in changes for t in c.set_timers]
-        if timers:
-            conn.executemany("INSERT OR REPLACE INTO timers VALUES (?, ?, ?, ?)", timers)
-        cleared = [(c.iid, key, kind) for c in changes for key, kind in c.clear_timers]
-        if cleared:
-            conn.executemany("DELETE FROM timers WHERE iid = ? AND cache_key = ? AND kind = ?", cleared)
-        consumed = [(key, seq, c.iid) for c in changes for seq, key in c.consume_events]
-        if consumed:
-            conn.executemany("UPDATE inbox SET consumed_by = ? WHERE seq = ? AND iid = ?", consumed)
-        for change in changes:
-            if change.shift_timers_ms:
-                conn.execute("UPDATE timers SET due_ms = due_ms + ? WHERE iid = ?",
-                             (change.shift_timers_ms, change.iid))
-            if change.instance is not None:
-                _update_instance(conn, change.iid, change.instance)
-        return [True] * len(changes)
+        return _write(conn, [op.change for op in operations])
+
+
+def _apply(conn: sqlite3.Connection, change: Change) -> bool:
+    """A change with a guard, a wipe or a shift: checked, wiped, then written like any other."""
+    iid = change.iid
+    guarded = (change.expect_status is not None or change.expect_owner is not UNSET
+               or change.expect_lifetime is not None or change.expect_signal is not None)
+    if guarded and not _guard_holds(conn, change):
+        return False
+    if change.wipe_all:
+        for table in ("log", "steps", "timers", "inbox"):
+            conn.execute(f"DELETE FROM {table} WHERE iid = ?", (iid,))
+    elif change.wipe_keys or change.wipe_run_rows:
+        keys = list(change.wipe_keys)
+        marks = ",".join("?" * len(keys))
+        if keys:
+            conn.execute(f"DELETE FROM log WHERE iid = ? AND group_key IN ({marks})", (iid, *keys))
+            conn.execute(f"DELETE FROM steps WHERE iid = ? AND cache_key IN ({marks})", (iid, *keys))
+            conn.execute(f"DELETE FROM timers WHERE iid = ? AND cache_key IN ({marks})",
+                         (iid, *keys))
+        conn.execute("DELETE FROM log WHERE iid = ? AND group_key IS NULL AND event NOT IN (?, ?)",
+                     (iid, int(EventType.WORKFLOW_QUEUED), int(EventType.WORKFLOW_START)))
+    return _write(conn, [change])[0]
+
+
+def _guard_holds(conn: sqlite3.Connection, change: Change) -> bool:
+    row = conn.execute("SELECT status, lease_owner, lifetime, signal FROM instances WHERE iid = ?",
+                       (change.iid,)).fetchone()
+    if row is None:
+        return False
+    status, owner, lifetime, signal = row
+    return not (
+        (change.expect_status is not None and status != change.expect_status.value)
+        or (change.expect_owner is not UNSET and owner != change.expect_owner)
+        or (change.expect_lifetime is not None and lifetime != change.expect_lifetime)
+        or (change.expect_signal is not None and signal != change.expect_signal)
+    )
+
+
+def _write(conn: sqlite3.Connection, changes: list[Change]) -> list[bool]:
+    """Write ``changes`` (guards and wipes done) as they would be written one after another, in a
+    statement per table."""
+    _insert_log(conn, [(c.iid, e) for c in changes for e in c.log])
+    _upsert_steps(conn, [(c.iid, s) for c in changes for s in c.steps])
+    _write_timers(conn, changes)
+    consumed = [(key, seq, c.iid) for c in changes for seq, key in c.consume_events]
+    if consumed:
+        conn.executemany("UPDATE inbox SET consumed_by = ? WHERE seq = ? AND iid = ?", consumed)
+    for change in changes:
+        if change.instance is not None:
+            _update_instance(conn, change.iid, change.instance)
+    return [True] * len(changes)
+
+
+def _write_timers(conn: sqlite3.Connection, changes: list[Change]) -> None:
+    """Each change shifts its instance's stored timers, then sets, then clears (the order
+    ``Change`` states); across changes only a row's last write counts, so the whole group takes
+    one statement of each kind. (Shifting changes come alone: they are never plain.)"""
+    shifts = [(c.shift_timers_ms, c.iid) for c in changes if c.shift_timers_ms]
+    if shifts:
+        conn.executemany("UPDATE timers SET due_ms = due_ms + ? WHERE iid = ?", shifts)
+    last: dict[tuple[int, str, str], float | None] = {}  # None: cleared
+    for change in changes:
+        for timer in change.set_timers:
+            last[(change.iid, timer.cache_key, timer.kind)] = timer.due_ms
+        for key, kind in change.clear_timers:
+            last[(change.iid, key, kind)] = None
+    if not last:
+        return
+    kept = [(*row, due) for row, due in last.items() if due is not None]
+    if kept:
+        conn.executemany("INSERT OR REPLACE INTO timers VALUES (?, ?, ?, ?)", kept)
+    cleared = [row for row, due in last.items() if due is None]
+    if cleared:
+        conn.executemany("DELETE FROM timers WHERE iid = ? AND cache_key = ? AND kind = ?", cleared)
 
 
 def _insert_log(conn: sqlite3.Connection, rows: list[tuple[int, NewLogEvent]]) -> None:
@@ -410,58 +467,6 @@ def _upsert_steps(conn: sqlite3.Connection, rows: list[tuple[int, StepWrite]]) -
             [(iid, s.cache_key, s.kind, s.target, s.state, s.value_json, s.error_json,
               s.config_json, s.attempts, None if s.attempt_open is None else int(s.attempt_open))
              for iid, s in rows])
-
-
-def _guard_holds(conn: sqlite3.Connection, change: Change) -> bool:
-    row = conn.execute("SELECT status, lease_owner, lifetime, signal FROM instances WHERE iid = ?",
-                       (change.iid,)).fetchone()
-    if row is None:
-        return False
-    status, owner, lifetime, signal = row
-    return not (
-        (change.expect_status is not None and status != change.expect_status.value)
-        or (change.expect_owner is not UNSET and owner != change.expect_owner)
-        or (change.expect_lifetime is not None and lifetime != change.expect_lifetime)
-        or (change.expect_signal is not None and signal != change.expect_signal)
-    )
-
-
-def _apply(conn: sqlite3.Connection, change: Change) -> bool:
-    iid = change.iid
-    guarded = (change.expect_status is not None or change.expect_owner is not UNSET
-               or change.expect_lifetime is not None or change.expect_signal is not None)
-    if guarded and not _guard_holds(conn, change):
-        return False
-    if change.wipe_all:
-        for table in ("log", "steps", "timers", "inbox"):
-            conn.execute(f"DELETE FROM {table} WHERE iid = ?", (iid,))
-    elif change.wipe_keys or change.wipe_run_rows:
-        keys = list(change.wipe_keys)
-        marks = ",".join("?" * len(keys))
-        if keys:
-            conn.execute(f"DELETE FROM log WHERE iid = ? AND group_key IN ({marks})", (iid, *keys))
-            conn.execute(f"DELETE FROM steps WHERE iid = ? AND cache_key IN ({marks})", (iid, *keys))
-            conn.execute(f"DELETE FROM timers WHERE iid = ? AND cache_key IN ({marks})",
-                         (iid, *keys))
-        conn.execute("DELETE FROM log WHERE iid = ? AND group_key IS NULL AND event NOT IN (?, ?)",
-                     (iid, int(EventType.WORKFLOW_QUEUED), int(EventType.WORKFLOW_START)))
-    _insert_log(conn, [(iid, e) for e in change.log])
-    _upsert_steps(conn, [(iid, s) for s in change.steps])
-    if change.shift_timers_ms:
-        conn.execute("UPDATE timers SET due_ms = due_ms + ? WHERE iid = ?",
-                     (change.shift_timers_ms, iid))
-    if change.set_timers:
-        conn.executemany("INSERT OR REPLACE INTO timers VALUES (?, ?, ?, ?)",
-                         [(iid, t.cache_key, t.kind, t.due_ms) for t in change.set_timers])
-    if change.clear_timers:
-        conn.executemany("DELETE FROM timers WHERE iid = ? AND cache_key = ? AND kind = ?",
-                         [(iid, key, kind) for key, kind in change.clear_timers])
-    if change.consume_events:
-        conn.executemany("UPDATE inbox SET consumed_by = ? WHERE seq = ? AND iid = ?",
-                         [(key, seq, iid) for seq, key in change.consume_events])
-    if change.instance is not None:
-        _update_instance(conn, iid, change.instance)
-    return True
 
 
 def _update_instance(conn: sqlite3.Connection, iid: int, update: InstanceUpdate) -> None:
