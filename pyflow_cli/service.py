@@ -279,6 +279,8 @@ class WorkflowService:
                                         f"{format_size(size)}, over the 1 MiB limit.")
         now = self.clock.now_ms()
         seq = await self.store.add_event(record.iid, event_type, payload_json, now)
+        if seq is None:  # deleted since we looked it up
+            raise InstanceNotFoundError(instance_id, workflow)
         if self.engine is not None:
             self.engine.deliver(record.iid, InboxEvent(seq, event_type, payload_json, now))
         self._wake()

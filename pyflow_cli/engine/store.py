@@ -281,9 +281,11 @@ class Store(Protocol):
         ...
 
     async def add_event(self, iid: int, event_type: str, payload_json: str | None,
-                        timestamp_ms: float) -> int:
-        """Durably queue an event for an instance, wake it if it is active, and signal its
-        owner; returns the event's sequence number."""
+                        timestamp_ms: float) -> int | None:
+        """Durably queue an event for an instance, wake it if it is active (``runnable_at``
+        becomes ``timestamp_ms`` unless it is due earlier; a paused or finished one stays as it
+        is), and change its signal; returns the event's sequence number, which increases with
+        every event of the store. ``None``, and nothing stored, if the instance does not exist."""
         ...
 
     async def load_inbox(self, iid: int) -> list[InboxEvent]:

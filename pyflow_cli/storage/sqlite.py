@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -172,18 +172,21 @@ class SqliteStore:
         return deleted
 
     async def add_event(self, iid: int, event_type: str, payload_json: str | None,
-                        timestamp_ms: float) -> int:
-        def op(conn: sqlite3.Connection) -> int:
-            cursor = conn.execute("INSERT INTO inbox (iid, type, payload, ts) VALUES (?, ?, ?, ?)",
-                                  (iid, event_type, payload_json, timestamp_ms))
+                        timestamp_ms: float) -> int | None:
+        def op(conn: sqlite3.Connection) -> int | None:
+            cursor = conn.execute("INSERT INTO inbox (iid, type, payload, ts) SELECT ?, ?, ?, ? "
+                                  "WHERE EXISTS (SELECT 1 FROM instances WHERE iid = ?)",
+                                  (iid, event_type, payload_json, timestamp_ms, iid))
+            if cursor.rowcount == 0:
+                return None
             conn.execute(
                 "UPDATE instances SET signal = signal + 1, runnable_at = CASE WHEN status IN "
                 "('queued', 'running', 'waiting', 'waitingForPause') THEN "
                 "MIN(COALESCE(runnable_at, ?1), ?1) ELSE runnable_at END WHERE iid = ?2",
                 (timestamp_ms, iid))
-            return int(cursor.lastrowid or 0)
+            return cursor.lastrowid
 
-        seq: int = await self._writer.submit(op)
+        seq: int | None = await self._writer.submit(op)
         return seq
 
     async def claim_runnable(self, owner: str, now_ms: float, lease_ms: float, limit: int,
@@ -374,9 +377,7 @@ class _PlainChange:
 def _apply(conn: sqlite3.Connection, change: Change) -> bool:
     """A change with a guard, a wipe or a shift: checked, wiped, then written like any other."""
     iid = change.iid
-    guarded = (change.expect_status is not None or change.expect_owner is not UNSET
-               or change.expect_lifetime is not None or change.expect_signal is not None)
-    if guarded and not _guard_holds(conn, change):
+    if not _guard_holds(conn, change):
         return False
     if change.wipe_all:
         for table in ("log", "steps", "timers", "inbox"):
@@ -410,7 +411,14 @@ def _guard_holds(conn: sqlite3.Connection, change: Change) -> bool:
 
 def _write(conn: sqlite3.Connection, changes: list[Change]) -> list[bool]:
     """Write ``changes`` (guards and wipes done) as they would be written one after another, in a
-    statement per table."""
+    statement per table; a change for an instance that does not exist writes nothing (False)."""
+    iids = list({change.iid for change in changes})
+    if sum(row[0] for row in _instance_rows(conn, "COUNT(*)", iids)) == len(iids):
+        written = [True] * len(changes)
+    else:
+        existing = {row[0] for row in _instance_rows(conn, "iid", iids)}
+        written = [change.iid in existing for change in changes]
+        changes = [change for change in changes if change.iid in existing]
     _insert_log(conn, [(c.iid, e) for c in changes for e in c.log])
     _upsert_steps(conn, [(c.iid, s) for c in changes for s in c.steps])
     _write_timers(conn, changes)
@@ -420,7 +428,15 @@ def _write(conn: sqlite3.Connection, changes: list[Change]) -> list[bool]:
     for change in changes:
         if change.instance is not None:
             _update_instance(conn, change.iid, change.instance)
-    return [True] * len(changes)
+    return written
+
+
+def _instance_rows(conn: sqlite3.Connection, columns: str, iids: list[int]) -> Iterator[Any]:
+    """``SELECT columns`` of the instance rows of ``iids``, 500 iids per statement."""
+    for start in range(0, len(iids), 500):
+        chunk = iids[start:start + 500]
+        yield from conn.execute(f"SELECT {columns} FROM instances WHERE iid IN "
+                                f"({','.join('?' * len(chunk))})", chunk)
 
 
 def _write_timers(conn: sqlite3.Connection, changes: list[Change]) -> None:

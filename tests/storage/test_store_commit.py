@@ -191,6 +191,20 @@ async def test_an_owner_guard_of_none_means_nobody_holds_the_lease(store: Store)
     assert Change(iid).expect_owner is UNSET  # no owner guard unless one is asked for
 
 
+async def test_a_change_for_an_instance_that_does_not_exist_writes_nothing(store: Store) -> None:
+    """Guarded or not: a lifetime may still write after its instance was deleted elsewhere."""
+    iid = await create(store)
+    await store.delete_instances("wf", ["a"])
+    plain = Change(iid, log=[row()], steps=[StepWrite("k", "do", "k-1", state="done")],
+                   set_timers=[TimerRecord("k", "sleep", 1.0)])
+    assert await store.commit(plain) is False
+    assert await store.commit(_guarded_write(iid, expect_status=InstanceStatus.QUEUED)) is False
+    assert await store.commit(Change(iid, wipe_all=True, log=[row()])) is False
+    assert await store.read_log(iid) == []
+    history = await store.load_history(iid)
+    assert (history.steps, history.timers) == ({}, {})
+
+
 # -- wipes (restart) --------------------------------------------------------------------------------
 
 

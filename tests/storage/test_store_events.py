@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from storekit import create, new, record, row
+from storekit import WORKFLOW, create, new, record, row
 
 from pyflow_cli.engine.events import EventType
 from pyflow_cli.engine.status import InstanceStatus
@@ -59,6 +59,13 @@ async def test_an_event_wakes_an_active_instance_by_its_timestamp_and_no_other(
     await store.add_event(iid, "go", None, 10.0)
     assert (await record(store, iid)).runnable_at == woken_at
     assert len(await store.load_inbox(iid)) == 1  # kept either way
+
+
+async def test_an_event_for_an_instance_that_does_not_exist_is_not_stored(store: Store) -> None:
+    iid = await create(store)
+    await store.delete_instances(WORKFLOW, ["a"])
+    assert await store.add_event(iid, "go", None, 10.0) is None
+    assert await store.load_inbox(iid) == []
 
 
 async def test_reading_the_log_after_a_sequence_number_returns_the_later_rows(store: Store) -> None:

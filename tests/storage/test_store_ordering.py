@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 from conftest import StoreFactory
-from storekit import create, new, record, row, snapshot
+from storekit import WORKFLOW, create, new, record, row, snapshot
 
 from pyflow_cli.engine.errors import StorageError
 from pyflow_cli.engine.events import EventType
@@ -51,6 +51,21 @@ async def test_a_guard_sees_every_write_committed_before_it_in_the_same_group(
     assert [await running, await held, await stale, await owned] == [True, True, False, True]
     assert (await record(store, iid)).status is InstanceStatus.COMPLETE
     assert len(await store.read_log(iid)) == 3
+
+
+async def test_the_other_writes_take_their_place_in_the_same_order(store: Store) -> None:
+    """A commit called before an awaited write is applied before it, whatever the method."""
+    iid = await create(store)
+    before_delete = store.commit(_value(iid, "1"))
+    assert await store.delete_instances(WORKFLOW, ["a"]) == ["a"]
+    assert await before_delete is True  # applied, then deleted
+    assert await store.commit(_value(iid, "2")) is False  # the instance is gone
+
+    again = await create(store, "b")  # runnable from 1000.0 on
+    paused = store.commit(Change(again, instance=InstanceUpdate(status=InstanceStatus.PAUSED)))
+    await store.add_event(again, "go", None, 1.0)  # would wake it at 1.0 if it were not paused
+    assert await paused is True
+    assert (await record(store, again)).runnable_at == 1000.0
 
 
 async def test_each_change_of_a_group_is_applied_atomically_and_a_failing_one_alone_fails(
