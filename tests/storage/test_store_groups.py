@@ -8,8 +8,8 @@ import asyncio
 import itertools
 
 import pytest
+from backends import StoreFactory
 from changegen import Spec, plain_specs, seeded, specs
-from conftest import StoreFactory
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from storekit import Snapshot, create, snapshot

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from conftest import StoreFactory
+from backends import StoreFactory
 from storekit import WORKFLOW, create, new, record, row, snapshot
 
 from pyflow_cli.engine.errors import StorageError
