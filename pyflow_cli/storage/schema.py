@@ -95,6 +95,45 @@ CREATE INDEX instances_claimable ON instances (runnable_at)
     WHERE runnable_at IS NOT NULL AND lease_owner IS NULL;
 CREATE INDEX instances_by_lease_expiry ON instances (lease_expires) WHERE lease_owner IS NOT NULL;
 """),
+    (3, "instance ids are never reused", """
+-- A plain INTEGER PRIMARY KEY gives a new row the largest iid + 1: deleting the newest instance
+-- handed its iid to the next one, which then received any write still on its way for the old one.
+-- AUTOINCREMENT never reuses an iid, and it starts above every iid any table has seen.
+CREATE TABLE instances_v3 (
+    iid INTEGER PRIMARY KEY AUTOINCREMENT,
+    workflow TEXT NOT NULL,
+    id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_ms REAL NOT NULL,
+    params TEXT NOT NULL,
+    output TEXT,
+    error TEXT,
+    version_id TEXT,
+    trigger INTEGER NOT NULL DEFAULT 0,
+    runnable_at REAL,
+    lease_owner TEXT,
+    lease_expires REAL,
+    paused_at REAL,
+    lifetime INTEGER NOT NULL DEFAULT 0,
+    signal INTEGER NOT NULL DEFAULT 0,
+    control TEXT,
+    UNIQUE (workflow, id)
+);
+INSERT INTO instances_v3 SELECT * FROM instances;
+DROP TABLE instances;
+ALTER TABLE instances_v3 RENAME TO instances;
+DELETE FROM sqlite_sequence WHERE name = 'instances';
+INSERT INTO sqlite_sequence (name, seq) SELECT 'instances', MAX(
+    COALESCE((SELECT MAX(iid) FROM instances), 0), COALESCE((SELECT MAX(iid) FROM log), 0),
+    COALESCE((SELECT MAX(iid) FROM steps), 0), COALESCE((SELECT MAX(iid) FROM timers), 0),
+    COALESCE((SELECT MAX(iid) FROM inbox), 0));
+CREATE INDEX instances_by_created ON instances (workflow, created_ms);
+CREATE INDEX instances_by_status ON instances (workflow, status, created_ms);
+CREATE INDEX instances_by_owner ON instances (lease_owner) WHERE lease_owner IS NOT NULL;
+CREATE INDEX instances_claimable ON instances (runnable_at)
+    WHERE runnable_at IS NOT NULL AND lease_owner IS NULL;
+CREATE INDEX instances_by_lease_expiry ON instances (lease_expires) WHERE lease_owner IS NOT NULL;
+"""),
 )
 
 LATEST_VERSION = MIGRATIONS[-1][0]

@@ -136,15 +136,17 @@ class SqliteStore:
         def op(conn: sqlite3.Connection) -> list[int | None]:
             created: list[int | None] = []
             for new in instances:
+                # Looked up first: a refused INSERT would still use up an iid (AUTOINCREMENT).
+                if conn.execute("SELECT 1 FROM instances WHERE workflow = ? AND id = ?",
+                                (new.workflow, new.id)).fetchone() is not None:
+                    created.append(None)
+                    continue
                 cursor = conn.execute(
-                    "INSERT OR IGNORE INTO instances (workflow, id, status, created_ms, params, "
+                    "INSERT INTO instances (workflow, id, status, created_ms, params, "
                     "version_id, trigger, runnable_at, lease_owner, lease_expires) "
                     "VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?)",
                     (new.workflow, new.id, new.created_ms, new.params_json, new.version_id,
                      new.trigger, new.created_ms, owner, expires))
-                if cursor.rowcount == 0:
-                    created.append(None)
-                    continue
                 iid = cursor.lastrowid
                 _queued_rows(conn, iid, new.created_ms, new.params_json, new.trigger)
                 created.append(iid)

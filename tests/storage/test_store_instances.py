@@ -99,6 +99,17 @@ async def test_an_id_created_again_after_a_delete_starts_with_no_history(store: 
                                                                EventType.WORKFLOW_START]
 
 
+async def test_instance_ids_are_never_reused(store: Store) -> None:
+    """A write still on its way for a deleted instance (a lifetime in another process whose lease
+    ran out) must never land on a new instance: the newest instance deleted, the next one created
+    gets another iid."""
+    first = await create(store, "a")
+    await store.delete_instances(WORKFLOW, ["a"])
+    second = await create(store, "b")
+    assert second != first
+    assert await store.get_instance_by_iid(first) is None
+
+
 async def test_reads_of_missing_instances_find_nothing(store: Store) -> None:
     assert await store.get_instance(WORKFLOW, "nope") is None
     assert await store.get_instance_by_iid(12345) is None
