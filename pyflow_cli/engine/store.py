@@ -8,6 +8,8 @@ returns an awaitable that resolves when the change is durable, so the engine can
 along with the next commit).
 
 Nothing here knows SQL; ``pyflow_cli.storage.sqlite`` is one implementation, PostgreSQL another.
+What every implementation must do is stated on ``Store`` and checked, for each backend, by the
+contract suite in ``tests/storage/``.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ class InstanceRecord:
     lease_expires: float | None
     paused_at: float | None
     lifetime: int
-    signal: int
+    signal: int  # changes whenever the instance is signalled; compare it, do not count it
     control: str | None
 
 
@@ -161,7 +163,11 @@ class InstanceUpdate:
 
 @dataclass
 class Change:
-    """Everything one use case writes about one instance, applied atomically."""
+    """Everything one use case writes about one instance, applied atomically, in this order:
+    guards (if one fails, nothing), wipes, log rows, step writes, the shift of the timers stored
+    before the change, timers set, timers cleared (so a timer both set and cleared is cleared),
+    events consumed, the instance update. A change for an instance that does not exist (never
+    created, or deleted) writes nothing, as if a guard had failed."""
 
     iid: int
     log: list[NewLogEvent] = field(default_factory=list)
@@ -250,7 +256,33 @@ class EngineRecord:
 
 
 class Store(Protocol):
-    """The storage port. Every method is safe to call from the event loop."""
+    """The storage port. Every method is safe to call from the event loop.
+
+    The contract (``tests/storage/`` checks it for every backend):
+
+    - **One order.** Writes are applied in the order they reach the store: ``commit`` at its
+      call, the other write methods (``create_instances``, ``delete_instances``, ``add_event``,
+      ``claim_runnable``, ``renew_leases``, ``register_engine``, ``unregister_engine``) when their
+      coroutine starts. A write sees the effect of every write before it, even one in the same
+      group transaction: a guard is checked against that state.
+    - **Atomic changes, grouped.** Each change is applied whole or not at all. Many changes of
+      many instances may share one transaction; one the backend cannot apply fails alone (its
+      awaitable raises) and the others are applied. A group leaves exactly the state its changes
+      leave applied one at a time, and so does a run merged by ``Change.absorb``.
+    - **Durable when resolved.** A write's awaitable resolves only once the write is committed
+      durably (visible to every other store on the same data, and kept by a crash); cancelling
+      it does not cancel the write. A write that cannot be committed raises (``StorageError``
+      once the store is closed).
+    - **Log order.** Log rows get sequence numbers that are unique in the store and increase in
+      the order rows are committed; they are not consecutive (another instance's rows, or rows a
+      restart wiped, leave gaps). A row never becomes visible after a later-numbered row of the
+      same instance, so reading on from the last number seen (``read_log(after_seq=...)``)
+      misses nothing. An instance's rows from one change stand together, in the change's order.
+    - **Ids.** An iid is never reused, not even after its instance is deleted, so a write still
+      on its way for a deleted instance cannot land on a new one.
+    - **Leases.** A lease is live while ``now <= lease_expires``; an instance may be claimed when
+      it is due and unleased or its lease is no longer live.
+    """
 
     async def open(self) -> None:
         """Open (creating or migrating) the store; ``StorageError`` if it cannot."""
@@ -263,16 +295,19 @@ class Store(Protocol):
 
     # -- writes -----------------------------------------------------------------------------------
     def commit(self, change: Change, urgent: bool = True) -> Awaitable[bool]:
-        """Enqueue ``change``; the awaitable resolves (True, or False if a CAS guard failed) once
-        it is durable. A change nobody waits for may be ``urgent=False``: the backend may then
-        hold it back a few milliseconds to share a commit with the next urgent one."""
+        """Enqueue ``change``; the awaitable resolves once it is durable: True, or False if it
+        was dropped (a guard failed, or its instance does not exist). A change nobody waits for
+        may be ``urgent=False``: the backend may then hold it back a few milliseconds to share a
+        commit with the next urgent one; it is still committed (at the latest by ``close``)."""
         ...
 
     async def create_instances(self, instances: Sequence[NewInstance],
                                lease: tuple[str, float] | None = None) -> list[int | None]:
-        """Insert new instances (status queued, runnable now) with their ``WORKFLOW_QUEUED`` and
-        ``WORKFLOW_START`` rows; an id that exists already yields ``None`` at its position.
-        ``lease`` (owner, expiry) hands them straight to that engine, sparing it a claim."""
+        """Insert new instances (status queued, runnable at ``created_ms``) with their
+        ``WORKFLOW_QUEUED`` and ``WORKFLOW_START`` rows; returns their new iids in order. An id
+        its workflow has already (or twice in ``instances``) yields ``None`` at its position and
+        leaves the existing instance alone. ``lease`` (owner, expiry) hands them straight to that
+        engine, sparing it a claim."""
         ...
 
     async def delete_instances(self, workflow: str, ids: Sequence[str] | None) -> list[str]:
@@ -302,9 +337,13 @@ class Store(Protocol):
         leased to ``owner``; status and ``runnable_at`` are left alone."""
         ...
 
-    async def renew_leases(self, owner: str, until_ms: float) -> None: ...
+    async def renew_leases(self, owner: str, until_ms: float) -> None:
+        """Every lease ``owner`` holds now expires at ``until_ms``."""
+        ...
 
-    async def register_engine(self, engine: EngineRecord) -> None: ...
+    async def register_engine(self, engine: EngineRecord) -> None:
+        """Record an engine, or its heartbeat if it is known already."""
+        ...
 
     async def unregister_engine(self, engine_id: str) -> None:
         """Forget an engine and release every lease it holds."""
@@ -317,7 +356,9 @@ class Store(Protocol):
 
     async def get_instance_by_iid(self, iid: int) -> InstanceRecord | None: ...
 
-    async def latest_instance(self, workflow: str) -> InstanceRecord | None: ...
+    async def latest_instance(self, workflow: str) -> InstanceRecord | None:
+        """The instance created last (the highest ``created_ms``; the later created on a tie)."""
+        ...
 
     async def list_instances(
         self,
@@ -329,18 +370,28 @@ class Store(Protocol):
         offset: int = 0,
         limit: int = 25,
         newest_first: bool = True,
-    ) -> InstancePage: ...
+    ) -> InstancePage:
+        """A page of the workflow's instances with any of ``statuses`` (all if empty), created
+        within the bounds (inclusive), ordered by creation (then by creation order on a tie);
+        ``total`` counts every match, not only the page."""
+        ...
 
-    async def status_counts(self, workflow: str) -> dict[str, int]: ...
+    async def status_counts(self, workflow: str) -> dict[str, int]:
+        """The number of the workflow's instances in each status they are in."""
+        ...
 
-    async def read_log(self, iid: int, after_seq: int = 0) -> list[LogEvent]: ...
+    async def read_log(self, iid: int, after_seq: int = 0) -> list[LogEvent]:
+        """The instance's log rows numbered above ``after_seq``, in order (see "Log order")."""
+        ...
 
     async def read_timers(self, iid: int) -> list[TimerRecord]:
         """The instance's pending timers (sleeps, retries, event timeouts) with the wall-clock
         times the engine acts on them: shifted by pauses, shortened by a time scale."""
         ...
 
-    async def load_history(self, iid: int) -> History: ...
+    async def load_history(self, iid: int) -> History:
+        """Its steps, timers and unconsumed events (oldest first); empty for an unknown iid."""
+        ...
 
     async def load_histories(self, iids: Sequence[int]) -> dict[int, History]:
         """``load_history`` of many instances at once (a claimed batch)."""
@@ -351,5 +402,6 @@ class Store(Protocol):
         ...
 
     async def next_runnable_ms(self, workflows: Sequence[str]) -> float | None:
-        """The earliest ``runnable_at`` among unleased instances, for the scheduler's sleep."""
+        """The earliest ``runnable_at`` among unleased instances, for the scheduler's sleep
+        (expired leases are left to the engines' periodic claims)."""
         ...
