@@ -118,3 +118,15 @@ async def test_log_rows_keep_their_event_type(store: Store) -> None:
     events = [e for e in EventType if e not in (EventType.WORKFLOW_QUEUED, EventType.WORKFLOW_START)]
     assert await store.commit(Change(iid, log=[row(e, ts=float(n)) for n, e in enumerate(events)]))
     assert [r.event for r in await store.read_log(iid)][2:] == events
+
+
+async def test_pending_timers_read_as_stored_shifted_and_cleared(store: Store) -> None:
+    iid = await create(store)
+    assert await store.read_timers(iid) == []
+    assert await store.commit(Change(iid, set_timers=[TimerRecord("k", "sleep", 50.0),
+                                                      TimerRecord("j", "retry", 60.0)]))
+    assert sorted(await store.read_timers(iid), key=lambda t: t.cache_key) == [
+        TimerRecord("j", "retry", 60.0), TimerRecord("k", "sleep", 50.0)]
+    assert await store.commit(Change(iid, shift_timers_ms=100.0, clear_timers=[("j", "retry")]))
+    assert await store.read_timers(iid) == [TimerRecord("k", "sleep", 150.0)]
+    assert await store.read_timers(999_999) == []

@@ -169,3 +169,10 @@ async def test_status_counts_count_the_workflow_s_instances_by_status(store: Sto
         assert iid is not None
         await store.commit(Change(iid, instance=InstanceUpdate(status=status)))
     assert await store.status_counts(WORKFLOW) == {"complete": 2, "errored": 1, "queued": 2}
+
+
+async def test_a_page_past_the_end_is_empty_however_far(store: Store) -> None:
+    await store.create_instances([new("a"), new("b")])
+    for offset in (2, 10**6, 2**63, 2**70):
+        page = await store.list_instances(WORKFLOW, offset=offset, limit=2**70)
+        assert (page.records, page.total) == ([], 2)
