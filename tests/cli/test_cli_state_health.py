@@ -16,6 +16,7 @@ import pytest
 from clikit import Project
 
 from pyflow_cli.engine.store import NewInstance
+from pyflow_cli.storage.schema import LATEST_VERSION
 from pyflow_cli.storage.sqlite import SqliteStore
 
 PAGE = 4096
@@ -83,7 +84,8 @@ def test_doctor_on_a_healthy_store(project: Project) -> None:
     fill(project.db.parent, 5)
     result = project.cli("doctor")
     assert result.exit_code == 0, result.output
-    assert "Schema version:  2\nInstances:       5\nIntegrity:       ok (" in result.stdout
+    assert (f"Schema version:  {LATEST_VERSION}\nInstances:       5\nIntegrity:       ok ("
+            in result.stdout)
     assert result.stdout.endswith("✅ The state database is healthy.\n")
 
 
