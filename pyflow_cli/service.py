@@ -57,6 +57,7 @@ from pyflow_cli.engine.store import (
     Store,
 )
 from pyflow_cli.engine.worker import Engine
+from pyflow_cli.metrics import metrics_view, metrics_window
 from pyflow_cli.views import instance_details, status_view
 
 CONTROL_WAIT_S = 10.0
@@ -253,14 +254,24 @@ class WorkflowService:
 
     async def list_instances(self, workflow: str, *, status: str | None = None, page: int = 1,
                              per_page: int = 25, created_from_ms: float | None = None,
-                             created_to_ms: float | None = None,
-                             newest_first: bool = True) -> InstancePage:
+                             created_to_ms: float | None = None, newest_first: bool = True,
+                             id_prefix: str | None = None, text: str | None = None) -> InstancePage:
+        """A page of instances; ``id_prefix`` and ``text`` (in params, output or error) narrow it."""
         self.info(workflow)
         statuses = [InstanceStatus(status)] if status else []
         return await self.store.list_instances(
             workflow, statuses=statuses, created_from_ms=created_from_ms,
             created_to_ms=created_to_ms, offset=(page - 1) * per_page, limit=per_page,
-            newest_first=newest_first)
+            newest_first=newest_first, id_prefix=id_prefix, text=text)
+
+    async def metrics(self, workflow: str, since: str | None = None,
+                      bucket: str | None = None) -> dict[str, Any]:
+        """Metrics of ``workflow`` over the last ``since`` (default 24h), per ``bucket``."""
+        self.info(workflow)
+        window = metrics_window(since, bucket, self.clock.now_ms())
+        rows = await self.store.metrics_rows(workflow, window.since_ms, window.until_ms,
+                                             window.bucket_ms)
+        return metrics_view(workflow, window, rows)
 
     # -- events --------------------------------------------------------------------------------------
     async def send_event(self, workflow: str, instance_id: str, event_type: str,

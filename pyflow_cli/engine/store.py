@@ -248,6 +248,19 @@ class InstancePage:
 
 
 @dataclass(frozen=True)
+class MetricsRows:
+    """The log rows of one workflow in a time window, counted per bucket (``(ts - since) //
+    bucket``), from which its metrics are computed."""
+
+    outcomes: list[tuple[EventType, int, int]]
+    """(WORKFLOW_QUEUED / SUCCESS / FAILURE / TERMINATED, bucket, rows)"""
+    wall_times: list[tuple[int, float]]
+    """(bucket, ms from the run's queueing to its end) for every run that succeeded or failed"""
+    steps: list[tuple[str, EventType, int, int]]
+    """(step target, STEP_START / STEP_FAILURE / ATTEMPT_FAILURE, rows, of which retried)"""
+
+
+@dataclass(frozen=True)
 class EngineRecord:
     id: str
     pid: int
@@ -370,14 +383,23 @@ class Store(Protocol):
         offset: int = 0,
         limit: int = 25,
         newest_first: bool = True,
+        id_prefix: str | None = None,
+        text: str | None = None,
     ) -> InstancePage:
         """A page of the workflow's instances with any of ``statuses`` (all if empty), created
         within the bounds (inclusive), ordered by creation (then by creation order on a tie);
-        ``total`` counts every match, not only the page."""
+        ``total`` counts every match, not only the page. ``id_prefix`` keeps ids that start with
+        it; ``text`` keeps instances whose params, output or error contain it."""
         ...
 
     async def status_counts(self, workflow: str) -> dict[str, int]:
-        """The number of the workflow's instances in each status they are in."""
+        """The number of the workflow's instances in each status they are in (kept as writes
+        happen: no count of every row)."""
+        ...
+
+    async def metrics_rows(self, workflow: str, since_ms: float, until_ms: float,
+                           bucket_ms: float) -> MetricsRows:
+        """The log rows metrics need, of ``since_ms <= ts < until_ms``, aggregated."""
         ...
 
     async def read_log(self, iid: int, after_seq: int = 0) -> list[LogEvent]:

@@ -237,7 +237,8 @@ class ExplorerApi:
             workflow, status=query.status, page=math.floor(query.page), per_page=math.floor(per_page),
             created_from_ms=start_ms,
             # created_on has millisecond precision; creation times have more.
-            created_to_ms=end_ms + 0.999 if end_ms is not None else None)
+            created_to_ms=end_ms + 0.999 if end_ms is not None else None,
+            id_prefix=query.id_prefix, text=query.q)
         items = [{"id": r.id, "status": r.status.value, "created_on": iso_ms(r.created_ms)}
                  for r in page.records]
         return success(items, {"page": query.page, "per_page": per_page, "total_count": page.total,

@@ -1,8 +1,10 @@
-"""The dev server's Starlette app: the local explorer API, on-demand cron triggers, and the user's
-Worker for every other request.
+"""The dev server's Starlette app: pyflow's reserved ``/cdn-cgi/`` paths, and the user's Worker
+for every other request.
 
+    /cdn-cgi/local/explorer/...              the Local Explorer: page, files, live stream, metrics
     /cdn-cgi/local/explorer/api/...          local API (Host/Origin-checked)
     /cdn-cgi/handler/scheduled?cron=...      run a cron now (also /cdn-cgi/local/scheduled)
+    /cdn-cgi/<anything else>                 404: never the Worker
     anything else                            the user's fetch handler
 """
 
@@ -12,18 +14,21 @@ import time
 from http import HTTPStatus
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.types import Receive, Scope, Send
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pyflow_cli.server.api import ExplorerApi
+from pyflow_cli.server.explorer.routes import CDN_CGI, EXPLORER_PATH, cdn_cgi_fallback, explorer_routes
 from pyflow_cli.server.logs import DevLog
 from pyflow_cli.server.openapi import API_PATH
 from pyflow_cli.server.runtime import DevRuntime
 from pyflow_cli.server.security import LocalOnly
 
-SCHEDULED_PATHS = frozenset({"/cdn-cgi/handler/scheduled", "/cdn-cgi/local/scheduled",
-                             "/cdn-cgi/mf/scheduled"})
+SCHEDULED_PATHS = ("/cdn-cgi/handler/scheduled", "/cdn-cgi/local/scheduled", "/cdn-cgi/mf/scheduled")
+_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
 def create_app(runtime: DevRuntime, policy: LocalOnly | None = None,
@@ -47,31 +52,59 @@ def create_app(runtime: DevRuntime, policy: LocalOnly | None = None,
             return JSONResponse({"outcome": outcome, "noRetry": False}, status_code=status)
         return PlainTextResponse(outcome, status_code=status)
 
-    async def dispatch(request: Request) -> Response:
-        started = time.perf_counter()
-        path = request.url.path
-        if path == API_PATH or path.startswith(API_PATH + "/"):
-            response = await api(request)
-            level = log.debug
-        elif path in SCHEDULED_PATHS:
-            response = await scheduled(request)
-            level = log.info
-        else:
-            response = await runtime.worker.fetch(request)
-            level = log.info
-        elapsed = (time.perf_counter() - started) * 1000
-        level(f"{request.method} {path} {response.status_code} {_phrase(response.status_code)} "
-              f"({elapsed:.0f}ms)")
-        return response
+    async def local_api(request: Request) -> Response:
+        return await api(request)
 
-    async def every_request(scope: Scope, receive: Receive, send: Send) -> None:
-        response = await dispatch(Request(scope, receive))
+    fallback = cdn_cgi_fallback()
+
+    async def every_other_request(scope: Scope, receive: Receive, send: Send) -> None:
+        # Any method and any path no route matched (a path route misses some, e.g. one with a
+        # newline): pyflow's own prefix stays pyflow's; the rest is the Worker's.
+        if scope["type"] == "http" and scope["path"].startswith(CDN_CGI):
+            await fallback.handle(scope, receive, send)
+            return
+        response = await runtime.worker.fetch(Request(scope, receive))
         await response(scope, receive, send)
 
-    app = Starlette()
-    # Every method and every path (a path route would miss some, e.g. one with a newline).
-    app.router.default = every_request
+    routes = explorer_routes(lambda: runtime.service, runtime.live, policy)
+    routes += [Route(path, local_api, methods=_METHODS)
+               for path in (API_PATH, API_PATH + "/{rest:path}")]
+    routes += [Route(path, scheduled, methods=_METHODS) for path in SCHEDULED_PATHS]
+    routes.append(fallback)
+    app = Starlette(routes=routes, middleware=[Middleware(AccessLog, log=log)])
+    app.router.default = every_other_request
+    app.router.redirect_slashes = False  # a Worker path must reach the Worker as it was sent
     return app
+
+
+class AccessLog:
+    """One line per request once it is answered: ``GET / 200 OK (3ms)``; the local API's and the
+    explorer's at ``debug``, the rest at ``info``."""
+
+    def __init__(self, app: ASGIApp, log: DevLog) -> None:
+        self.app = app
+        self.log = log
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def note_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, note_status)
+        finally:
+            path: str = scope["path"]
+            level = self.log.debug if path.startswith(EXPLORER_PATH) else self.log.info
+            elapsed = (time.perf_counter() - started) * 1000
+            level(f"{scope['method']} {path} {status} {_phrase(status)} ({elapsed:.0f}ms)")
 
 
 def _phrase(status: int) -> str:

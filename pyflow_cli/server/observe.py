@@ -1,9 +1,9 @@
 """Terminal lines about instances and steps, read off the writes the engine makes.
 
-``ObservedStore`` is the SQLite store with a listener on its writes: every change the engine or
+``ObservedStore`` is the SQLite store with listeners on its writes: every change the engine or
 the service commits carries the event-log rows that describe it (the log is the truth), so the
-dev server can print a line per instance event (``info``) and per step event (``debug``)
-without the engine knowing about terminals.
+dev server can print a line per instance event (``info``) and per step event (``debug``), and
+push live updates to the explorer, without the engine knowing about either.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from pyflow_cli.engine.events import EventType, TriggerSource
 from pyflow_cli.engine.store import Change, InstanceRecord, NewInstance, NewLogEvent
@@ -32,6 +32,21 @@ _INFO_EVENTS = {
     EventType.ROLLBACK_COMPLETE: "↩️ rolled back",
     EventType.ROLLBACK_FAILED: "↩️ rollback failed",
 }
+
+
+class StoreListener(Protocol):
+    """Told about writes once they are durable. Runs on the event loop: it must be quick and
+    must not raise."""
+
+    def created(self, new: NewInstance, iid: int) -> None: ...
+
+    def remember(self, iid: int, workflow: str, instance_id: str, created_ms: float) -> None:
+        """An instance this process now runs (claimed): which iid is which instance."""
+        ...
+
+    def changed(self, change: Change) -> None: ...
+
+    def deleted(self, workflow: str, ids: Sequence[str]) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -59,6 +74,9 @@ class InstanceLog:
         except (ValueError, KeyError):
             trigger = ""
         self.log.info(f"{new.workflow} {new.id}: 🕒 queued{trigger}")
+
+    def deleted(self, workflow: str, ids: Sequence[str]) -> None:
+        """Nothing to print: deleting is the user's own request, answered where they asked."""
 
     def changed(self, change: Change) -> None:
         try:
@@ -150,40 +168,57 @@ def _duration(ms: float) -> str:
 
 
 class ObservedStore(SqliteStore):
-    """The SQLite store, telling an ``InstanceLog`` about every write once it is durable."""
+    """The SQLite store, telling its listeners about every write once it is durable."""
 
-    def __init__(self, state_dir: Path | str, listener: InstanceLog | None = None,
+    def __init__(self, state_dir: Path | str, *listeners: StoreListener,
                  durability: str = "full") -> None:
         super().__init__(state_dir, durability)
-        self.listener = listener
+        self.listeners = list(listeners)
 
     def commit(self, change: Change, *args: Any, **kwargs: Any) -> Awaitable[bool]:
         result = super().commit(change, *args, **kwargs)
-        listener = self.listener
-        if listener is None or not change.log:
+        listeners = self.listeners
+        if not listeners or not change.log:
             return result
+
+        def tell() -> None:
+            for listener in listeners:
+                listener.changed(change)
+
         if isinstance(result, asyncio.Future):
             def done(future: asyncio.Future[bool]) -> None:
                 if not future.cancelled() and future.exception() is None and future.result():
-                    listener.changed(change)
+                    tell()
             result.add_done_callback(done)
         else:
-            listener.changed(change)
+            tell()
         return result
 
     async def create_instances(self, instances: Sequence[NewInstance],
                                lease: tuple[str, float] | None = None) -> list[int | None]:
         iids = await super().create_instances(instances, lease)
-        if self.listener is not None:
+        for listener in self.listeners:
             for new, iid in zip(instances, iids, strict=True):
                 if iid is not None:
-                    self.listener.created(new, iid)
+                    listener.created(new, iid)
         return iids
+
+    async def delete_instances(self, workflow: str, ids: Sequence[str] | None) -> list[str]:
+        deleted = await super().delete_instances(workflow, ids)
+        if deleted:
+            for listener in self.listeners:
+                listener.deleted(workflow, deleted)
+        return deleted
 
     async def claim_runnable(self, owner: str, now_ms: float, lease_ms: float, limit: int,
                              workflows: Sequence[str]) -> list[InstanceRecord]:
         records = await super().claim_runnable(owner, now_ms, lease_ms, limit, workflows)
-        if self.listener is not None:
+        for listener in self.listeners:
             for record in records:
-                self.listener.remember(record.iid, record.workflow, record.id, record.created_ms)
+                listener.remember(record.iid, record.workflow, record.id, record.created_ms)
         return records
+
+    def instance_name(self, iid: int) -> tuple[str, str] | None:
+        """(workflow, id) of instance ``iid``, read right here (a primary-key lookup)."""
+        rows = self._point_rows("SELECT workflow, id FROM instances WHERE iid = ?", (iid,))
+        return (rows[0][0], rows[0][1]) if rows else None

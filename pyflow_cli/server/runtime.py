@@ -26,6 +26,7 @@ from pyflow_cli.server.cron import (
     CronScheduler,
     parse_cron,
 )
+from pyflow_cli.server.explorer.live import LiveHub
 from pyflow_cli.server.logs import DevLog
 from pyflow_cli.server.observe import InstanceLog, ObservedStore
 from pyflow_cli.server.worker import NoHandlerError, WorkerHandlers, WorkerRunner
@@ -44,10 +45,12 @@ class Reloaded:
 class DevRuntime:
     """The running dev session, minus HTTP."""
 
-    def __init__(self, workspace: Workspace, worker: WorkerRunner, log: DevLog) -> None:
+    def __init__(self, workspace: Workspace, worker: WorkerRunner, log: DevLog,
+                 live: LiveHub | None = None) -> None:
         self.workspace = workspace
         self.worker = worker
         self.log = log
+        self.live = live or LiveHub()
         self.crons = CronScheduler([], workspace.clock, on_error=self._cron_failed)
         self._schedule_started = False
 
@@ -73,16 +76,19 @@ class DevRuntime:
                    options: EngineOptions | None = None, log: DevLog | None = None,
                    loaded: LoadedModule | None = None) -> DevRuntime:
         """Open the store, load the user's code and start the engine (``open_workspace`` with an
-        observed store, so the terminal gets a line per instance event)."""
+        observed store, so the terminal gets a line per instance event and the explorer's live
+        streams a note per change)."""
         log = log or DevLog()
         loaded = loaded or load_user_module(project)
         handlers = WorkerHandlers.from_module(loaded.module)
         store = ObservedStore(state_dir(project, persist_to), InstanceLog(log))
+        live = LiveHub(store.instance_name)
+        store.listeners.append(live)
         workspace = await open_workspace(project, with_engine=True, options=options, store=store,
                                          loaded=loaded)
         worker = WorkerRunner(handlers, workspace.env, log, source_dirs(project.root, project.main),
                               loaded.main_path)
-        return cls(workspace, worker, log)
+        return cls(workspace, worker, log, live)
 
     # -- hot reload ---------------------------------------------------------------------------------
     def reload(self) -> Reloaded:
@@ -173,6 +179,7 @@ class DevRuntime:
                            f'"{entry.label}": {exc}')
 
     async def close(self, grace_s: float = 5.0) -> None:
+        self.live.close()
         await self.crons.stop()
         await self.workspace.close(grace_s)
 

@@ -11,7 +11,7 @@ import contextlib
 import os
 import signal
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +24,8 @@ from pyflow_cli.project.config import ProjectConfig, load_project
 from pyflow_cli.project.loader import LoadedModule, load_user_module
 from pyflow_cli.server.app import create_app
 from pyflow_cli.server.banner import banner_lines
+from pyflow_cli.server.explorer.routes import EXPLORER_PATH
+from pyflow_cli.server.hotkeys import Hotkeys, help_box, open_in_browser
 from pyflow_cli.server.logs import DevLog
 from pyflow_cli.server.reload import Reloader, changes
 from pyflow_cli.server.runtime import DevRuntime
@@ -49,7 +51,14 @@ class DevOptions:
 
 
 class _Server(uvicorn.Server):
-    """uvicorn, with Ctrl-C / SIGTERM ending ``serve()`` normally instead of re-raising."""
+    """uvicorn, with Ctrl-C / SIGTERM ending ``serve()`` normally instead of re-raising, and
+    ``on_shutdown`` called first thing when it stops (to end streams that would hold it up)."""
+
+    on_shutdown: Callable[[], None] = staticmethod(lambda: None)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        self.on_shutdown()
+        await super().shutdown(sockets)
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -161,6 +170,10 @@ async def _serve(project: ProjectConfig, loaded: LoadedModule, sock: socket.sock
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
                             timeout_graceful_shutdown=SHUTDOWN_GRACE_S)
     server = _Server(config)
+    server.on_shutdown = runtime.live.close
+    explorer = session.base_url + EXPLORER_PATH
+    keys = Hotkeys({"b": lambda: open_in_browser(explorer), "c": lambda: log.log("\033[2J\033[H"),
+                    "x": lambda: setattr(server, "should_exit", True)})
     try:
         write_session(project.root, session)
         log.log("⎔ Starting local server...")
@@ -168,7 +181,13 @@ async def _serve(project: ProjectConfig, loaded: LoadedModule, sock: socket.sock
         if options.reload:
             await reloader.start()
         log.info(f"Ready on {_url(options.ip, port)}")
-        await server.serve(sockets=[sock])
+        log.info(f"Local Explorer: {explorer}")
+        with contextlib.ExitStack() as stack:
+            if keys.available() and log.enabled("log"):
+                for line in help_box():
+                    log.log(line)
+                stack.enter_context(keys.listening())
+            await server.serve(sockets=[sock])
     finally:
         log.log("⎔ Shutting down local server...")
         await reloader.stop()

@@ -31,6 +31,7 @@ _STATUS_OPTIONS = "|".join(f'"{s}"' for s in
                             "waitingForPause", "waiting"))
 _STEP_TYPES = ("do", "sleep", "waitForEvent")
 MAX_SAFE_INTEGER = 9007199254740991
+MAX_SEARCH_LENGTH = 256
 _ADDRESSABLE_PATTERN_SHOWN = r"/^[a-zA-Z0-9, *\/#_-]+$/"
 
 
@@ -113,6 +114,8 @@ class ListQuery:
     status: str | None = None
     date_start: str | None = None
     date_end: str | None = None
+    id_prefix: str | None = None  # pyflow's additions: instances whose id starts with this,
+    q: str | None = None  # and whose params, output or error contain this text
 
 
 def parse_list_query(pairs: Sequence[tuple[str, str]]) -> ListQuery:
@@ -159,10 +162,17 @@ def parse_list_query(pairs: Sequence[tuple[str, str]]) -> ListQuery:
             issues.append(_issue([key], _invalid_type("string", text)))
         elif not _ISO_DATETIME.fullmatch(text):
             issues.append(_issue([key], "Invalid ISO datetime"))
+    for key in ("id_prefix", "q"):
+        text = raw.get(key)
+        if text is not None and not isinstance(text, str):
+            issues.append(_issue([key], _invalid_type("string", text)))
+        elif text is not None and len(text) > MAX_SEARCH_LENGTH:
+            issues.append(_issue([key], _too_big("string", MAX_SEARCH_LENGTH)))
     if issues:
         raise ValidationFailed(issues)
     return ListQuery(page=_plain(values.get("page", 1.0)), per_page=_plain(values.get("per_page", 25.0)),
-                     status=status, date_start=raw.get("date_start"), date_end=raw.get("date_end"))
+                     status=status, date_start=raw.get("date_start"), date_end=raw.get("date_end"),
+                     id_prefix=raw.get("id_prefix") or None, q=raw.get("q") or None)
 
 
 def parse_iso_ms(text: str) -> float:

@@ -27,6 +27,7 @@ from pyflow_cli.engine.store import (
     InstancePage,
     InstanceRecord,
     InstanceUpdate,
+    MetricsRows,
     NewInstance,
     NewLogEvent,
     StepRecord,
@@ -246,30 +247,56 @@ class SqliteStore:
     async def list_instances(self, workflow: str, *, statuses: Sequence[InstanceStatus] = (),
                              created_from_ms: float | None = None,
                              created_to_ms: float | None = None, offset: int = 0, limit: int = 25,
-                             newest_first: bool = True) -> InstancePage:
-        where, params = ["workflow = ?"], [workflow]
-        if statuses:
-            where.append(f"status IN ({','.join('?' * len(statuses))})")
-            params += [s.value for s in statuses]
-        if created_from_ms is not None:
-            where.append("created_ms >= ?")
-            params.append(created_from_ms)  # type: ignore[arg-type]
-        if created_to_ms is not None:
-            where.append("created_ms <= ?")
-            params.append(created_to_ms)  # type: ignore[arg-type]
+                             newest_first: bool = True, id_prefix: str | None = None,
+                             text: str | None = None) -> InstancePage:
+        where, params = instance_filter(workflow, statuses, created_from_ms, created_to_ms,
+                                        id_prefix, text)
         clause = " AND ".join(where)
         order = "DESC" if newest_first else "ASC"
         rows = await self._rows(
             f"SELECT {_INSTANCE_COLUMNS} FROM instances WHERE {clause} "
             f"ORDER BY created_ms {order}, iid {order} LIMIT ? OFFSET ?",
             (*params, min(limit, _MAX_INTEGER), min(offset, _MAX_INTEGER)))
-        total = (await self._rows(f"SELECT COUNT(*) FROM instances WHERE {clause}", params))[0][0]
+        if (created_from_ms, created_to_ms, id_prefix or None, text or None) == (None,) * 4:
+            # Only the workflow and statuses: the kept counts are the total, with no count query.
+            counts = await self.status_counts(workflow)
+            wanted = {s.value for s in statuses} or counts.keys()
+            total = sum(n for status, n in counts.items() if status in wanted)
+        else:
+            total = (await self._rows(f"SELECT COUNT(*) FROM instances WHERE {clause}", params))[0][0]
         return InstancePage([_instance(r) for r in rows], total)
 
     async def status_counts(self, workflow: str) -> dict[str, int]:
-        rows = await self._rows("SELECT status, COUNT(*) FROM instances WHERE workflow = ? "
-                                "GROUP BY status", (workflow,))
+        rows = self._point_rows("SELECT status, n FROM status_counts WHERE workflow = ? AND n > 0",
+                                (workflow,))
         return {status: count for status, count in rows}
+
+    async def metrics_rows(self, workflow: str, since_ms: float, until_ms: float,
+                           bucket_ms: float) -> MetricsRows:
+        window = (since_ms, until_ms, workflow)
+        buckets = await self._rows(
+            f"SELECT l.event, CAST((l.ts - ?) / ? AS INTEGER), COUNT(*) FROM log l "
+            f"CROSS JOIN instances i ON i.iid = l.iid WHERE {_METRIC_EVENTS} AND l.event IN (0, 2, 3, 4) "
+            "AND l.ts >= ? AND l.ts < ? AND i.workflow = ? GROUP BY 1, 2",
+            (since_ms, bucket_ms, *window))
+        # Wall time of a run: from its instance's first log row (its WORKFLOW_QUEUED, rewritten
+        # by a full restart) to the row that ended it.
+        walls = await self._rows(
+            f"SELECT CAST((l.ts - ?) / ? AS INTEGER), l.ts - (SELECT f.ts FROM log f WHERE "
+            f"f.iid = l.iid ORDER BY f.seq LIMIT 1) FROM log l CROSS JOIN instances i ON i.iid = l.iid "
+            f"WHERE {_METRIC_EVENTS} AND l.event IN (2, 3) AND l.ts >= ? AND l.ts < ? "
+            "AND i.workflow = ?", (since_ms, bucket_ms, *window))
+        steps = await self._rows(
+            f"SELECT l.target, l.event, COUNT(*), SUM(l.event = 12 AND "
+            f"json_extract(l.metadata, '$.retryDelayMs') IS NOT NULL) FROM log l "
+            f"CROSS JOIN instances i ON i.iid = l.iid WHERE {_METRIC_EVENTS} AND l.event IN (5, 7, 12) "
+            "AND l.group_key NOT LIKE 'rollback:%' "
+            "AND l.ts >= ? AND l.ts < ? AND i.workflow = ? GROUP BY 1, 2", window)
+        return MetricsRows(
+            [(EventType(event), bucket, count) for event, bucket, count in buckets],
+            [(bucket, float(wall)) for bucket, wall in walls if wall is not None],
+            [(target or "", EventType(event), count, int(retries or 0))
+             for target, event, count, retries in steps])
 
     async def read_log(self, iid: int, after_seq: int = 0) -> list[LogEvent]:
         rows = self._point_rows("SELECT seq, ts, event, group_key, target, metadata FROM log "
@@ -324,6 +351,40 @@ class SqliteStore:
         rows = await self._rows(next_due_sql(len(workflows)), tuple(workflows))
         value = rows[0][0] if rows else None
         return float(value) if value is not None else None
+
+
+_METRIC_EVENTS = "l.event IN (0, 2, 3, 4, 5, 7, 12)"
+"""The ``log_metrics`` index's condition, repeated word for word so that SQLite uses the index."""
+
+
+def instance_filter(workflow: str, statuses: Sequence[InstanceStatus], created_from_ms: float | None,
+                    created_to_ms: float | None, id_prefix: str | None,
+                    text: str | None) -> tuple[list[str], list[Any]]:
+    """The WHERE terms (joined by AND) and parameters of an instance listing.
+
+    An id prefix is a range of the ``(workflow, id)`` index; text is looked for, ignoring ASCII
+    case, in the stored JSON of params, output and error (a scan of the matching instances).
+    """
+    where: list[str] = ["workflow = ?"]
+    params: list[Any] = [workflow]
+    if statuses:
+        where.append(f"status IN ({','.join('?' * len(statuses))})")
+        params += [s.value for s in statuses]
+    if created_from_ms is not None:
+        where.append("created_ms >= ?")
+        params.append(created_from_ms)
+    if created_to_ms is not None:
+        where.append("created_ms <= ?")
+        params.append(created_to_ms)
+    if id_prefix:
+        where.append("id >= ? AND id < ?")
+        params += [id_prefix, id_prefix + "\U0010ffff"]
+    if text:
+        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        where.append("(params LIKE ? ESCAPE '\\' OR output LIKE ? ESCAPE '\\' "
+                     "OR error LIKE ? ESCAPE '\\')")
+        params += [pattern] * 3
+    return where, params
 
 
 # -- claiming ------------------------------------------------------------------------------------------

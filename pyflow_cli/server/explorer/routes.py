@@ -1,0 +1,117 @@
+"""The explorer's HTTP routes (Starlette routing): its page, its files, its live stream, workflow
+metrics, and the rest of ``/cdn-cgi/``, which belongs to pyflow and never reaches the Worker.
+
+    /cdn-cgi/local/explorer/                          the page (also each of its own paths)
+    /cdn-cgi/local/explorer/static/<file>             its scripts, styles and vendored libraries
+    /cdn-cgi/local/explorer/api/stream                Server-Sent Events (``live``)
+    /cdn-cgi/local/explorer/api/workflows/:wf/metrics metrics over a window (``pyflow_cli.metrics``)
+    /cdn-cgi/explorer, /cdn-cgi/local/explorer        redirect to the page
+    /cdn-cgi/<anything else>                          404
+
+Every route answers only requests that pass the local API's Host/Origin checks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, RedirectResponse, Response, StreamingResponse
+from starlette.routing import BaseRoute, Route
+
+from pyflow_cli.engine.errors import InvalidInputError, NotFoundError
+from pyflow_cli.server.api import FAILED, NOT_FOUND, UNHANDLED, failure, success
+from pyflow_cli.server.explorer.assets import BASE, COMMON_HEADERS, STATIC_PREFIX, asset, page
+from pyflow_cli.server.explorer.live import LiveHub
+from pyflow_cli.server.openapi import API_PATH
+from pyflow_cli.server.security import LocalOnly
+from pyflow_cli.service import WorkflowService
+
+CDN_CGI = "/cdn-cgi/"
+EXPLORER_PATH = BASE
+PAGE_PATHS = ("", "workflows/{workflow}", "workflows/{workflow}/metrics",
+              "workflows/{workflow}/instances/{instance_id}")
+"""The page's own paths under ``EXPLORER_PATH`` (the page routes itself); any other is a 404."""
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def explorer_routes(service: Callable[[], WorkflowService], hub: LiveHub,
+                    policy: LocalOnly) -> list[BaseRoute]:
+    """The routes, in matching order; ``service`` gives the current service (reloads swap it)."""
+
+    def local(endpoint: Endpoint, api: bool = False) -> Endpoint:
+        async def checked(request: Request) -> Response:
+            refusal = policy.check(request)
+            if refusal is None:
+                return await endpoint(request)
+            if api:
+                return failure(403, [{"code": UNHANDLED, "message": refusal}])
+            return PlainTextResponse(refusal, status_code=403)
+
+        return checked
+
+    async def explorer_page(request: Request) -> Response:
+        shown = page()
+        headers = {**COMMON_HEADERS, "Content-Security-Policy": shown.csp,
+                   "Cache-Control": "no-cache", "ETag": shown.etag}
+        if request.headers.get("if-none-match") == shown.etag:
+            return Response(status_code=304, headers=headers)
+        return Response(shown.body, media_type="text/html; charset=utf-8", headers=headers)
+
+    async def static(request: Request) -> Response:
+        found = asset(request.path_params["path"])
+        if found is None:
+            return PlainTextResponse("Not found", status_code=404, headers=COMMON_HEADERS)
+        headers = {**COMMON_HEADERS, "Cache-Control": "no-cache", "ETag": found.etag}
+        if request.headers.get("if-none-match") == found.etag:
+            return Response(status_code=304, headers=headers)
+        return Response(found.body, media_type=found.content_type, headers=headers)
+
+    async def stream(request: Request) -> Response:
+        workflow = request.query_params.get("workflow") or None
+        instance_id = request.query_params.get("instance") or None
+        if instance_id is not None and workflow is None:
+            return failure(400, [{"code": FAILED, "message": "instance: needs workflow as well"}])
+        if workflow is not None and workflow not in service().workflows:
+            return failure(404, [{"code": NOT_FOUND, "message": f"Workflow '{workflow}' not found."}])
+        return StreamingResponse(
+            hub.stream(workflow, instance_id, lambda name: service().status_counts(name)),
+            media_type="text/event-stream",
+            headers={**COMMON_HEADERS, "Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+    async def metrics(request: Request) -> Response:
+        workflow = request.path_params["workflow"]
+        try:
+            result = await service().metrics(workflow, request.query_params.get("since"),
+                                             request.query_params.get("bucket"))
+        except InvalidInputError as exc:
+            return failure(400, [{"code": FAILED, "message": exc.message}])
+        except NotFoundError:
+            return failure(404, [{"code": NOT_FOUND, "message": f"Workflow '{workflow}' not found."}])
+        return success(result)
+
+    async def to_explorer(request: Request) -> Response:
+        return RedirectResponse(EXPLORER_PATH, status_code=302)
+
+    reading = ["GET", "HEAD"]
+    routes: list[BaseRoute] = [
+        Route(f"{API_PATH}/stream", local(stream, api=True), methods=["GET"]),
+        Route(f"{API_PATH}/workflows/{{workflow}}/metrics", local(metrics, api=True), methods=["GET"]),
+        Route(f"{EXPLORER_PATH}{STATIC_PREFIX}{{path:path}}", local(static), methods=reading),
+    ]
+    routes += [Route(EXPLORER_PATH + path, local(explorer_page), methods=reading)
+               for path in PAGE_PATHS]
+    routes += [Route(path, local(to_explorer), methods=reading)
+               for path in ("/cdn-cgi/explorer", "/cdn-cgi/explorer/", EXPLORER_PATH.rstrip("/"))]
+    return routes
+
+
+def cdn_cgi_fallback() -> BaseRoute:
+    """The last ``/cdn-cgi/`` route: whatever pyflow does not serve there is a 404."""
+
+    async def not_found(request: Request) -> Response:
+        return PlainTextResponse(f"No pyflow route for {request.url.path}. Paths under /cdn-cgi/ "
+                                 "belong to pyflow and never reach your Worker.", status_code=404)
+
+    return Route("/cdn-cgi/{path:path}", not_found)
