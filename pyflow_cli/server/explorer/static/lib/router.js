@@ -1,0 +1,59 @@
+// A small History-API router: the explorer's own paths under BASE, links that do not reload.
+import { html, useEffect, useState } from "./html.js";
+import { BASE } from "./api.js";
+
+const listeners = new Set();
+const notify = () => listeners.forEach((listener) => listener());
+addEventListener("popstate", notify);
+
+/** Go to `path` (absolute, or relative to BASE) without reloading. */
+export function navigate(path, { replace = false } = {}) {
+  const target = path.startsWith("/") ? path : BASE + path;
+  if (target === location.pathname + location.search) return;
+  history[replace ? "replaceState" : "pushState"](null, "", target);
+  notify();
+  if (!replace) scrollTo(0, 0);
+}
+
+/** The current path and query; re-renders the caller when they change. */
+export function useLocation() {
+  const read = () => ({ path: location.pathname, query: new URLSearchParams(location.search) });
+  const [where, setWhere] = useState(read);
+  useEffect(() => {
+    const update = () => setWhere(read());
+    listeners.add(update);
+    return () => listeners.delete(update);
+  }, []);
+  return where;
+}
+
+/** Which page a path is: {page, workflow?, id?}. */
+export function route(path) {
+  if (!path.startsWith(BASE)) return { page: "missing" };
+  const parts = path.slice(BASE.length).split("/").filter(Boolean).map(decodeURIComponent);
+  if (parts.length === 0) return { page: "home" };
+  if (parts[0] !== "workflows" || parts.length < 2) return { page: "missing" };
+  const workflow = parts[1];
+  if (parts.length === 2) return { page: "workflow", workflow };
+  if (parts.length === 3 && parts[2] === "metrics") return { page: "metrics", workflow };
+  if (parts.length === 4 && parts[2] === "instances") return { page: "instance", workflow, id: parts[3] };
+  return { page: "missing" };
+}
+
+export const paths = {
+  home: () => BASE,
+  workflow: (wf, query) => `${BASE}workflows/${encodeURIComponent(wf)}${query ? `?${query}` : ""}`,
+  metrics: (wf) => `${BASE}workflows/${encodeURIComponent(wf)}/metrics`,
+  instance: (wf, id) => `${BASE}workflows/${encodeURIComponent(wf)}/instances/${encodeURIComponent(id)}`,
+};
+
+/** An <a> that navigates in place (a new tab still opens with Ctrl/Cmd/middle click). */
+export function Link({ href, children, ...rest }) {
+  const onClick = (event) => {
+    if (event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey
+        || event.shiftKey || event.altKey) return;
+    event.preventDefault();
+    navigate(href);
+  };
+  return html`<a href=${href} onClick=${onClick} ...${rest}>${children}</a>`;
+}
