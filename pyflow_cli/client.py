@@ -152,6 +152,14 @@ class DevClient:
         counts.update({k: int(v) for k, v in body["result"]["instances"].items() if k in counts})
         return counts
 
+    async def metrics(self, workflow: str, since: str | None = None,
+                      bucket: str | None = None) -> dict[str, Any]:
+        query = {k: v for k, v in (("since", since), ("bucket", bucket)) if v}
+        body = await self._call("GET", f"{self._wf(workflow)}/metrics", workflow=workflow,
+                                params=query)
+        result: dict[str, Any] = body["result"]
+        return result
+
     async def delete_workflow_instances(self, workflow: str) -> list[str]:
         """Delete every instance; returns the ids that existed just before."""
         ids = [r.id for r in await self._all_records(workflow)]

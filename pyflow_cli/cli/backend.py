@@ -42,6 +42,9 @@ class Backend(Protocol):
 
     async def delete_workflow_instances(self, workflow: str) -> list[str]: ...
 
+    async def metrics(self, workflow: str, since: str | None = None,
+                      bucket: str | None = None) -> dict[str, Any]: ...
+
     async def create(self, workflow: str, instance_id: str | None = None, params: Any = None,
                      trigger: TriggerSource = TriggerSource.API) -> str: ...
 
@@ -89,6 +92,10 @@ class LocalBackend:
 
     async def delete_workflow_instances(self, workflow: str) -> list[str]:
         return await self.service.delete_workflow_instances(workflow)
+
+    async def metrics(self, workflow: str, since: str | None = None,
+                      bucket: str | None = None) -> dict[str, Any]:
+        return await self.service.metrics(workflow, since, bucket)
 
     async def create(self, workflow: str, instance_id: str | None = None, params: Any = None,
                      trigger: TriggerSource = TriggerSource.API) -> str:

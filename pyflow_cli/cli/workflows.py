@@ -96,6 +96,35 @@ def _instances(count: int) -> str:
     return f"{count} instance{'s' if count != 1 else ''}"
 
 
+@app.command("metrics")
+def metrics(
+    ctx: typer.Context,
+    name: WorkflowName,
+    since: Annotated[str, typer.Option(
+        "--since", metavar="DURATION", help="How far back to look: 1h, 24h, 7d... (at most 31 days).")
+    ] = "24h",
+    bucket: Annotated[str | None, typer.Option(
+        "--bucket", metavar="DURATION", help="Width of each time bucket (default: chosen by --since).",
+        show_default=False)] = None,
+    json_output: JsonOutput = False,
+) -> None:
+    """Metrics of a Workflow: instances started, succeeded, failed and terminated, wall time, and
+    steps and retries per step name, over a time window."""
+    inv = begin(ctx, name)
+
+    async def read() -> dict[str, Any]:
+        async with inv.connect() as backend:
+            return await backend.metrics(name, since, bucket)
+
+    result = run(read())
+    if json_output:
+        inv.ui.json(result)
+    else:
+        from pyflow_cli.cli.charts import metrics_doc
+
+        inv.ui.doc(metrics_doc(result, inv.tz, inv.ui.max_width))
+
+
 @app.command("trigger")
 def trigger(
     ctx: typer.Context,

@@ -40,6 +40,7 @@ from pyflow_cli.server.security import (
     BodyTooLarge,
     LocalOnly,
     changes_state,
+    form_write_refusal,
     json_depth_over,
     read_body,
 )
@@ -143,6 +144,9 @@ class ExplorerApi:
         if refusal is not None:
             return failure(403, [{"code": UNHANDLED, "message": refusal}])
         origin = request.headers.get("origin")
+        not_json = form_write_refusal(request)
+        if not_json is not None:
+            return failure(415, [{"code": FAILED, "message": not_json}])
         if request.method == "OPTIONS":
             return Response(status_code=204, headers={
                 "Access-Control-Allow-Origin": origin or "*", **_CORS_HEADERS})

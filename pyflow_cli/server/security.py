@@ -124,6 +124,24 @@ def _same_origin(origin: str, host: str) -> bool:
     return parts.scheme in ("http", "https") and parts.netloc.lower() == host.lower()
 
 
+def form_write_refusal(request: Request) -> str | None:
+    """None unless ``request`` is a state change from a web page that is not declared JSON.
+
+    A plain HTML form can send a cross-site POST without a CORS preflight, but only as
+    ``text/plain``, ``application/x-www-form-urlencoded`` or ``multipart/form-data``. Browsers send
+    ``Origin`` with every such request, so one that carries an Origin must be
+    ``application/json``; command-line clients (no Origin) are not affected.
+    """
+    if not changes_state(request.method) or "origin" not in request.headers:
+        return None
+    content_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if content_type == "application/json":
+        return None
+    shown = content_type or "none"
+    return (f"A {request.method} from a web page must send JSON (Content-Type: application/json, "
+            f"not {shown}).")
+
+
 def _strip_port(host: str) -> str:
     if host.startswith("["):
         return host[1:].partition("]")[0]

@@ -114,4 +114,5 @@ def cdn_cgi_fallback() -> BaseRoute:
         return PlainTextResponse(f"No pyflow route for {request.url.path}. Paths under /cdn-cgi/ "
                                  "belong to pyflow and never reach your Worker.", status_code=404)
 
-    return Route("/cdn-cgi/{path:path}", not_found)
+    return Route("/cdn-cgi/{path:path}", not_found,
+                 methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
