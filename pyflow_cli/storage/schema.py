@@ -5,6 +5,7 @@ A migration is never edited once released: a change to the schema is a new entry
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import time
 
@@ -173,7 +174,7 @@ def statements(sql: str) -> list[str]:
     for piece in sql.split(";"):
         pending += piece + ";"
         if sqlite3.complete_statement(pending):
-            if pending.strip(" \n;"):
+            if re.sub(r"--[^\n]*", "", pending).strip(" \n;"):
                 found.append(pending.strip())
             pending = ""
     return found

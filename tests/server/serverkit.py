@@ -169,7 +169,8 @@ class DevProcess:
         self.process = subprocess.Popen(
             [*dev_command(), "--port", str(self.port),
              "--persist-to", str(root / "state"), *args],
-            cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+            cwd=root, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True, env=env)
         self.lines: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
