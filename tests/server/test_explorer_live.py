@@ -120,7 +120,8 @@ def test_a_stream_follows_the_instances_of_a_real_server(dev: DevProcess) -> Non
     stream.wait_for(lambda event, data: event == "hello")
     with dev.client() as client:
         sent = time.monotonic()
-        created = client.post(f"{API}/workflows/steps/instances", json={"id": "live-1", "params": {"nap": 300}})
+        created = client.post(f"{API}/workflows/steps/instances",
+                              json={"id": "live-1", "params": {"nap": 300}})
         assert created.status_code == 200
         queued_at, _, _ = stream.wait_for(lambda e, d: e == "instance" and d.get("id") == "live-1")
         stream.wait_for(lambda e, d: e == "instance" and d.get("status") == "waiting")

@@ -34,12 +34,12 @@ async def test_kept_counts_match_a_full_count_through_every_kind_of_write(tmp_pa
             workflow = chooser.choice(["a", "b"])
             action = chooser.random()
             if action < 0.4 or not iids:
-                instance_id = f"i{step}"
-                [iid] = await store.create_instances([NewInstance(workflow, instance_id, "{}", step, 0, None)])
+                new = NewInstance(workflow, f"i{step}", "{}", step, 0, None)
+                [iid] = await store.create_instances([new])
                 assert iid is not None
-                iids[f"{workflow}/{instance_id}"] = iid
+                iids[f"{workflow}/{new.id}"] = iid
                 # An id that exists already is ignored, and not counted twice.
-                assert await store.create_instances([NewInstance(workflow, instance_id, "{}", step, 0, None)]) == [None]
+                assert await store.create_instances([new]) == [None]
             elif action < 0.85:
                 iid = chooser.choice(list(iids.values()))
                 status = chooser.choice(STATUSES)
@@ -69,7 +69,8 @@ def test_the_migration_counts_the_instances_already_stored(tmp_path: Path) -> No
         for statement in statements(sql):
             conn.execute(statement)
         conn.execute("INSERT INTO schema_migrations VALUES (?, ?, 0)", (version, name))
-    conn.executemany("INSERT INTO instances (workflow, id, status, created_ms, params) VALUES (?, ?, ?, 0, '{}')",
+    conn.executemany("INSERT INTO instances (workflow, id, status, created_ms, params) "
+                     "VALUES (?, ?, ?, 0, '{}')",
                      [("w", f"i{k}", ["complete", "errored", "waiting"][k % 3]) for k in range(10)])
     migrate(conn)
     assert dict(conn.execute("SELECT status, n FROM status_counts WHERE workflow = 'w'").fetchall()) == {
@@ -129,7 +130,8 @@ async def test_the_store_metrics_sql_uses_the_partial_index(tmp_path: Path) -> N
         await store._reader.set_trace_callback(sent.append)
         rows = await store.metrics_rows("w", 0.0, 10_000.0, 1000.0)
         await store._reader.set_trace_callback(None)
-        assert sorted(rows.outcomes) == [(EventType.WORKFLOW_QUEUED, 1, 1), (EventType.WORKFLOW_SUCCESS, 2, 1)]
+        assert sorted(rows.outcomes) == [(EventType.WORKFLOW_QUEUED, 1, 1),
+                                         (EventType.WORKFLOW_SUCCESS, 2, 1)]
         assert rows.wall_times == [(2, 1000.0)]
         metric_reads = [sql for sql in sent if "FROM log l" in sql]
         assert len(metric_reads) == 3
