@@ -18,7 +18,7 @@ export function Filters({ view, setView, statuses }) {
   const active = view.status || view.search || view.from || view.to;
   return html`<div class="filters" role="search" aria-label="Filter instances">
     <label class="filter">Status
-      <select value=${view.status} onChange=${(e) => setView({ status: e.currentTarget.value })}>
+      <select aria-label="Status" value=${view.status} onChange=${(e) => setView({ status: e.currentTarget.value })}>
         <option value="">All</option>
         ${statuses.map((s) => html`<option key=${s} value=${s}>${LABELS[s]}</option>`)}
       </select></label>
@@ -33,14 +33,14 @@ export function Filters({ view, setView, statuses }) {
       </div>
     </div>
     <label class="filter">In
-      <select value=${view.scope} onChange=${(e) => setView({ scope: e.currentTarget.value })}>
+      <select aria-label="Search in" value=${view.scope} onChange=${(e) => setView({ scope: e.currentTarget.value })}>
         <option value="id">ID prefix</option>
         <option value="text">Params, output, error</option>
       </select></label>
     <label class="filter">Created from
-      <input type="datetime-local" value=${view.from} onChange=${(e) => setView({ from: e.currentTarget.value })} /></label>
+      <input type="datetime-local" aria-label="Created from" value=${view.from} onChange=${(e) => setView({ from: e.currentTarget.value })} /></label>
     <label class="filter">to
-      <input type="datetime-local" value=${view.to} onChange=${(e) => setView({ to: e.currentTarget.value })} /></label>
+      <input type="datetime-local" aria-label="Created to" value=${view.to} onChange=${(e) => setView({ to: e.currentTarget.value })} /></label>
     ${active && html`<button type="button" class="button subtle clear" onClick=${() => {
       setText("");
       setView({ status: "", search: "", from: "", to: "" });

@@ -54,7 +54,8 @@ export function InstancePage({ workflow, id }) {
   };
   useLive({ workflow, instance: id }, (message) => {
     if (message.type === "instance" && message.deleted) setGone(true);
-    else if (message.type === "hello" || message.type === "resync" || message.events?.includes("WORKFLOW_QUEUED")) rereadAll();
+    // A restart rewrites the log (and sets the status to queued): read it all again.
+    else if (message.type === "hello" || message.type === "resync" || message.status === "queued") rereadAll();
     else if (message.type === "instance") reload();
   });
 

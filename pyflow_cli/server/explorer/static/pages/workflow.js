@@ -218,7 +218,7 @@ function Pager({ view, total, pages, shown, setView }) {
   const go = (page) => setView({ page: Math.min(Math.max(1, page), pages) });
   return html`<nav class="pager" aria-label="Pages of instances">
     <label class="page-size">Per page
-      <select value=${String(view.perPage)} onChange=${(e) => setView({ perPage: Number(e.currentTarget.value) })}>
+      <select aria-label="Instances per page" value=${String(view.perPage)} onChange=${(e) => setView({ perPage: Number(e.currentTarget.value) })}>
         ${PAGE_SIZES.map((size) => html`<option key=${size} value=${String(size)}>${size}</option>`)}
       </select></label>
     <span class="pager-info" aria-live="polite">${total === 0 ? "No instances"
