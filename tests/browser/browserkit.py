@@ -89,11 +89,12 @@ def write_shop(root: Path) -> Path:
     return root
 
 
-def chromium() -> str:
-    """The system's Chromium; skips the test (fails it under PYFLOW_REQUIRE_BROWSER=1) if there
-    is none, or if Playwright is not installed."""
-    found = os.environ.get("PYFLOW_CHROMIUM") or shutil.which("chromium") or (
-        "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
+def chromium(default: Path = Path("/usr/bin/chromium")) -> str:
+    """The system's Chromium (``$PYFLOW_CHROMIUM``, ``chromium`` on the PATH, or ``default``);
+    skips the test (fails it under PYFLOW_REQUIRE_BROWSER=1) if there is none, or if Playwright
+    is not installed."""
+    candidates = [os.environ.get("PYFLOW_CHROMIUM"), shutil.which("chromium"), str(default)]
+    found = next((c for c in candidates if c and Path(c).is_file()), None)
     problem = None
     if found is None:
         problem = "no Chromium is installed (apt-get install chromium)"
