@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -100,24 +101,48 @@ async def test_static_files_have_types_and_revalidate(http: httpx.AsyncClient) -
     assert css.headers["content-type"] == "text/css; charset=utf-8"
 
 
-async def test_the_page_preloads_every_module_and_every_import_resolves(http: httpx.AsyncClient) -> None:
+async def test_each_view_preloads_what_it_needs_under_versioned_addresses(http: httpx.AsyncClient) -> None:
+    for path, view in (("", "home"), ("workflows/steps", "workflow"), ("workflows/steps/metrics", "metrics"),
+                       ("workflows/steps/instances/x", "instance")):
+        page = (await http.get(EXPLORER + path)).text
+        found = re.search(r'<script type="importmap">(.*?)</script>', page, re.DOTALL)
+        assert found is not None
+        mapped = json.loads(found.group(1))["imports"]
+        for module in modules():  # every module's plain address goes to its versioned one
+            assert mapped[f"{EXPLORER}static/{module}"].startswith(f"{EXPLORER}static/{module}?v=")
+        preloaded = re.findall(r'<link rel="modulepreload" href="([^"]+)">', page)
+        names = {url.split("/static/", 1)[1].split("?")[0] for url in preloaded}
+        assert {"boot.js", "app.js", f"pages/{view}.js", "vendor/preact/preact.mjs"} <= names
+        assert ("vendor/uplot/uPlot.esm.js" in names) == (view == "metrics")
+        assert not {f"pages/{other}.js" for other in ("home", "workflow", "metrics", "instance")
+                    if other != view} & names
+        for url in preloaded[:3]:
+            response = await http.get(url)
+            assert response.status_code == 200
+            assert response.headers["cache-control"] == "public, max-age=31536000, immutable"
+    stale = await http.get(EXPLORER + "static/app.js?v=000000000000")
+    assert stale.status_code == 200 and stale.headers["cache-control"] == "no-cache"
+
+
+async def test_every_import_of_every_module_resolves(http: httpx.AsyncClient) -> None:
     page = (await http.get(EXPLORER)).text
-    import_map = re.search(r'<script type="importmap">(.*?)</script>', page, re.DOTALL)
-    assert import_map is not None
-    mapped = set(re.findall(r'"([\w/]+)":', import_map.group(1)))
+    found = re.search(r'<script type="importmap">(.*?)</script>', page, re.DOTALL)
+    assert found is not None
+    bare = {name for name in json.loads(found.group(1))["imports"] if not name.startswith("/")}
     checked = 0
     for module in modules():
-        assert f'href="{EXPLORER}static/{module}"' in page, module
         if module.startswith("vendor/"):
             continue
         source = (await http.get(EXPLORER + "static/" + module)).text
         base = (EXPLORER + "static/" + module).rsplit("/", 1)[0]
-        for target in re.findall(r'^(?:import|export)\b[^;]*?\bfrom\s+"([^"]+)"', source, re.MULTILINE):
+        targets = re.findall(r'^(?:import|export)\b[^;]*?\bfrom\s+"([^"]+)"', source, re.MULTILINE)
+        targets += re.findall(r'\bimport\("([^"]+)"\)', source)
+        for target in targets:
             if target.startswith("."):
                 resolved = httpx.URL(f"http://x{base}/").join(target).path
                 assert (await http.get(resolved)).status_code == 200, f"{module} imports {target}"
             else:
-                assert target in mapped, f"{module} imports {target}, which the import map lacks"
+                assert target in bare, f"{module} imports {target}, which the import map lacks"
             checked += 1
     assert checked > 40
 

@@ -1,8 +1,8 @@
 """The explorer's files, shipped in the package under ``static/``, and the headers they go out with.
 
 The page is plain ES modules, no build step: ``index.html`` carries an import map (so the vendored
-Preact modules find each other by name) and preloads every module, so the browser fetches the
-whole app at once. Its Content-Security-Policy allows the explorer's own scripts and styles only,
+Preact modules find each other by name) and preloads the modules of the view asked for, so the
+browser fetches them all at once. Its Content-Security-Policy allows the explorer's own scripts and styles only,
 the import map by its hash, and no HTML sinks at all (Trusted Types with no policy): user text can
 only ever reach the page as text.
 """
@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
+import posixpath
 import re
 from dataclasses import dataclass
 from functools import cache
@@ -79,25 +81,73 @@ def asset(path: str) -> Asset | None:
 
 @dataclass(frozen=True)
 class Page:
-    """The explorer's one HTML page and its policy."""
+    """The explorer's one HTML page, as served for one of its views, and its policy."""
 
     body: bytes
     etag: str
     csp: str
 
 
+VIEWS = ("home", "workflow", "metrics", "instance")
+"""The page's views; each is ``static/pages/<view>.js``, loaded by ``app.js`` when shown."""
+_STATIC_IMPORT = re.compile(r'^(?:import|export)\b[^;]*?\bfrom\s+"([^"]+)"', re.MULTILINE)
+
+
 @cache
-def page() -> Page:
-    """``index.html``, with every module preloaded."""
+def page(view: str) -> Page:
+    """``index.html`` for ``view``: every file of the app under a versioned address (an import
+    map sends each module's plain address there), so a browser keeps them until they change;
+    and the modules ``view`` needs preloaded, so they are fetched at once rather than import by
+    import."""
     html = (_root() / "index.html").read_text(encoding="utf-8")
     found = _IMPORT_MAP.search(html)
     if found is None:
         raise RuntimeError("the explorer's index.html has no import map")
-    digest = base64.b64encode(hashlib.sha256(found.group(1).encode()).digest()).decode()
-    links = "\n    ".join(f'<link rel="modulepreload" href="{BASE}{STATIC_PREFIX}{module}">'
-                         for module in modules())
+    names = json.loads(found.group(1))["imports"]
+    mapped = {name: target.removeprefix(BASE + STATIC_PREFIX) for name, target in names.items()}
+    versioned = {name: versioned_url(target) for name, target in mapped.items()}
+    versioned.update({f"{BASE}{STATIC_PREFIX}{module}": versioned_url(module) for module in modules()})
+    import_map = json.dumps({"imports": versioned}, separators=(",", ":"))
+    needed = dict.fromkeys(imports("boot.js", mapped) + imports("app.js", mapped)
+                           + imports(f"pages/{view}.js", mapped))
+    links = "\n    ".join(f'<link rel="modulepreload" href="{versioned_url(module)}">'
+                         for module in needed)
+    html = html.replace(found.group(0), f'<script type="importmap">{import_map}</script>')
+    html = re.sub(r'(href|src)="' + re.escape(BASE + STATIC_PREFIX) + r'([^"?]+)"',
+                  lambda m: f'{m.group(1)}="{versioned_url(m.group(2))}"', html)
     body = html.replace(_PRELOAD_MARK, links).encode()
+    digest = base64.b64encode(hashlib.sha256(import_map.encode()).digest()).decode()
     return Page(body, _etag(body), content_security_policy(digest))
+
+
+def versioned_url(path: str) -> str:
+    """The address of static file ``path`` that changes whenever its content does."""
+    found = asset(path)
+    if found is None:
+        raise RuntimeError(f"the explorer's {path} is missing")
+    return f"{BASE}{STATIC_PREFIX}{path}?v={found.etag.strip(chr(34))[:12]}"
+
+
+def imports(module: str, mapped: dict[str, str]) -> list[str]:
+    """``module`` and every module it imports statically, directly or not (paths under
+    ``static/``; bare names through the import map ``mapped``)."""
+    seen: dict[str, None] = {}
+    pending = [module]
+    while pending:
+        current = pending.pop()
+        if current in seen:
+            continue
+        seen[current] = None
+        found = asset(current)
+        if found is None:
+            raise RuntimeError(f"the explorer's {current} is missing")
+        folder = posixpath.dirname(current)
+        for target in _STATIC_IMPORT.findall(found.body.decode("utf-8")):
+            if target.startswith("."):
+                pending.append(posixpath.normpath(posixpath.join(folder, target)))
+            elif target in mapped:
+                pending.append(mapped[target])
+    return list(seen)
 
 
 def modules() -> list[str]:

@@ -21,7 +21,7 @@ from starlette.routing import BaseRoute, Route
 
 from pyflow_cli.engine.errors import InvalidInputError, NotFoundError
 from pyflow_cli.server.api import FAILED, NOT_FOUND, UNHANDLED, failure, success
-from pyflow_cli.server.explorer.assets import BASE, COMMON_HEADERS, STATIC_PREFIX, asset, page
+from pyflow_cli.server.explorer.assets import BASE, COMMON_HEADERS, STATIC_PREFIX, Page, asset, page
 from pyflow_cli.server.explorer.live import LiveHub
 from pyflow_cli.server.openapi import API_PATH
 from pyflow_cli.server.security import LocalOnly
@@ -29,9 +29,10 @@ from pyflow_cli.service import WorkflowService
 
 CDN_CGI = "/cdn-cgi/"
 EXPLORER_PATH = BASE
-PAGE_PATHS = ("", "workflows/{workflow}", "workflows/{workflow}/metrics",
-              "workflows/{workflow}/instances/{instance_id}")
-"""The page's own paths under ``EXPLORER_PATH`` (the page routes itself); any other is a 404."""
+PAGE_PATHS = {"": "home", "workflows/{workflow}": "workflow", "workflows/{workflow}/metrics": "metrics",
+              "workflows/{workflow}/instances/{instance_id}": "instance"}
+"""The page's own paths under ``EXPLORER_PATH`` and their views (the page routes itself); any
+other path there is a 404."""
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -51,8 +52,13 @@ def explorer_routes(service: Callable[[], WorkflowService], hub: LiveHub,
 
         return checked
 
-    async def explorer_page(request: Request) -> Response:
-        shown = page()
+    def explorer_page(view: str) -> Endpoint:
+        async def serve(request: Request) -> Response:
+            return page_response(request, page(view))
+
+        return serve
+
+    def page_response(request: Request, shown: Page) -> Response:
         headers = {**COMMON_HEADERS, "Content-Security-Policy": shown.csp,
                    "Cache-Control": "no-cache", "ETag": shown.etag}
         if request.headers.get("if-none-match") == shown.etag:
@@ -63,7 +69,10 @@ def explorer_routes(service: Callable[[], WorkflowService], hub: LiveHub,
         found = asset(request.path_params["path"])
         if found is None:
             return PlainTextResponse("Not found", status_code=404, headers=COMMON_HEADERS)
-        headers = {**COMMON_HEADERS, "Cache-Control": "no-cache", "ETag": found.etag}
+        current = request.query_params.get("v") == found.etag.strip('"')[:12]
+        # A versioned address (what the page uses) never changes content: keep it for good.
+        cache = "public, max-age=31536000, immutable" if current else "no-cache"
+        headers = {**COMMON_HEADERS, "Cache-Control": cache, "ETag": found.etag}
         if request.headers.get("if-none-match") == found.etag:
             return Response(status_code=304, headers=headers)
         return Response(found.body, media_type=found.content_type, headers=headers)
@@ -100,8 +109,8 @@ def explorer_routes(service: Callable[[], WorkflowService], hub: LiveHub,
         Route(f"{API_PATH}/workflows/{{workflow}}/metrics", local(metrics, api=True), methods=["GET"]),
         Route(f"{EXPLORER_PATH}{STATIC_PREFIX}{{path:path}}", local(static), methods=reading),
     ]
-    routes += [Route(EXPLORER_PATH + path, local(explorer_page), methods=reading)
-               for path in PAGE_PATHS]
+    routes += [Route(EXPLORER_PATH + path, local(explorer_page(view)), methods=reading)
+               for path, view in PAGE_PATHS.items()]
     routes += [Route(path, local(to_explorer), methods=reading)
                for path in ("/cdn-cgi/explorer", "/cdn-cgi/explorer/", EXPLORER_PATH.rstrip("/"))]
     return routes

@@ -45,11 +45,11 @@ export function InstanceActions({ workflow, id, status, labelled = false, onChan
     <${Menu} label=${`Actions for instance ${id}`} items=${allowed.map((action) => ({
       label: ACTION_LABELS[action], icon: ICONS[action], danger: action === "delete" || action.startsWith("terminate"),
       onSelect: () => run(action) }))} />
-    <${SendEventDialog} workflow=${workflow} id=${id} open=${dialog === "event"} onClose=${() => setDialog(null)}
-      onSent=${(type) => { setDialog(null); notify(`Event "${type}" sent to ${id}`); onChanged?.(); }} />
-    <${ConfirmDialog} open=${dialog === "delete"} title="Delete this instance?" confirm="Delete instance"
+    ${dialog === "event" && html`<${SendEventDialog} workflow=${workflow} id=${id} open onClose=${() => setDialog(null)}
+      onSent=${(type) => { setDialog(null); notify(`Event "${type}" sent to ${id}`); onChanged?.(); }} />`}
+    ${dialog === "delete" && html`<${ConfirmDialog} open title="Delete this instance?" confirm="Delete instance"
       message=${`Instance ${id} and all its state (steps, events, log) will be deleted. This cannot be undone.`}
       onClose=${() => setDialog(null)}
-      action=${async () => { await api.remove(workflow, id); notify(`Deleted ${id}`); onDeleted?.(); }} />
+      action=${async () => { await api.remove(workflow, id); notify(`Deleted ${id}`); onDeleted?.(); }} />`}
   </div>`;
 }

@@ -13,11 +13,35 @@ export class ApiError extends Error {
 }
 
 const enc = encodeURIComponent;
+const early = new Map();
 
-async function call(method, path, { query, body } = {}) {
+function address(path, query) {
   const url = new URL(API + path, location.origin);
   for (const [key, value] of Object.entries(query || {})) {
     if (value !== undefined && value !== null && value !== "") url.searchParams.set(key, value);
+  }
+  return url;
+}
+
+/** Start the GETs a view is about to make, before it is on screen; the view's own identical
+ * GET then takes the answer instead of asking again (once). */
+export function prefetch(calls) {
+  for (const [path, query] of calls) {
+    const url = address(path, query).toString();
+    if (!early.has(url)) {
+      const pending = call("GET", path, { query });
+      pending.catch(() => {});
+      early.set(url, pending);
+    }
+  }
+}
+
+async function call(method, path, { query, body } = {}) {
+  const url = address(path, query);
+  if (method === "GET" && early.has(url.toString())) {
+    const pending = early.get(url.toString());
+    early.delete(url.toString());
+    return pending;
   }
   const init = { method, headers: { Accept: "application/json" } };
   if (method !== "GET") {
@@ -43,8 +67,8 @@ async function call(method, path, { query, body } = {}) {
   return data;
 }
 
-const workflowPath = (wf) => `/workflows/${enc(wf)}`;
-const instancePath = (wf, id) => `${workflowPath(wf)}/instances/${enc(id)}`;
+export const workflowPath = (wf) => `/workflows/${enc(wf)}`;
+export const instancePath = (wf, id) => `${workflowPath(wf)}/instances/${enc(id)}`;
 
 export const api = {
   workflows: () => call("GET", "/workflows"),

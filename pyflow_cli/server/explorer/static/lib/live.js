@@ -1,7 +1,7 @@
 // The live stream: one Server-Sent Events connection for what the page shows. Messages say what
 // changed; the page re-reads it through the API. On every (re)connection the server says hello
 // and the page re-reads everything, so a server restart loses nothing.
-import { useEffect, useRef, useState } from "./html.js";
+import { useEffect, useLayoutEffect, useRef, useState } from "./html.js";
 import { streamUrl } from "./api.js";
 
 const stateListeners = new Set();
@@ -93,7 +93,7 @@ export function useReload(load, deps) {
       }
     };
   }
-  useEffect(() => {
+  useLayoutEffect(() => {  // not after the next paint: the first answer is on screen sooner
     refresh.current();
   }, deps);
   return refresh.current;

@@ -2,6 +2,8 @@
 import { html, useEffect, useState } from "./html.js";
 import { BASE } from "./api.js";
 
+export { route, paths } from "./routes.js";
+
 const listeners = new Set();
 const notify = () => listeners.forEach((listener) => listener());
 addEventListener("popstate", notify);
@@ -26,26 +28,6 @@ export function useLocation() {
   }, []);
   return where;
 }
-
-/** Which page a path is: {page, workflow?, id?}. */
-export function route(path) {
-  if (!path.startsWith(BASE)) return { page: "missing" };
-  const parts = path.slice(BASE.length).split("/").filter(Boolean).map(decodeURIComponent);
-  if (parts.length === 0) return { page: "home" };
-  if (parts[0] !== "workflows" || parts.length < 2) return { page: "missing" };
-  const workflow = parts[1];
-  if (parts.length === 2) return { page: "workflow", workflow };
-  if (parts.length === 3 && parts[2] === "metrics") return { page: "metrics", workflow };
-  if (parts.length === 4 && parts[2] === "instances") return { page: "instance", workflow, id: parts[3] };
-  return { page: "missing" };
-}
-
-export const paths = {
-  home: () => BASE,
-  workflow: (wf, query) => `${BASE}workflows/${encodeURIComponent(wf)}${query ? `?${query}` : ""}`,
-  metrics: (wf) => `${BASE}workflows/${encodeURIComponent(wf)}/metrics`,
-  instance: (wf, id) => `${BASE}workflows/${encodeURIComponent(wf)}/instances/${encodeURIComponent(id)}`,
-};
 
 /** An <a> that navigates in place (a new tab still opens with Ctrl/Cmd/middle click). */
 export function Link({ href, children, ...rest }) {

@@ -9,6 +9,15 @@ import { duration, number } from "../lib/format.js";
 import { ErrorBox, Spinner } from "../components/ui.js";
 import { WorkflowHeader } from "./header.js";
 
+// uPlot's own styles, needed on this view only.
+if (!document.querySelector("link[data-uplot]")) {
+  const sheet = document.createElement("link");
+  sheet.rel = "stylesheet";
+  sheet.href = "/cdn-cgi/local/explorer/static/vendor/uplot/uPlot.min.css";
+  sheet.dataset.uplot = "";
+  document.head.append(sheet);
+}
+
 const WINDOWS = [["1h", "Last hour"], ["24h", "Last 24 hours"], ["7d", "Last 7 days"]];
 const MIN_GAP_MS = 2000;  // live changes re-read the metrics at most this often
 const OUTCOMES = [["started", "Started", "--chart-1"], ["succeeded", "Succeeded", "--chart-2"],
