@@ -1,10 +1,11 @@
 """The explorer's files, shipped in the package under ``static/``, and the headers they go out with.
 
-The page is plain ES modules, no build step: ``index.html`` carries an import map (so the vendored
-Preact modules find each other by name) and preloads the modules of the view asked for, so the
-browser fetches them all at once. Its Content-Security-Policy allows the explorer's own scripts and styles only,
-the import map by its hash, and no HTML sinks at all (Trusted Types with no policy): user text can
-only ever reach the page as text.
+The page is plain ES modules, no build step: ``index.html`` carries an import map (the vendored
+Preact modules find each other by name; every module is sent to an address versioned by its
+content) and preloads the modules of the view asked for, so the browser fetches them at once.
+Its Content-Security-Policy allows the explorer's own scripts and styles only, the import map by
+its hash, and no HTML sinks at all (Trusted Types with no policy): user text can only ever reach
+the page as text.
 """
 
 from __future__ import annotations
