@@ -108,7 +108,23 @@ def _schemas() -> dict[str, Any]:
              "versionId": _NULLABLE_STRING, "trigger": _object({"source": _STRING}),
              "success": {"type": "boolean", "nullable": True}, "created_on": _STRING},
             ["status", "steps"]),
+        "pyflow_metrics": _metrics_schema(),
     }
+
+
+def _metrics_schema() -> dict[str, Any]:
+    nullable = {"type": "number", "nullable": True}
+    counts = {name: {"type": "integer"} for name in ("started", "succeeded", "failed", "terminated")}
+    return _object({
+        "workflow": _STRING, "since": _STRING, "until": _STRING, "bucket_ms": _NUMBER,
+        "totals": _object({**counts, "wall_time_ms": _object(
+            {"p50": nullable, "p95": nullable, "runs": {"type": "integer"}})}),
+        "series": {"type": "array", "items": _object(
+            {"start": _STRING, **counts, "wall_time_p50_ms": nullable, "wall_time_p95_ms": nullable})},
+        "steps": {"type": "array", "items": _object(
+            {"name": _STRING, "started": {"type": "integer"}, "failed": {"type": "integer"},
+             "failed_attempts": {"type": "integer"}, "retries": {"type": "integer"}})},
+    }, ["workflow", "since", "until", "bucket_ms", "totals", "series", "steps"])
 
 
 def openapi_document() -> dict[str, Any]:
@@ -142,6 +158,16 @@ def openapi_document() -> dict[str, Any]:
             "delete": _operation("workflows-delete-workflow", "Delete Workflow (all instances)",
                                  "Deletes every instance of a workflow.", [_WF],
                                  _object({"status": _STRING, "success": _BOOLEAN}))},
+        "/workflows/{workflow_name}/metrics": {"get": _operation(
+            "pyflow-workflow-metrics", "Workflow Metrics",
+            "pyflow's addition: instances started, succeeded, failed and terminated per time "
+            "bucket, wall time p50/p95, and steps and retries per step name, from the event log.",
+            [_WF, _query_param("since", {"type": "string", "default": "24h"},
+                               "How far back: a duration such as 1h, 24h or 7d (1 minute to "
+                               "31 days)."),
+             _query_param("bucket", {"type": "string"},
+                          "Width of each bucket, a duration (default: chosen by `since`).")],
+            _ref("pyflow_metrics"))},
         "/workflows/{workflow_name}/instances": {
             "get": _operation(
                 "workflows-list-instances", "List Workflow Instances",
@@ -154,7 +180,12 @@ def openapi_document() -> dict[str, Any]:
                  _query_param("date_start", {"type": "string", "format": "date-time"},
                               "Only instances created at or after this time."),
                  _query_param("date_end", {"type": "string", "format": "date-time"},
-                              "Only instances created at or before this time.")],
+                              "Only instances created at or before this time."),
+                 _query_param("id_prefix", {"type": "string", "maxLength": 256},
+                              "pyflow's addition: only instances whose id starts with this."),
+                 _query_param("q", {"type": "string", "maxLength": 256},
+                              "pyflow's addition: only instances whose params, output or error "
+                              "contain this text (ASCII case ignored).")],
                 {"type": "array", "items": _ref("workflows_instance")}, result_info=listing_info),
             "post": _operation(
                 "workflows-create-instance", "Create Workflow Instance",

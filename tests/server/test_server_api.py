@@ -42,6 +42,7 @@ async def test_openapi_document_is_served_at_the_api_root(http: httpx.AsyncClien
     assert document["servers"] == [{"description": "Local Explorer", "url": API}]
     assert set(document["paths"]) == {
         "/workflows", "/workflows/{workflow_name}", "/workflows/{workflow_name}/instances",
+        "/workflows/{workflow_name}/metrics",
         "/workflows/{workflow_name}/instances/batch/delete",
         "/workflows/{workflow_name}/instances/{instance_id}",
         "/workflows/{workflow_name}/instances/{instance_id}/status",
