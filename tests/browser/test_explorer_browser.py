@@ -43,6 +43,8 @@ def settle(api: httpx.Client, instance_id: str, *statuses: str) -> None:
 def screenshot(page: Any, name: str) -> None:
     folder = os.environ.get(SCREENSHOTS)
     if folder:
+        expect(page.locator(".notice")).to_have_count(0, timeout=10_000)
+        page.evaluate("scrollTo(0, 0)")
         Path(folder).mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(Path(folder) / name), full_page=True)
 
@@ -88,7 +90,7 @@ def test_create_an_instance_and_watch_it_fail_an_attempt_and_complete(page: Any,
     params.fill('{"failures": 1, "delay": "2 seconds",')
     expect(dialog.get_by_text(re.compile(r"Invalid JSON\. Line 1, column \d+"))).to_be_visible()
     expect(dialog.get_by_role("button", name="Create instance")).to_be_disabled()
-    params.fill('{"failures": 1, "delay": "2 seconds", "customer": "Ada"}')
+    params.fill('{"failures": 1, "delay": "2 seconds", "nap": "1 second", "customer": "Ada"}')
     expect(dialog.get_by_text("Invalid JSON")).to_have_count(0)
     dialog.get_by_role("button", name="Create instance").click()
     expect(dialog).to_be_hidden()
@@ -194,6 +196,13 @@ def test_filter_by_status_and_search_by_id_and_text(page: Any, shop: DevProcess,
     expect(rows).to_have_count(1)
     expect(rows.first).to_have_attribute("data-id", "alpha-1")
     page.get_by_role("button", name="Clear filters").click()
+    create(api, "waiting-1", {"wait": True})
+    create(api, "paused-1", {"wait": True})
+    settle(api, "paused-1", "waiting")
+    api.patch("/workflows/orders/instances/paused-1/status", json={"status": "pause"})
+    expect(instance_row(page, "paused-1").locator(".badge")).to_have_text("Paused")
+    expect(instance_row(page, "waiting-1").locator(".badge")).to_have_text("Waiting")
+    screenshot(page, "explorer-workflow.png")
     page.get_by_label("Status", exact=True).select_option("errored")
     expect(rows).to_have_count(1)
     expect(rows.first).to_have_attribute("data-id", "gamma-1")
@@ -202,7 +211,6 @@ def test_filter_by_status_and_search_by_id_and_text(page: Any, shop: DevProcess,
     expect(page).to_have_url(re.compile(r"status=complete"))
     expect(page.locator("tbody .badge").first).to_have_text("Complete")
     assert set(page.locator("tbody .badge").all_inner_texts()) == {"Complete"}
-    screenshot(page, "explorer-workflow.png")
 
 
 def test_pages_and_bulk_actions(page: Any, shop: DevProcess, api: httpx.Client) -> None:

@@ -38,6 +38,12 @@ export function timestamp(iso, withMs = false) {
   return withMs ? `${text}.${pad(d.getMilliseconds(), 3)}` : text;
 }
 
+/** Local time of day with milliseconds, "14:13:32.351". */
+export function clockTime(iso) {
+  const d = new Date(iso);
+  return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}`;
+}
+
 /** A value as indented JSON ("null" for undefined). */
 export function pretty(value) {
   return value === undefined ? "null" : JSON.stringify(value, null, 2);

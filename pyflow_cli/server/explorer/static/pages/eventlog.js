@@ -1,6 +1,6 @@
 // The instance's event log as a table: every row the engine wrote, oldest first, live.
 import { html, useId, useState } from "../lib/html.js";
-import { duration, short, timestamp } from "../lib/format.js";
+import { clockTime, duration, short, timestamp } from "../lib/format.js";
 import { EVENT_NAMES } from "../lib/events.js";
 
 const MAX_SHOWN = 2000;
@@ -32,10 +32,10 @@ export function EventLog({ rows }) {
         const open = expanded === row.seq;
         return html`<tr key=${row.seq}>
           <td class="num">${row.seq}</td>
-          <td><time datetime=${iso}>${timestamp(iso, true)}</time></td>
+          <td class="nowrap"><time datetime=${iso} title=${timestamp(iso, true)}>${clockTime(iso)}</time></td>
           <td class="num">${duration(row.timestamp_ms - origin)}</td>
           <td><code>${EVENT_NAMES[row.event] || row.event}</code></td>
-          <td>${row.target || ""}</td>
+          <td class="nowrap">${row.target || ""}</td>
           <td class="details">${details && (open
             ? html`<pre tabindex="0">${JSON.stringify(details, null, 2)}</pre>
                 <button type="button" class="link-button" onClick=${() => setExpanded(null)}>Less</button>`
