@@ -399,7 +399,8 @@ class Store(Protocol):
 
     async def metrics_rows(self, workflow: str, since_ms: float, until_ms: float,
                            bucket_ms: float) -> MetricsRows:
-        """The log rows metrics need, of ``since_ms <= ts < until_ms``, aggregated."""
+        """The log rows metrics need, of ``since_ms <= ts < until_ms``, aggregated; step rows of
+        instances queued or ended in the window, or unfinished."""
         ...
 
     async def read_log(self, iid: int, after_seq: int = 0) -> list[LogEvent]:

@@ -274,24 +274,27 @@ class SqliteStore:
     async def metrics_rows(self, workflow: str, since_ms: float, until_ms: float,
                            bucket_ms: float) -> MetricsRows:
         window = (since_ms, until_ms, workflow)
+        in_window = (f"FROM log l CROSS JOIN instances i ON i.iid = l.iid WHERE {_METRIC_EVENTS} "
+                     "AND l.ts >= ? AND l.ts < ? AND i.workflow = ?")
         buckets = await self._rows(
-            f"SELECT l.event, CAST((l.ts - ?) / ? AS INTEGER), COUNT(*) FROM log l "
-            f"CROSS JOIN instances i ON i.iid = l.iid WHERE {_METRIC_EVENTS} AND l.event IN (0, 2, 3, 4) "
-            "AND l.ts >= ? AND l.ts < ? AND i.workflow = ? GROUP BY 1, 2",
+            f"SELECT l.event, CAST((l.ts - ?) / ? AS INTEGER), COUNT(*) {in_window} GROUP BY 1, 2",
             (since_ms, bucket_ms, *window))
         # Wall time of a run: from its instance's first log row (its WORKFLOW_QUEUED, rewritten
         # by a full restart) to the row that ended it.
         walls = await self._rows(
-            f"SELECT CAST((l.ts - ?) / ? AS INTEGER), l.ts - (SELECT f.ts FROM log f WHERE "
-            f"f.iid = l.iid ORDER BY f.seq LIMIT 1) FROM log l CROSS JOIN instances i ON i.iid = l.iid "
-            f"WHERE {_METRIC_EVENTS} AND l.event IN (2, 3) AND l.ts >= ? AND l.ts < ? "
-            "AND i.workflow = ?", (since_ms, bucket_ms, *window))
+            "SELECT CAST((l.ts - ?) / ? AS INTEGER), l.ts - (SELECT f.ts FROM log f WHERE "
+            f"f.iid = l.iid ORDER BY f.seq LIMIT 1) {in_window} AND l.event IN (2, 3)",
+            (since_ms, bucket_ms, *window))
+        # Steps ran in the window only in instances queued or ended in it, or unfinished now:
+        # their rows are read instance by instance, so step rows need no index of their own.
         steps = await self._rows(
-            f"SELECT l.target, l.event, COUNT(*), SUM(l.event = 12 AND "
-            f"json_extract(l.metadata, '$.retryDelayMs') IS NOT NULL) FROM log l "
-            f"CROSS JOIN instances i ON i.iid = l.iid WHERE {_METRIC_EVENTS} AND l.event IN (5, 7, 12) "
-            "AND l.group_key NOT LIKE 'rollback:%' "
-            "AND l.ts >= ? AND l.ts < ? AND i.workflow = ? GROUP BY 1, 2", window)
+            f"WITH active(iid) AS (SELECT l.iid {in_window} UNION SELECT iid FROM instances "
+            f"WHERE workflow = ? AND status IN ({','.join('?' * len(_ACTIVE_STATUSES))})) "
+            "SELECT s.target, s.event, COUNT(*), SUM(s.event = 12 AND "
+            "json_extract(s.metadata, '$.retryDelayMs') IS NOT NULL) FROM active a "
+            "CROSS JOIN log s ON s.iid = a.iid WHERE s.event IN (5, 7, 12) AND s.ts >= ? "
+            "AND s.ts < ? GROUP BY 1, 2",
+            (*window, workflow, *_ACTIVE_STATUSES, since_ms, until_ms))
         return MetricsRows(
             [(EventType(event), bucket, count) for event, bucket, count in buckets],
             [(bucket, float(wall)) for bucket, wall in walls if wall is not None],
@@ -353,8 +356,9 @@ class SqliteStore:
         return float(value) if value is not None else None
 
 
-_METRIC_EVENTS = "l.event IN (0, 2, 3, 4, 5, 7, 12)"
+_METRIC_EVENTS = "l.event <= 4 AND l.event <> 1"
 """The ``log_metrics`` index's condition, repeated word for word so that SQLite uses the index."""
+_ACTIVE_STATUSES = ("queued", "running", "waiting", "paused", "waitingForPause")
 
 
 def instance_filter(workflow: str, statuses: Sequence[InstanceStatus], created_from_ms: float | None,
