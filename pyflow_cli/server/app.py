@@ -21,14 +21,19 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pyflow_cli.server.api import ExplorerApi
-from pyflow_cli.server.explorer.routes import CDN_CGI, EXPLORER_PATH, cdn_cgi_fallback, explorer_routes
+from pyflow_cli.server.explorer.routes import (
+    CDN_CGI,
+    EXPLORER_PATH,
+    AnyMethod,
+    cdn_cgi_fallback,
+    explorer_routes,
+)
 from pyflow_cli.server.logs import DevLog
 from pyflow_cli.server.openapi import API_PATH
 from pyflow_cli.server.runtime import DevRuntime
 from pyflow_cli.server.security import LocalOnly
 
 SCHEDULED_PATHS = ("/cdn-cgi/handler/scheduled", "/cdn-cgi/local/scheduled", "/cdn-cgi/mf/scheduled")
-_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
 def create_app(runtime: DevRuntime, policy: LocalOnly | None = None,
@@ -58,18 +63,22 @@ def create_app(runtime: DevRuntime, policy: LocalOnly | None = None,
     fallback = cdn_cgi_fallback()
 
     async def every_other_request(scope: Scope, receive: Receive, send: Send) -> None:
-        # Any method and any path no route matched (a path route misses some, e.g. one with a
-        # newline): pyflow's own prefix stays pyflow's; the rest is the Worker's.
-        if scope["type"] == "http" and scope["path"].startswith(CDN_CGI):
+        # Any path no route matched (a path route misses some, e.g. one with a newline):
+        # pyflow's own prefixes stay pyflow's; the rest is the Worker's.
+        path: str = scope["path"]
+        request = Request(scope, receive)
+        if path == API_PATH or path.startswith(API_PATH + "/"):
+            response = await api(request)
+        elif path.startswith(CDN_CGI):
             await fallback.handle(scope, receive, send)
             return
-        response = await runtime.worker.fetch(Request(scope, receive))
+        else:
+            response = await runtime.worker.fetch(request)
         await response(scope, receive, send)
 
     routes = explorer_routes(lambda: runtime.service, runtime.live, policy)
-    routes += [Route(path, local_api, methods=_METHODS)
-               for path in (API_PATH, API_PATH + "/{rest:path}")]
-    routes += [Route(path, scheduled, methods=_METHODS) for path in SCHEDULED_PATHS]
+    routes += [Route(path, AnyMethod(local_api)) for path in (API_PATH, API_PATH + "/{rest:path}")]
+    routes += [Route(path, AnyMethod(scheduled)) for path in SCHEDULED_PATHS]
     routes.append(fallback)
     app = Starlette(routes=routes, middleware=[Middleware(AccessLog, log=log)])
     app.router.default = every_other_request

@@ -21,6 +21,9 @@ ROUTES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("workflows/{workflow}/instances/{instance_id}/log", ("GET",)),
     ("workflows/{workflow}/instances/{instance_id}/status", ("PATCH",)),
     ("workflows/{workflow}/instances/{instance_id}/events/{event_type}", ("POST",)),
+    # Served by the explorer's routes (server/explorer/routes.py); listed for their 405s.
+    ("workflows/{workflow}/metrics", ("GET",)),
+    ("stream", ("GET",)),
 )
 
 

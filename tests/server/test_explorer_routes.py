@@ -73,7 +73,8 @@ async def test_every_page_path_serves_the_page_and_others_are_404(http: httpx.As
 async def test_unknown_cdn_cgi_paths_are_404_and_never_reach_the_worker(
         http: httpx.AsyncClient, project_root: Path) -> None:
     for method, path in [("GET", "/cdn-cgi/nope"), ("POST", "/cdn-cgi/local/other"),
-                         ("GET", "/cdn-cgi/"), ("DELETE", "/cdn-cgi/local/explorer/static/app.js")]:
+                         ("GET", "/cdn-cgi/"), ("DELETE", "/cdn-cgi/local/explorer/static/app.js"),
+                         ("TRACE", "/cdn-cgi/x"), ("GET", "/cdn-cgi/a%0Ab")]:
         response = await http.request(method, path)
         assert response.status_code in (404, 405), (method, path, response.status_code)
         assert "hello from" not in response.text
@@ -233,6 +234,13 @@ async def test_metrics_refuse_bad_windows_and_unknown_workflows(http: httpx.Asyn
     unknown = await http.get(f"{API}/workflows/nope/metrics")
     assert unknown.status_code == 404
     assert unknown.json()["errors"][0]["message"] == "Workflow 'nope' not found."
+
+
+async def test_the_explorers_api_routes_answer_other_methods_with_405(http: httpx.AsyncClient) -> None:
+    for path in (f"{API}/workflows/steps/metrics", f"{API}/stream"):
+        response = await http.post(path, json={})
+        assert response.status_code == 405, path
+        assert response.headers["allow"] == "GET, HEAD"
 
 
 async def test_stream_needs_a_known_workflow(http: httpx.AsyncClient) -> None:

@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
+from starlette.types import Receive, Scope, Send
 
 from pyflow_cli.engine.errors import InvalidInputError, NotFoundError
 from pyflow_cli.server.api import FAILED, NOT_FOUND, UNHANDLED, failure, success
@@ -116,12 +117,23 @@ def explorer_routes(service: Callable[[], WorkflowService], hub: LiveHub,
     return routes
 
 
-def cdn_cgi_fallback() -> BaseRoute:
+class AnyMethod:
+    """An endpoint as an ASGI app, so that its route takes every method (``TRACE`` included)
+    and the endpoint answers each itself."""
+
+    def __init__(self, endpoint: Endpoint) -> None:
+        self.endpoint = endpoint
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = await self.endpoint(Request(scope, receive))
+        await response(scope, receive, send)
+
+
+def cdn_cgi_fallback() -> Route:
     """The last ``/cdn-cgi/`` route: whatever pyflow does not serve there is a 404."""
 
     async def not_found(request: Request) -> Response:
         return PlainTextResponse(f"No pyflow route for {request.url.path}. Paths under /cdn-cgi/ "
                                  "belong to pyflow and never reach your Worker.", status_code=404)
 
-    return Route("/cdn-cgi/{path:path}", not_found,
-                 methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
+    return Route(CDN_CGI + "{path:path}", AnyMethod(not_found))
