@@ -66,7 +66,8 @@ export function Timeline({ details, now, onPick }) {
   if (rows.length === 0) return html`<p class="empty">No steps yet.</p>`;
   return html`<div class="timeline">
     <div class="tl-row tl-axis" aria-hidden="true"><span class="tl-name"></span>
-      <span class="tl-track">${ticks(span).map((t) => html`<span key=${t} class="tl-tick" style=${{ left: `${x(origin + t)}%` }}>
+      <span class="tl-track">${ticks(span).map((t) => html`<span key=${t}
+        class=${`tl-tick${x(origin + t) > 85 ? " tl-tick-end" : ""}`} style=${{ left: `${x(origin + t)}%` }}>
         +${duration(t)}</span>`)}</span></div>
     <ol class="tl-rows">${rows.map(({ index, step, bars }) => {
       const { base, count } = splitStepName(step.name);
