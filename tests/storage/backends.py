@@ -135,6 +135,11 @@ class SqliteFactory(StoreFactory):
             for row in rows:
                 conn.execute(f"INSERT INTO {table} ({', '.join(row)}) "
                              f"VALUES ({', '.join('?' * len(row))})", tuple(row.values()))
+                if "iid" in row:
+                    # As in a real database: an iid in any table was handed out to an instance
+                    # once (where iids come from a sequence, schema v3 on, it has gone past it).
+                    conn.execute("UPDATE sqlite_sequence SET seq = MAX(seq, ?) "
+                                 "WHERE name = 'instances'", (row["iid"],))
 
     def read_rows(self, location: str, table: str, columns: Sequence[str]) -> list[tuple[Any, ...]]:
         with contextlib.closing(self._connect(location)) as conn:
