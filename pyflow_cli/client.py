@@ -296,7 +296,7 @@ class DevClient:
     async def send_event(self, workflow: str, instance_id: str, event_type: str,
                          payload: Any = None) -> None:
         resolved = await self._id(workflow, instance_id)
-        content = b"" if payload is None else serde.encode(payload).encode()
+        content = b"" if payload is None else serde.encode_both(payload)[1].encode()
         await self._call("POST", f"{self._instance(workflow, resolved)}/events/{quote(event_type, safe='')}",
                          workflow=workflow, instance_id=resolved, content=content,
                          headers={"content-type": "application/json"})

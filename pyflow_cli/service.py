@@ -148,8 +148,9 @@ class WorkflowService:
             instance_id = str(uuid.uuid4())
         elif not is_valid_instance_id(instance_id):
             raise InvalidInstanceIdError(instance_id)
-        new = NewInstance(workflow, instance_id, self._params_json(params, instance_id),
-                          self.clock.now_ms(), int(trigger), info.version_id)
+        stored, shown = self._params_json(params, instance_id)
+        new = NewInstance(workflow, instance_id, stored, self.clock.now_ms(), int(trigger),
+                          info.version_id, shown)
         [iid] = await self._insert(workflow, [new])
         if iid is None:
             raise DuplicateInstanceError(instance_id)
@@ -192,9 +193,9 @@ class WorkflowService:
                                       "message": "workflows.api.error.instance.duplicate_in_batch"})
                 continue
             seen.add(instance_id)
-            params_json = self._params_json(item.get("params"), instance_id)
-            news.append(NewInstance(workflow, instance_id, params_json, now, int(trigger),
-                                    info.version_id))
+            stored, shown = self._params_json(item.get("params"), instance_id)
+            news.append(NewInstance(workflow, instance_id, stored, now, int(trigger),
+                                    info.version_id, shown))
             positions.append(index)
         for index, new, iid in zip(positions, news, await self._insert(workflow, news), strict=True):
             if iid is None:
@@ -206,9 +207,10 @@ class WorkflowService:
         return result
 
     @staticmethod
-    def _params_json(params: Any, instance_id: str) -> str:
+    def _params_json(params: Any, instance_id: str) -> tuple[str, str]:
+        """The params as stored, and as the log shows them."""
         try:
-            encoded = serde.encode({} if params is None else params)
+            encoded, shown = serde.encode_both({} if params is None else params)
         except serde.NotSerialisableError as exc:
             raise InvalidInputError(f'Params of instance "{instance_id}" cannot be stored: {exc}.'
                                     ) from exc
@@ -217,7 +219,7 @@ class WorkflowService:
             raise InvalidInputError(
                 f'Params of instance "{instance_id}" are {format_size(size)}, over the 1 MiB '
                 "limit. Pass a reference to the data instead.")
-        return encoded
+        return encoded, shown
 
     # -- reading -----------------------------------------------------------------------------------
     async def get(self, workflow: str, instance_id: str) -> InstanceRecord:
@@ -512,7 +514,7 @@ class WorkflowService:
                               change: Change, now: float) -> None:
         if from_step is None:
             change.wipe_all = True
-            params = serde.decode(record.params_json)
+            params = serde.shown(record.params_json)
             change.logs(NewLogEvent(EventType.WORKFLOW_QUEUED, now,
                                     metadata={"params": params, "trigger": {"source": 0}}),
                         NewLogEvent(EventType.WORKFLOW_START, now))

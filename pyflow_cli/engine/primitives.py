@@ -324,7 +324,7 @@ async def _store_result(life: Lifetime, key: StepKey, attempt: int, value: Any,
                         config: ResolvedConfig, change: Change) -> Any:
     """Add the attempt's success to ``change``, commit it, and return the value as stored."""
     try:
-        encoded = serde.encode(value)
+        encoded, shown = serde.encode_both(value)
     except serde.NotSerialisableError as exc:
         life.write_soon(change)
         await _fatal_step(life, key, attempt, config,
@@ -348,7 +348,8 @@ async def _store_result(life: Lifetime, key: StepKey, attempt: int, value: Any,
         change.log.append(NewLogEvent(key.events.success, now, key.cache_key, key.target,
                                       metadata_json="{" + rollback[1:] + "}"))
     else:
-        shown = '"[REDACTED]"' if config.sensitive_output else encoded
+        if config.sensitive_output:
+            shown = '"[REDACTED]"'
         change.log.append(NewLogEvent(key.events.success, now, key.cache_key, key.target,
                                       metadata_json='{"result":' + shown + rollback + "}"))
     change.add_step(StepWrite(key.cache_key, "do", key.target, state="done", value_json=encoded,
@@ -641,22 +642,26 @@ async def wait_for_event(life: Lifetime, name: str, event_type: str, timeout: ob
         event = await _await_waiter(life, waiter)
     if event is None:
         return await _time_out(life, key, timeout_ms)
-    stored = {"payload": serde.decode(event.payload_json), "type": event.type,
-              "timestamp": iso_ms(event.timestamp_ms)}
+    timestamp = iso_ms(event.timestamp_ms)
+    shown = {"payload": serde.shown(event.payload_json), "type": event.type, "timestamp": timestamp}
+    # The stored payload keeps its tagged values (a datetime stays a datetime); the log row
+    # shows them as JSON.
+    value_json = (f'{{"payload":{event.payload_json},' if event.payload_json is not None else "{"
+                  ) + f'"type":{serde.encode_plain(event.type)},"timestamp":"{timestamp}"}}'
     if event.payload_json is None:
-        del stored["payload"]
+        del shown["payload"]
     change = life.change()
-    change.log.append(life.log(EventType.WAIT_COMPLETE, key.cache_key, key.target, **stored))
+    change.log.append(life.log(EventType.WAIT_COMPLETE, key.cache_key, key.target, **shown))
     change.steps.append(StepWrite(key.cache_key, "wait", key.target, state="done",
-                                  value_json=serde.encode_plain(stored)))
+                                  value_json=value_json))
     change.consume_events.append((event.seq, key.cache_key))
     change.clear_timers.append((key.cache_key, "timeout"))
     await life.write(change)
     if life.ended:
         raise asyncio.CancelledError
     life.history.steps[key.cache_key] = StepRecord(key.cache_key, "wait", key.target, "done",
-                                                   serde.encode_plain(stored), None, None, 0, False)
-    return _event_result(serde.attrify(stored))
+                                                   value_json, None, None, 0, False)
+    return _event_result(serde.decode(value_json))
 
 
 async def _time_out(life: Lifetime, key: StepKey, timeout_ms: float) -> Any:

@@ -104,12 +104,12 @@ async def run_lifetime(life: Lifetime, env: Env, run_task_holder: list[asyncio.T
 
 async def _record_success(life: Lifetime, result: Any) -> None:
     try:
-        encoded = serde.encode(result)
+        encoded, shown = serde.encode_both(result)
     except serde.NotSerialisableError as exc:
         await _fail(life, {"name": "WorkflowFatalError",
                            "message": f"The value returned from run() is not serialisable: {exc}"})
         return
-    metadata = {} if result is None else {"result": serde.decode(encoded)}
+    metadata = {} if result is None else {"result": serde.parse_shown(shown)}
     change = _finish(life, InstanceStatus.COMPLETE)
     change.log.append(life.log(EventType.WORKFLOW_SUCCESS, **metadata))
     change.instance = _finished_update(InstanceStatus.COMPLETE, output_json=encoded)

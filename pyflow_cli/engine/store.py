@@ -239,6 +239,7 @@ class NewInstance:
     created_ms: float
     trigger: int
     version_id: str | None
+    shown_params_json: str | None = None  # as the log shows the params, if not params_json
 
 
 @dataclass(frozen=True)

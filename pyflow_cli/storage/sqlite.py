@@ -149,7 +149,8 @@ class SqliteStore:
                     (new.workflow, new.id, new.created_ms, new.params_json, new.version_id,
                      new.trigger, new.created_ms, owner, expires))
                 iid = cursor.lastrowid
-                _queued_rows(conn, iid, new.created_ms, new.params_json, new.trigger)
+                _queued_rows(conn, iid, new.created_ms, new.shown_params_json or new.params_json,
+                             new.trigger)
                 created.append(iid)
             return created
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
-from pyflow_cli.engine import serde
 from pyflow_cli.engine.durations import InvalidDurationError, parse_duration_ms
 from pyflow_cli.engine.keys import KeyCounter, split_target
 from pyflow_cli.engine.limits import is_addressable_id, is_valid_instance_id, is_valid_step_name
@@ -105,22 +104,6 @@ def test_addressable_ids_and_step_names() -> None:
     assert not is_addressable_id("x" * 272)
     assert is_valid_step_name("x" * 256) and not is_valid_step_name("x" * 257)
     assert not is_valid_step_name("bad\nname")
-
-
-def test_values_round_trip_as_json_with_attribute_access() -> None:
-    moment = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
-    value = serde.decode(serde.encode({"a": [1, 2.5, None, True], "when": moment, "raw": b"hi",
-                                       "tags": {"x"}}))
-    assert value.a == [1, 2.5, None, True]
-    assert value.when == "2026-01-02T03:04:05+00:00"
-    assert value.raw == "aGk="
-    assert value.tags == ["x"]
-
-
-@pytest.mark.parametrize("bad", [(1, 2), bytearray(b"x"), object(), len, {1: "x"}, float("inf")])
-def test_unstorable_values_are_named(bad: object) -> None:
-    with pytest.raises(serde.NotSerialisableError, match="not serialisable"):
-        serde.encode({"v": bad})
 
 
 def test_status_names_and_validation_message() -> None:
