@@ -80,6 +80,10 @@ class WorkflowEvent(JsonDict):
         return event
 
 
+IMPLICIT_DEPENDENCIES_DATE = "2026-02-25"
+"""From this compatibility date on, Python ``step.do`` infers step dependencies by default."""
+IMPLICIT_DEPENDENCIES_FLAG = "python_workflows_implicit_dependencies"
+
 EnvFactory = Callable[[], Mapping[str, Any]]
 RunCoroutine = Coroutine[Any, Any, Any]
 

@@ -139,6 +139,15 @@ class NonRetryableError(Exception):
         super().__init__(message)
         if name is not None:
             self.name = name
+            self.recorded_name = name
+
+
+def error_name(error: BaseException) -> str:
+    """The name an error is recorded under: its class name (SPEC A7) — never an attribute that
+    happens to be called ``name`` (``AttributeError.name`` is the missing attribute). Only errors
+    that stand for another error set ``recorded_name``."""
+    recorded = error.__dict__.get("recorded_name")
+    return recorded if isinstance(recorded, str) else type(error).__name__
 
 
 class NonRetryableDelayError(Exception):

@@ -124,6 +124,9 @@ class Lifetime:
     max_inbox_seq: int = 0
     retried: dict[str, bool] = field(default_factory=dict)  # steps given a retry timer this lifetime
     wake_at: float = 0.0  # set when hibernating: the earliest deadline of the pending waits
+    # Errors raised into run() by a failed step, by id (held, so that an id is not reused): an
+    # error escaping run() that came from a step is reported differently from one run() raised.
+    errors_from_steps: dict[int, BaseException] = field(default_factory=dict)
     _quiet_check_scheduled: bool = False
     _held: Change | None = None
 
@@ -196,6 +199,14 @@ class Lifetime:
         if row is not None:
             change.log.append(self.log(row))
         return change
+
+    def from_step(self, error: BaseException) -> BaseException:
+        """Remember ``error`` as raised into ``run()`` by a failed step; returns it."""
+        self.errors_from_steps[id(error)] = error
+        return error
+
+    def came_from_step(self, error: BaseException) -> bool:
+        return self.errors_from_steps.get(id(error)) is error
 
     # -- step bodies and waits ---------------------------------------------------------------------
     def step_started(self, change: Change) -> None:

@@ -23,6 +23,7 @@ from pyflow_cli.engine.errors import (
     WorkflowFatalError,
     WorkflowInternalError,
     WorkflowTimeoutError,
+    error_name,
 )
 from pyflow_cli.engine.events import EventType
 from pyflow_cli.engine.keys import StepKey
@@ -104,7 +105,7 @@ async def do_step(life: Lifetime, name: str, body: StepBody,
     if record is not None and record.state == "failed":
         if rollback is not None:
             _register_rollback(life, key, record.attempts, _resolved(config, record))
-        raise rebuild_error(life, serde.decode(record.error_json))
+        raise life.from_step(rebuild_error(life, serde.decode(record.error_json)))
     if life.replay_only:  # re-registering rollbacks: nothing new runs
         if rollback is not None:
             _register_rollback(life, key, record.attempts if record else 1,
@@ -397,16 +398,15 @@ def _clear_retry_timer(life: Lifetime, key: StepKey, change: Change) -> None:
 def is_non_retryable(error: BaseException) -> bool:
     """Recognised by class name or by a message starting with the name, as in the reference."""
     return (type(error).__name__ == "NonRetryableError"
-            or getattr(error, "name", None) == "NonRetryableError"
+            or error_name(error) == "NonRetryableError"
             or str(error).startswith("NonRetryableError"))
 
 
 def error_json(error: BaseException) -> dict[str, Any]:
     """``{name, message}`` of an exception, with where its class lives (to rebuild it on replay)."""
     cls = type(error)
-    name = getattr(error, "name", None)
-    return {"name": name if isinstance(name, str) else cls.__name__, "message": str(error),
-            "module": cls.__module__, "qualname": cls.__qualname__}
+    return {"name": error_name(error), "message": str(error), "module": cls.__module__,
+            "qualname": cls.__qualname__}
 
 
 async def _log_failure(life: Lifetime, key: StepKey, config: ResolvedConfig, attempt: int,
@@ -457,7 +457,7 @@ async def _log_failure(life: Lifetime, key: StepKey, config: ResolvedConfig, att
         attempt, False)
     if life.rollback_specs:
         _register_rollback(life, key, attempt, config)
-    raise error
+    raise life.from_step(error)
 
 
 def _failure_metadata(life: Lifetime, key: StepKey) -> dict[str, Any]:
@@ -528,6 +528,7 @@ class StepError(Exception):
     def __init__(self, name: str, message: str) -> None:
         super().__init__(message)
         self.name = name
+        self.recorded_name = name
 
 
 # -- waits ------------------------------------------------------------------------------------------

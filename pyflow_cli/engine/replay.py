@@ -15,6 +15,7 @@ from typing import Any
 
 from pyflow_cli.engine import serde
 from pyflow_cli.engine.entrypoint import Env, ExecutionContext, WorkflowEvent
+from pyflow_cli.engine.errors import error_name
 from pyflow_cli.engine.events import EventType
 from pyflow_cli.engine.lifetime import EndReason, Lifetime, StateNotWritten
 from pyflow_cli.engine.primitives import FatalStepFailure, is_non_retryable
@@ -125,12 +126,14 @@ async def _record_failure(life: Lifetime, error: BaseException) -> None:
         if life.definition.preserve_non_retryable_message:
             message = str(error).removeprefix("NonRetryableError:").lstrip()
             await _fail(life, {"name": "NonRetryableError", "message": message})
-        else:
+        elif life.came_from_step(error):
             await _fail(life, {"name": "WorkflowFatalError", "message": UNHANDLED_NON_RETRYABLE})
+        else:
+            # Raised by run() itself: the reference reports the generic text and loses the
+            # reason; pyflow keeps it (docs/compatibility.md).
+            await _fail(life, {"message": str(error), "name": error_name(error)})
     else:
-        name = getattr(error, "name", None)
-        await _fail(life, {"message": str(error),
-                           "name": name if isinstance(name, str) else type(error).__name__})
+        await _fail(life, {"message": str(error), "name": error_name(error)})
 
 
 async def _fail(life: Lifetime, error: dict[str, Any]) -> None:

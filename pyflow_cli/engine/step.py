@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from pyflow_cli.engine import primitives
+from pyflow_cli.engine.entrypoint import IMPLICIT_DEPENDENCIES_DATE, IMPLICIT_DEPENDENCIES_FLAG
 from pyflow_cli.engine.errors import WorkflowFatalError
 from pyflow_cli.engine.lifetime import Lifetime, RollbackSpec
 from pyflow_cli.engine.retry import CONFIG_DOCS, InvalidStepConfig, validate_config
@@ -60,6 +61,11 @@ class DecoratedStep:
 
 
 _CTX = object()  # marks the position of the ctx parameter in a dependency plan
+LEGACY_NEEDS_NAME = (
+    "@step.do needs a step name here: this project runs step.do in legacy mode, where the name "
+    'comes first (@step.do("my step", depends=[...])). Name the step, or turn on implicit '
+    f'dependencies: set compatibility_date = "{IMPLICIT_DEPENDENCIES_DATE}" or later, or add '
+    f'"{IMPLICIT_DEPENDENCIES_FLAG}" to compatibility_flags.')
 
 
 class WorkflowStep:
@@ -84,9 +90,11 @@ class WorkflowStep:
             return self._do_implicit(*args, **kwargs)
         return self._do_legacy(*args, **kwargs)
 
-    def _do_legacy(self, name: str, depends: Sequence[Any] | None = None,
+    def _do_legacy(self, name: str | None = None, depends: Sequence[Any] | None = None,
                    concurrent: bool = False, config: Mapping[str, Any] | None = None,
                    **rollback: Any) -> Callable[[StepFunction], DecoratedStep]:
+        if name is None or callable(name):
+            raise TypeError(LEGACY_NEEDS_NAME)
         return self._decorator(name, depends, concurrent, config, rollback)
 
     def _do_implicit(self, name: str | StepFunction | None = None, *, concurrent: bool = False,

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 
+from pyflow_cli.engine.entrypoint import IMPLICIT_DEPENDENCIES_DATE, IMPLICIT_DEPENDENCIES_FLAG
 from pyflow_cli.engine.errors import ConfigError, NotFoundError
 from pyflow_cli.project import dotenv, jsonc, resources
 from pyflow_cli.project.fields import ENV_KEYS, TOP_LEVEL_KEYS, Fields, join, show
@@ -27,8 +28,6 @@ CONFIG_FILE_NAMES = ("wrangler.json", "wrangler.jsonc", "wrangler.toml")
 
 DEFAULT_STEP_LIMIT = 10_000
 MAX_STEP_LIMIT = 25_000
-IMPLICIT_DEPENDENCIES_DATE = "2026-02-25"
-"""From this compatibility date on, Python ``step.do`` infers step dependencies by default."""
 
 WORKFLOW_NAME_RULE = (
     "Workflow names must be 1-64 characters long, start with a letter, number, or underscore, "
@@ -161,7 +160,7 @@ def implicit_step_dependencies(compatibility_date: str | None, flags: Sequence[s
 
     Cloudflare switches the default by compatibility date; either flag pins the mode.
     """
-    if "python_workflows_implicit_dependencies" in flags:
+    if IMPLICIT_DEPENDENCIES_FLAG in flags:
         return True
     if "no_python_workflows_implicit_dependencies" in flags or compatibility_date is None:
         return False
