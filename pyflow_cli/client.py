@@ -281,7 +281,8 @@ class DevClient:
         body = await self._call("GET", f"{self._instance(workflow, resolved)}/log", workflow=workflow,
                                 instance_id=resolved, params={"after_seq": str(after_seq)})
         return [LogEvent(int(r["seq"]), float(r["timestamp_ms"]), EventType(int(r["event"])),
-                         r.get("group_key"), r.get("target"), serde.attrify(r.get("metadata") or {}))
+                         r.get("group_key"), r.get("target"), serde.attrify(r.get("metadata") or {}),
+                         r.get("traceback"))
                 for r in body["result"]]
 
     async def engine_attached(self) -> bool:

@@ -46,9 +46,11 @@ def instance_details(record: InstanceRecord, log: Sequence[LogEvent],
     """The instance details shape of the local API and ``describe --json`` (SPEC §5.1).
 
     pyflow adds ``versionId``, ``trigger`` and ``success`` (SPEC A11), which the reference's
-    remote API has and its local one lacks, and, from the pending ``timers``, when an unfinished
+    remote API has and its local one lacks; from the pending ``timers``, when an unfinished
     sleep wakes (``wakeAt``) and when a failed step's next attempt starts (``retryAt``): the
-    times the engine will act, after pauses and under a time scale.
+    times the engine will act, after pauses and under a time scale; and ``traceback`` (the user's
+    frames of the instance's error, ``engine/tracebacks``) here and on each failed attempt that
+    has one.
     """
     queued = _first(log, EventType.WORKFLOW_QUEUED)
     start = _first(log, EventType.WORKFLOW_START)
@@ -59,7 +61,7 @@ def instance_details(record: InstanceRecord, log: Sequence[LogEvent],
     due = {(t.cache_key, t.kind): t.due_ms for t in timers}
     steps = _steps(log, due)
     finished = record.status.is_terminal
-    return {
+    details = {
         "status": record.status.value,
         "params": queued.metadata.get("params") if queued else None,
         "queued": iso_ms(queued.timestamp_ms) if queued else None,
@@ -74,6 +76,9 @@ def instance_details(record: InstanceRecord, log: Sequence[LogEvent],
         "success": (record.status.value == "complete") if finished else None,
         "created_on": iso_ms(record.created_ms),
     }
+    if failure is not None and failure.traceback is not None:
+        details["traceback"] = failure.traceback
+    return details
 
 
 def _steps(log: Sequence[LogEvent], due: Mapping[tuple[str, str], float]
@@ -147,6 +152,8 @@ def _do_step(name: str | None, rows: list[LogEvent]) -> dict[str, Any]:
                 attempt["error"] = row.metadata.get("error")
                 if "retryDelayMs" in row.metadata:
                     attempt["retryDelayMs"] = row.metadata["retryDelayMs"]
+                if row.traceback is not None:
+                    attempt["traceback"] = row.traceback
     view: dict[str, Any] = {
         "name": name,
         "start": iso_ms((start or rows[0]).timestamp_ms),

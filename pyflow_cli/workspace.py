@@ -16,6 +16,7 @@ from pyflow_cli.engine.entrypoint import Env, WorkflowDefinition, WorkflowEntryp
 from pyflow_cli.engine.lifetime import EngineOptions
 from pyflow_cli.engine.worker import Engine
 from pyflow_cli.project.config import ProjectConfig, implicit_step_dependencies
+from pyflow_cli.project.imports import source_dirs
 from pyflow_cli.project.loader import LoadedModule, load_user_module, resolve_class
 from pyflow_cli.service import WorkflowInfo, WorkflowService
 from pyflow_cli.storage.health import QUICK_CHECK_BUDGET_S
@@ -39,6 +40,7 @@ def definitions(project: ProjectConfig, loaded: LoadedModule) -> dict[str, Workf
     """Resolve every ``[[workflows]]`` class in the loaded entry module."""
     implicit = implicit_step_dependencies(project.compatibility_date, project.compatibility_flags)
     preserve = PRESERVE_NON_RETRYABLE_FLAG in project.compatibility_flags
+    roots = tuple(str(d) for d in source_dirs(project.root, project.main))
     result: dict[str, WorkflowDefinition] = {}
     for w in project.workflows:
         cls = resolve_class(loaded, w.class_name, WorkflowEntrypoint, project.config_path.name,
@@ -47,7 +49,7 @@ def definitions(project: ProjectConfig, loaded: LoadedModule) -> dict[str, Workf
             name=w.name, cls=cls, binding=w.binding, class_name=w.class_name,
             script_name=w.script_name or project.name, step_limit=w.step_limit,
             implicit_dependencies=implicit, preserve_non_retryable_message=preserve,
-            version_id=loaded.version_id)
+            version_id=loaded.version_id, source_roots=roots)
     return result
 
 

@@ -101,3 +101,6 @@ class WorkflowDefinition:
     implicit_dependencies: bool = False
     preserve_non_retryable_message: bool = False
     version_id: str | None = None
+    # The project's source directories: tracebacks keep frames under them, shown relative to
+    # them. Empty: every frame outside pyflow, the standard library and installed packages.
+    source_roots: tuple[str, ...] = ()

@@ -83,3 +83,4 @@ class LogEvent:
     group_key: str | None
     target: str | None
     metadata: dict[str, Any]
+    traceback: dict[str, Any] | None = None  # the user's frames, on a failure (engine/tracebacks)

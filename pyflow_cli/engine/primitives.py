@@ -15,7 +15,7 @@ from collections.abc import Callable, Coroutine, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from pyflow_cli.engine import serde
+from pyflow_cli.engine import serde, tracebacks
 from pyflow_cli.engine.clock import iso_ms
 from pyflow_cli.engine.durations import InvalidDurationError, js_number, parse_duration_ms
 from pyflow_cli.engine.errors import (
@@ -433,7 +433,8 @@ async def _log_failure(life: Lifetime, key: StepKey, config: ResolvedConfig, att
     metadata: dict[str, Any] = {"attempt": attempt, "error": shown}
     if retry_ms is not None:
         metadata["retryDelayMs"] = js_number(retry_ms)
-    change.log.append(life.log(key.events.attempt_failure, key.cache_key, key.target, **metadata))
+    row = life.log(key.events.attempt_failure, key.cache_key, key.target, **metadata)
+    change.log.append(row._replace(traceback=user_traceback(life, error)))
     if retry_ms is not None:
         due = life.now() + life.scaled(retry_ms)
         change.steps.append(StepWrite(key.cache_key, "do", key.target, attempts=attempt,
@@ -458,6 +459,15 @@ async def _log_failure(life: Lifetime, key: StepKey, config: ResolvedConfig, att
     if life.rollback_specs:
         _register_rollback(life, key, attempt, config)
     raise life.from_step(error)
+
+
+def user_traceback(life: Lifetime, error: BaseException) -> dict[str, Any] | None:
+    """The user's frames of ``error`` (or of what caused it: a failing delay function)."""
+    roots = life.definition.source_roots
+    found = tracebacks.capture(error, roots)
+    if found is None and error.__cause__ is not None:
+        found = tracebacks.capture(error.__cause__, roots)
+    return found
 
 
 def _failure_metadata(life: Lifetime, key: StepKey) -> dict[str, Any]:

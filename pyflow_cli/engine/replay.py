@@ -18,7 +18,7 @@ from pyflow_cli.engine.entrypoint import Env, ExecutionContext, WorkflowEvent
 from pyflow_cli.engine.errors import error_name
 from pyflow_cli.engine.events import EventType
 from pyflow_cli.engine.lifetime import EndReason, Lifetime, StateNotWritten
-from pyflow_cli.engine.primitives import FatalStepFailure, is_non_retryable
+from pyflow_cli.engine.primitives import FatalStepFailure, is_non_retryable, user_traceback
 from pyflow_cli.engine.rollback import run_rollbacks
 from pyflow_cli.engine.status import InstanceStatus
 from pyflow_cli.engine.step import WorkflowStep
@@ -118,27 +118,30 @@ async def _record_success(life: Lifetime, result: Any) -> None:
 
 
 async def _record_failure(life: Lifetime, error: BaseException) -> None:
+    trace = user_traceback(life, error)
     if life.fatal_error is not None:
-        await _fail(life, life.fatal_error)
+        await _fail(life, life.fatal_error, trace)
     elif isinstance(error, FatalStepFailure):
-        await _fail(life, {"name": "WorkflowFatalError", "message": str(error)})
+        await _fail(life, {"name": "WorkflowFatalError", "message": str(error)}, trace)
     elif is_non_retryable(error):
         if life.definition.preserve_non_retryable_message:
             message = str(error).removeprefix("NonRetryableError:").lstrip()
-            await _fail(life, {"name": "NonRetryableError", "message": message})
+            await _fail(life, {"name": "NonRetryableError", "message": message}, trace)
         elif life.came_from_step(error):
-            await _fail(life, {"name": "WorkflowFatalError", "message": UNHANDLED_NON_RETRYABLE})
+            await _fail(life, {"name": "WorkflowFatalError", "message": UNHANDLED_NON_RETRYABLE},
+                        trace)
         else:
             # Raised by run() itself: the reference reports the generic text and loses the
             # reason; pyflow keeps it (docs/compatibility.md).
-            await _fail(life, {"message": str(error), "name": error_name(error)})
+            await _fail(life, {"message": str(error), "name": error_name(error)}, trace)
     else:
-        await _fail(life, {"message": str(error), "name": error_name(error)})
+        await _fail(life, {"message": str(error), "name": error_name(error)}, trace)
 
 
-async def _fail(life: Lifetime, error: dict[str, Any]) -> None:
+async def _fail(life: Lifetime, error: dict[str, Any],
+                trace: dict[str, Any] | None = None) -> None:
     change = _finish(life, InstanceStatus.ERRORED)
-    change.log.append(life.log(EventType.WORKFLOW_FAILURE, error=error))
+    change.log.append(life.log(EventType.WORKFLOW_FAILURE, error=error)._replace(traceback=trace))
     change.instance = _finished_update(InstanceStatus.ERRORED,
                                        error_json=serde.encode_plain(error))
     await life.write(change)

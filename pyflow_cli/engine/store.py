@@ -105,11 +105,17 @@ class NewLogEvent(NamedTuple):
     target: str | None = None
     metadata: Mapping[str, Any] = MappingProxyType({})
     metadata_json: str | None = None  # already-encoded metadata (spares encoding it again)
+    # A failure's user traceback (engine/tracebacks), stored beside the row and never in its
+    # metadata, whose shape is the reference's.
+    traceback: Mapping[str, Any] | None = None
 
     def encoded_metadata(self) -> str:
         if self.metadata_json is not None:
             return self.metadata_json
         return encode_plain(dict(self.metadata)) if self.metadata else "{}"
+
+    def encoded_traceback(self) -> str | None:
+        return encode_plain(dict(self.traceback)) if self.traceback is not None else None
 
 
 class StepWrite(NamedTuple):

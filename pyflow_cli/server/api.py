@@ -31,7 +31,7 @@ from pyflow_cli.engine.errors import (
     PyflowError,
     WorkflowError,
 )
-from pyflow_cli.engine.events import TriggerSource
+from pyflow_cli.engine.events import LogEvent, TriggerSource
 from pyflow_cli.server import routes
 from pyflow_cli.server.openapi import API_PATH, openapi_document
 from pyflow_cli.server.security import (
@@ -283,9 +283,7 @@ class ExplorerApi:
         await self._existing(workflow, instance_id)
         record = await self.service.get(workflow, instance_id)
         rows = await self.service.store.read_log(record.iid, int(after))
-        return success([{"seq": r.seq, "timestamp_ms": r.timestamp_ms, "event": int(r.event),
-                         "group_key": r.group_key, "target": r.target, "metadata": r.metadata}
-                        for r in rows])
+        return success([_log_row(r) for r in rows])
 
     async def change_status(self, request: Request, workflow: str, instance_id: str) -> Response:
         change = parse_status_body(await self._json(request, required=True))
@@ -377,6 +375,14 @@ class ExplorerApi:
             return json.loads(raw, parse_constant=_reject_constant)
         except (ValueError, UnicodeDecodeError) as exc:
             raise ApiError(400, FAILED, "Invalid JSON request body") from exc
+
+
+def _log_row(row: LogEvent) -> dict[str, Any]:
+    item = {"seq": row.seq, "timestamp_ms": row.timestamp_ms, "event": int(row.event),
+            "group_key": row.group_key, "target": row.target, "metadata": row.metadata}
+    if row.traceback is not None:
+        item["traceback"] = row.traceback
+    return item
 
 
 def _reject_constant(name: str) -> Any:

@@ -104,11 +104,25 @@ def _schemas() -> dict[str, Any]:
             {"status": status_enum, "params": {}, "queued": _NULLABLE_STRING,
              "start": _NULLABLE_STRING, "end": _NULLABLE_STRING, "output": {},
              "error": {**_object({"name": _STRING, "message": _STRING}), "nullable": True},
-             "steps": {"type": "array", "items": {"type": "object"}}, "step_count": _NUMBER,
+             "steps": {"type": "array", "items": {"type": "object"}, "description": (
+                 "Each step; a failed attempt (`attempts[].error`) may carry pyflow's "
+                 "`traceback` beside its error.")},
+             "step_count": _NUMBER,
              "versionId": _NULLABLE_STRING, "trigger": _object({"source": _STRING}),
-             "success": {"type": "boolean", "nullable": True}, "created_on": _STRING},
+             "success": {"type": "boolean", "nullable": True}, "created_on": _STRING,
+             "traceback": {"allOf": [_ref("pyflow_traceback")], "description": (
+                 "pyflow's addition: the user's frames of the instance's error, when it has any.")}},
             ["status", "steps"]),
         "pyflow_metrics": _metrics_schema(),
+        "pyflow_traceback": {**_object(
+            {"frames": {"type": "array", "items": _object(
+                {"file": _STRING, "line": {"type": "integer"}, "function": _STRING,
+                 "source": _STRING}, ["file", "line", "function", "source"])},
+             "omitted": {"type": "integer", "description": "Earlier frames left out."},
+             "text": {"type": "string", "description": "The compact text form, for terminals."}},
+            ["frames", "omitted", "text"]),
+            "description": "The frames of the user's code in a failure's traceback, innermost "
+                           "last (pyflow's addition)."},
     }
 
 
@@ -215,7 +229,7 @@ def openapi_document() -> dict[str, Any]:
             {"type": "array", "items": _object(
                 {"seq": {"type": "integer"}, "timestamp_ms": _NUMBER, "event": {"type": "integer"},
                  "group_key": _NULLABLE_STRING, "target": _NULLABLE_STRING,
-                 "metadata": {"type": "object"}})})},
+                 "metadata": {"type": "object"}, "traceback": _ref("pyflow_traceback")})})},
         "/workflows/{workflow_name}/instances/{instance_id}/status": {"patch": _operation(
             "wor-change-status-workflow-instance", "Change Workflow Instance Status",
             "Pauses, resumes, terminates or restarts a workflow instance.", [_WF, _ID],

@@ -164,6 +164,11 @@ END;
 -- at every insert into the log.
 CREATE INDEX log_metrics ON log (ts) WHERE event <= 4 AND event <> 1;
 """),
+    (5, "tracebacks", """
+-- The user's traceback of a failed attempt or instance, beside its log row: the row's metadata
+-- keeps the reference's shape.
+ALTER TABLE log ADD COLUMN traceback TEXT;
+"""),
 )
 
 LATEST_VERSION = MIGRATIONS[-1][0]

@@ -16,7 +16,7 @@ import aiosqlite
 
 from pyflow_cli.engine.errors import StorageError
 from pyflow_cli.engine.events import EventType, LogEvent
-from pyflow_cli.engine.serde import decode
+from pyflow_cli.engine.serde import parse_shown
 from pyflow_cli.engine.status import InstanceStatus
 from pyflow_cli.engine.store import (
     UNSET,
@@ -303,10 +303,12 @@ class SqliteStore:
              for target, event, count, retries in steps])
 
     async def read_log(self, iid: int, after_seq: int = 0) -> list[LogEvent]:
-        rows = self._point_rows("SELECT seq, ts, event, group_key, target, metadata FROM log "
-                                "WHERE iid = ? AND seq > ? ORDER BY seq", (iid, after_seq))
-        return [LogEvent(seq, ts, EventType(event), key, target, decode(meta))
-                for seq, ts, event, key, target, meta in rows]
+        rows = self._point_rows("SELECT seq, ts, event, group_key, target, metadata, traceback "
+                                "FROM log WHERE iid = ? AND seq > ? ORDER BY seq", (iid, after_seq))
+        # Log rows hold JSON as shown (serde's display form): nothing in them is restored.
+        return [LogEvent(seq, ts, EventType(event), key, target, parse_shown(meta),
+                         parse_shown(trace) if trace is not None else None)
+                for seq, ts, event, key, target, meta, trace in rows]
 
     async def read_timers(self, iid: int) -> list[TimerRecord]:
         rows = self._point_rows("SELECT cache_key, kind, due_ms FROM timers WHERE iid = ?", (iid,))
@@ -533,9 +535,10 @@ def _write_timers(conn: sqlite3.Connection, changes: list[Change]) -> None:
 def _insert_log(conn: sqlite3.Connection, rows: list[tuple[int, NewLogEvent]]) -> None:
     if rows:
         conn.executemany(
-            "INSERT INTO log (iid, ts, event, group_key, target, metadata) VALUES (?, ?, ?, ?, ?, ?)",
-            [(iid, e.timestamp_ms, int(e.event), e.group_key, e.target, e.encoded_metadata())
-             for iid, e in rows])
+            "INSERT INTO log (iid, ts, event, group_key, target, metadata, traceback) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(iid, e.timestamp_ms, int(e.event), e.group_key, e.target, e.encoded_metadata(),
+              e.encoded_traceback()) for iid, e in rows])
 
 
 def _upsert_steps(conn: sqlite3.Connection, rows: list[tuple[int, StepWrite]]) -> None:

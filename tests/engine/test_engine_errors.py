@@ -3,6 +3,7 @@ message outside a step, and the legacy-mode name-less ``@step.do()``."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -149,3 +150,82 @@ async def test_nameless_step_in_legacy_mode_says_how_to_enable_implicit_dependen
                                   "legacy mode")
         assert 'compatibility_date = "2026-02-25" or later' in message
         assert '"python_workflows_implicit_dependencies" to compatibility_flags' in message
+
+
+# -- tracebacks ----------------------------------------------------------------------------------
+
+
+def _raising_line(function: Any) -> int:
+    """The line of a one-statement helper above (the line after its ``def``)."""
+    return int(function.__code__.co_firstlineno) + 1
+
+
+@pytest.mark.parametrize("kind", list(FAILURES))
+async def test_every_failed_attempt_keeps_the_users_traceback(make_env: EnvFactory, kind: str,
+                                                              hibernation: bool) -> None:
+    failing, _ = FAILURES[kind]
+
+    class Flow(WorkflowEntrypoint):
+        async def run(self, event: Any, step: Any) -> Any:
+            await step.do("s", failing, config={"retries": {"limit": 1, "delay": "1 minute"}})
+
+    async with make_env({"wf": Flow}, force_hibernate=hibernation) as env:
+        instance_id = await env.service.create("wf")
+        record = await env.run_until_done("wf", instance_id)
+        details = await env.service.describe("wf", instance_id)
+        log = await env.store.read_log(record.iid)
+
+    attempts = details["steps"][0]["attempts"]
+    for attempt in attempts:
+        frames = attempt["traceback"]["frames"]
+        assert frames[-1] == {"file": __file__, "line": _raising_line(failing),
+                              "function": failing.__name__,
+                              "source": frames[-1]["source"]}
+        assert frames[-1]["source"]  # the line's text, as recorded
+        assert all("pyflow_cli" not in frame["file"] for frame in frames)
+        assert attempt["traceback"]["text"].endswith(f"{kind}: {attempt['error']['message']}")
+        assert f"{__file__}:{_raising_line(failing)} in {failing.__name__}" in (
+            attempt["traceback"]["text"])
+    # The instance's error has one too: run()'s frame, and (resident) the step's below it.
+    instance_frames = details["traceback"]["frames"]
+    assert any(frame["function"] == "run" for frame in instance_frames)
+    # Log rows keep the reference's metadata; the traceback sits beside them.
+    failures = [row for row in log if row.event.name == "ATTEMPT_FAILURE"]
+    assert all(set(row.metadata) <= {"attempt", "error", "retryDelayMs"} for row in failures)
+    assert all(row.traceback is not None for row in failures)
+
+
+async def test_engine_made_errors_have_no_traceback(make_env: EnvFactory) -> None:
+    class Flow(WorkflowEntrypoint):
+        async def run(self, event: Any, step: Any) -> Any:
+            async def slow() -> None:
+                await asyncio.sleep(3600)
+            try:
+                await step.do("slow", slow, config={"retries": {"limit": 0, "delay": 0}, "timeout": 5})
+            except Exception:
+                return "timed out"
+            return "finished"
+
+    details = await describe(make_env, Flow)
+    attempt = details["steps"][0]["attempts"][0]
+    assert attempt["error"]["name"] == "WorkflowTimeoutError"
+    assert "traceback" not in attempt
+    assert "traceback" not in details
+
+
+async def test_tracebacks_are_bounded(make_env: EnvFactory) -> None:
+    def deep(n: int) -> Any:
+        if n == 0:
+            raise ValueError("bottom " + "x" * 5000)
+        return deep(n - 1)
+
+    class Flow(WorkflowEntrypoint):
+        async def run(self, event: Any, step: Any) -> Any:
+            await step.do("deep", lambda: deep(40), config={"retries": {"limit": 0, "delay": 0}})
+
+    details = await describe(make_env, Flow)
+    trace = details["steps"][0]["attempts"][0]["traceback"]
+    assert len(trace["frames"]) == 20
+    assert trace["omitted"] == 22  # the lambda and 41 calls of deep, less the 20 kept
+    assert trace["text"].startswith("... 22 earlier frames not shown\n")
+    assert len(trace["text"]) < 20 * 400 + 1200
