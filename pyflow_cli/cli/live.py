@@ -20,7 +20,7 @@ from pyflow_cli.cli.formats import status_text
 from pyflow_cli.cli.invocation import Invocation
 from pyflow_cli.cli.live_lines import step_line
 from pyflow_cli.cli.render import doc_text
-from pyflow_cli.cli.screens import log_json, log_line
+from pyflow_cli.cli.screens import log_json, log_lines
 
 TERMINAL = frozenset({"complete", "errored", "terminated"})
 QUIET_STATUSES = frozenset({"running", "waiting"})  # flip often; the step lines tell the story
@@ -91,7 +91,8 @@ async def print_log(inv: Invocation, backend: Backend, workflow: str, instance_i
             if as_json:
                 inv.ui.json_line(log_json(row))
             else:
-                inv.ui.print(log_line(row, inv.tz))
+                for text in log_lines(row, inv.tz):
+                    inv.ui.print(text)
         if not follow_log or status in TERMINAL:
             return
         await asyncio.sleep(inv.state.runtime.poll_s)

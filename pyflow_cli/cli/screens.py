@@ -28,6 +28,7 @@ from pyflow_cli.engine.clock import iso_ms
 from pyflow_cli.engine.durations import InvalidDurationError, parse_duration_ms
 from pyflow_cli.engine.events import LogEvent, TriggerSource
 from pyflow_cli.engine.retry import delay_for
+from pyflow_cli.engine.tracebacks import text_of
 
 ERROR_STYLE = "red"
 LOG_VALUE_LIMIT = 120
@@ -119,6 +120,9 @@ def instance_details(workflow: str, details: Mapping[str, Any], now_ms: float, t
     if details.get("error") is not None:
         fields.append(Field("Error", error_text(details["error"]), ERROR_STYLE))
     doc = labelled(fields)
+    if details.get("traceback"):
+        doc.append(line("Traceback (your code):", LABEL_STYLE))
+        doc += traceback_doc(details["traceback"], 2)
     doc.append(line("Steps:", LABEL_STYLE))
     for step in details.get("steps", []):
         doc.append([])
@@ -144,7 +148,42 @@ def _step(step: Mapping[str, Any], now_ms: float, tz: tzinfo | None, step_output
     if kind == "step" and step.get("attempts"):
         doc += table([_attempt(a, now_ms, tz) for a in step["attempts"]], max_width,
                      {"Error": ERROR_STYLE}, flexible=("Error",))
+        doc += _attempt_tracebacks(step["attempts"])
     return doc
+
+
+def _attempt_tracebacks(attempts: Sequence[Mapping[str, Any]]) -> Doc:
+    """The tracebacks of the failed attempts below their table; consecutive attempts that
+    failed in the same frames share one (``attempts 1–3``)."""
+    groups: list[tuple[list[int], Mapping[str, Any]]] = []
+    for number, attempt in enumerate(attempts, start=1):
+        trace = attempt.get("traceback")
+        if not trace:
+            continue
+        if groups and groups[-1][0][-1] == number - 1 and groups[-1][1]["frames"] == trace["frames"]:
+            groups[-1][0].append(number)
+        else:
+            groups.append(([number], trace))
+    doc: Doc = []
+    for numbers, trace in groups:
+        which = (f"attempt {numbers[0]}" if len(numbers) == 1
+                 else f"attempts {numbers[0]}–{numbers[-1]}")
+        doc.append(line(f"  Traceback of {which} (your code):", LABEL_STYLE))
+        doc += traceback_doc(trace, 4)
+    return doc
+
+
+def traceback_doc(trace: Mapping[str, Any], indent: int) -> Doc:
+    """A stored traceback's frames (``file:line in function`` and the source line), indented."""
+    return [line(text, "dim" if text.startswith(" " * (indent + 4)) else "")
+            for text in traceback_lines(trace, indent)]
+
+
+def traceback_lines(trace: Mapping[str, Any], indent: int) -> list[str]:
+    """The frames of a stored traceback as text lines, without the error's own line (the views
+    show the error already)."""
+    text = text_of(trace.get("frames") or [], int(trace.get("omitted") or 0))
+    return [" " * indent + part for part in text.split("\n")] if text else []
 
 
 def _attempt(attempt: Mapping[str, Any], now_ms: float, tz: tzinfo | None) -> dict[str, str]:
@@ -225,7 +264,18 @@ def log_line(row: LogEvent, tz: tzinfo | None) -> str:
     return f"{when}  {row.event.name:<26}  {row.target or '-'}  {meta}".rstrip()
 
 
+def log_lines(row: LogEvent, tz: tzinfo | None) -> list[str]:
+    """``log_line``, and below a failure the frames of its traceback (the user's code)."""
+    lines = [log_line(row, tz)]
+    if row.traceback:
+        lines += traceback_lines(row.traceback, 4)
+    return lines
+
+
 def log_json(row: LogEvent) -> dict[str, Any]:
-    """One log row as ``logs --json`` prints it."""
-    return {"seq": row.seq, "timestamp": iso_ms(row.timestamp_ms), "event": row.event.name,
+    """One log row as ``logs --json`` prints it (with ``traceback`` on failures that have one)."""
+    item = {"seq": row.seq, "timestamp": iso_ms(row.timestamp_ms), "event": row.event.name,
             "groupKey": row.group_key, "target": row.target, "metadata": row.metadata}
+    if row.traceback is not None:
+        item["traceback"] = row.traceback
+    return item

@@ -9,13 +9,14 @@ push live updates to the explorer, without the engine knowing about either.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from pyflow_cli.engine.events import EventType, TriggerSource
 from pyflow_cli.engine.store import Change, InstanceRecord, NewInstance, NewLogEvent
+from pyflow_cli.engine.tracebacks import text_of
 from pyflow_cli.server.logs import DevLog
 from pyflow_cli.storage.sqlite import SqliteStore
 
@@ -113,10 +114,15 @@ class InstanceLog:
                          f"{_steps(row.metadata.get('totalSteps'))})")
             if event is EventType.WORKFLOW_QUEUED:
                 self._started.discard(iid)
+            if row.traceback is not None:
+                text += "\n" + _frames(row.traceback)
             self.log.info(text)
             return
         step = _step_line(row)
-        if step is not None:
+        if step is not None and row.traceback is not None:
+            # A failure of the user's code: one block at the default level, frames below.
+            self.log.warn(f"{name}: {step}\n{_frames(row.traceback)}")
+        elif step is not None:
             self.log.debug(f"{name}: {step}")
 
 
@@ -133,6 +139,10 @@ def _step_line(row: NewLogEvent) -> str | None:
         return f'step "{target}" failed'
     if event is EventType.ROLLBACK_STEP_SUCCESS:
         return f'rollback of "{target}" done'
+    if event is EventType.ROLLBACK_ATTEMPT_FAILURE:
+        error = meta.get("error") or {}
+        return (f'rollback of "{target}" attempt {meta.get("attempt")} failed: '
+                f"{error.get('name', 'Error')}: {error.get('message', '')}")
     if event is EventType.ROLLBACK_STEP_FAILURE:
         error = meta.get("error")
         reason = f": {error.get('name')}: {error.get('message')}" if isinstance(error, dict) else ""
@@ -152,6 +162,12 @@ def _step_line(row: NewLogEvent) -> str | None:
     if event is EventType.WAIT_TIMED_OUT:
         return f'⌛ wait "{target}" timed out'
     return None
+
+
+def _frames(trace: Mapping[str, Any]) -> str:
+    """A stored traceback's frames, indented under the line they belong to."""
+    text = text_of(trace.get("frames") or [], int(trace.get("omitted") or 0))
+    return "\n".join("    " + part for part in text.split("\n"))
 
 
 def _steps(count: object) -> str:

@@ -59,6 +59,9 @@ Steps:
 ├───────────────────────┼───────────────────────┼───────────┼────────────┼──────────────────────┤
 │ 1/1/2026, 12:01:15 AM │ 1/1/2026, 12:01:15 AM │ 0 seconds │ ✅ Success │                      │
 └───────────────────────┴───────────────────────┴───────────┴────────────┴──────────────────────┘
+  Traceback of attempts 1–2 (your code):
+    src/entry.py:19 in flaky
+        raise RuntimeError(f"boom {ctx.attempt}")
 
   Name:      approval-1
   Type:      👀 Waiting for event
@@ -140,8 +143,18 @@ Start:          1/1/2026, 12:00:00 AM
 End:            1/1/2026, 12:00:01 AM
 Duration:       1 second
 Error:          ValueError: no luck
+Traceback (your code):
+  src/entry.py:35 in run
+      await explode()
+  src/entry.py:33 in explode
+      raise ValueError("no luck")
 """
     assert "  Success:   ❌ No\n" in result.stdout
+    assert result.stdout.endswith("""\
+  Traceback of attempts 1–2 (your code):
+    src/entry.py:33 in explode
+        raise ValueError("no luck")
+""")
 
 
 def test_step_output_can_be_hidden_or_truncated(project: Project) -> None:

@@ -61,13 +61,21 @@ def test_logs_print_the_event_log(project: Project) -> None:
     lines = result.stdout.splitlines()
     assert lines[0] == ('2026-01-01 00:00:00.000  WORKFLOW_QUEUED             -  params={"user":"ada"} '
                         'trigger=api')
-    assert ('2026-01-01 00:01:00.000  ATTEMPT_FAILURE             flaky-1  attempt=1 '
-            'error={"name":"RuntimeError","message":"boom 1"} retryDelayMs=5000') in lines
+    failure = lines.index('2026-01-01 00:01:00.000  ATTEMPT_FAILURE             flaky-1  attempt=1 '
+                          'error={"name":"RuntimeError","message":"boom 1"} retryDelayMs=5000')
+    # the failed attempt's traceback (the user's frames) follows its line
+    assert lines[failure + 1:failure + 3] == ["    src/entry.py:19 in flaky",
+                                              '        raise RuntimeError(f"boom {ctx.attempt}")']
     assert lines[-1].startswith("2026-01-01 00:01:15.000  WORKFLOW_SUCCESS")
     events = [json.loads(line) for line in
               project.cli("workflows", "instances", "logs", "demo", "latest", "--json").stdout.splitlines()]
     assert events[0]["event"] == "WORKFLOW_QUEUED" and events[0]["timestamp"] == "2026-01-01T00:00:00.000Z"
-    assert len(events) == len(lines)
+    assert len(events) == len([line for line in lines if not line.startswith(" ")])
+    traced = [event for event in events if "traceback" in event]
+    assert [event["metadata"]["attempt"] for event in traced] == [1, 2]
+    assert traced[0]["traceback"]["frames"] == [{
+        "file": "src/entry.py", "line": 19, "function": "flaky",
+        "source": 'raise RuntimeError(f"boom {ctx.attempt}")'}]
 
 
 def test_logs_follow_of_a_finished_instance_prints_all_and_returns(project: Project) -> None:
