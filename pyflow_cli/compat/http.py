@@ -106,6 +106,15 @@ class Headers:
         """Removes ``name`` entirely; removing a name that is absent is not an error."""
         self._values.pop(_header_key(name), None)
 
+    def has(self, name: str) -> bool:
+        """Whether ``name`` is present (the JavaScript spelling of ``name in headers``)."""
+        return name in self
+
+    @classmethod
+    def new(cls, init: HeadersInit | None = None) -> Headers:
+        """``js.Headers.new(...)``: how Pyodide code constructs the JavaScript class."""
+        return cls(init)
+
     def __repr__(self) -> str:
         return f"Headers({self.items()!r})"
 
@@ -290,6 +299,15 @@ class Request(_Message):
             raise TypeError("Request with a GET or HEAD method cannot have a body.")
         super().__init__(request_headers, content)
 
+    @classmethod
+    def new(cls, input: Request | str, init: Mapping[str, Any] | None = None,
+            **options: Any) -> Request:
+        """``js.Request.new(url, {"method": ..., "headers": ..., "body": ...})``: the JavaScript
+        constructor as Pyodide code calls it (options may also be keywords)."""
+        given = {**(init or {}), **options}
+        return cls(input, method=given.get("method"), headers=given.get("headers"),
+                   body=given.get("body"))
+
     @property
     def url(self) -> str:
         """The absolute URL, normalised as the runtime shows it (``https://a.example/``)."""
@@ -374,6 +392,25 @@ class Response(_Message):
         super().__init__(response_headers, encoded)
         self._status = code
         self._status_text = status_text
+
+    @classmethod
+    def new(cls, body: BodyInit = None, init: Mapping[str, Any] | None = None,
+            **options: Any) -> Response:
+        """``js.Response.new(body, {"status": ..., "statusText": ..., "headers": ...})``: the
+        JavaScript constructor as Pyodide code calls it (options may also be keywords)."""
+        given = {**(init or {}), **options}
+        return cls(body, given.get("status"), given.get("statusText", ""), given.get("headers"))
+
+    @classmethod
+    def received(cls, status: int, status_text: str, headers: Headers,
+                 body: builtins.bytes | None) -> Self:
+        """A response that came over the network (outbound ``fetch``): any status a server
+        sends, kept as it is; no body for statuses that have none."""
+        response = cls.__new__(cls)
+        _Message.__init__(response, headers, None if status in _NULL_BODY_STATUSES else body)
+        response._status = status
+        response._status_text = status_text
+        return response
 
     @property
     def status(self) -> int:

@@ -5,17 +5,20 @@ makes ``import workers`` resolve here (see ``pyflow_cli.project.loader``).
 """
 
 from pyflow_cli.compat import workflows
+from pyflow_cli.compat.fetch import FetchResponse, fetch
 from pyflow_cli.compat.http import Headers, Request, Response
 from pyflow_cli.engine.entrypoint import ExecutionContext, WorkerEntrypoint, WorkflowEntrypoint
 from pyflow_cli.engine.errors import NonRetryableError
 
 __all__ = [
     "ExecutionContext",
+    "FetchResponse",
     "Headers",
     "NonRetryableError",
     "Request",
     "Response",
     "WorkerEntrypoint",
     "WorkflowEntrypoint",
+    "fetch",
     "workflows",
 ]

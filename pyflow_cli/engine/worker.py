@@ -26,6 +26,7 @@ from pyflow_cli.engine.lifetime import EndReason, EngineOptions, Lifetime, State
 from pyflow_cli.engine.processes import process_alive
 from pyflow_cli.engine.replay import record_end, replay_for_rollbacks, run_lifetime
 from pyflow_cli.engine.rollback import TERMINATED, Terminated, run_rollbacks
+from pyflow_cli.engine.running import context_for, for_instance
 from pyflow_cli.engine.status import InstanceStatus
 from pyflow_cli.engine.store import (
     Change,
@@ -156,18 +157,23 @@ class Engine:
                        record.workflow, record.id, record.workflow)
             return
         try:
-            history = await self.store.load_history(record.iid)
-            # Counted as running throughout: its rollback steps change no status.
-            life = Lifetime(record, definition, history, self.store, self.clock, self.options,
-                            lambda _: None, status=InstanceStatus.RUNNING)
-            if ended is not None and ended.rollbacks:
-                life.rollback_specs, life.rollbacks = ended.rollback_specs, ended.rollbacks
-            else:
-                await replay_for_rollbacks(life, self.env_factory())
-            await run_rollbacks(life, Terminated(TERMINATED["message"]))
+            with for_instance(record.workflow, record.id):
+                await self._roll_back(record, definition, ended)
         except (Exception, StateNotWritten) as failure:
             _log.error("pyflow: the rollback of %s/%s stopped (%s: %s); terminating it anyway",
                        record.workflow, record.id, type(failure).__name__, failure)
+
+    async def _roll_back(self, record: InstanceRecord, definition: WorkflowDefinition,
+                         ended: Lifetime | None) -> None:
+        history = await self.store.load_history(record.iid)
+        # Counted as running throughout: its rollback steps change no status.
+        life = Lifetime(record, definition, history, self.store, self.clock, self.options,
+                        lambda _: None, status=InstanceStatus.RUNNING)
+        if ended is not None and ended.rollbacks:
+            life.rollback_specs, life.rollbacks = ended.rollback_specs, ended.rollbacks
+        else:
+            await replay_for_rollbacks(life, self.env_factory())
+        await run_rollbacks(life, Terminated(TERMINATED["message"]))
 
     def deliver(self, iid: int, event: InboxEvent) -> None:
         life = self.lifetime(iid)
@@ -210,7 +216,8 @@ class Engine:
     def _launch(self, record: InstanceRecord, history: History) -> None:
         definition = self.workflows[record.workflow]
         holder: list[asyncio.Task[Any]] = []
-        task = asyncio.create_task(self._run(record, holder), name=f"pyflow-instance-{record.id}")
+        task = asyncio.create_task(self._run(record, holder), name=f"pyflow-instance-{record.id}",
+                                   context=context_for(record.workflow, record.id))
         life = Lifetime(record, definition, history, self.store, self.clock, self.options,
                         self._on_end, status=record.status)
         life.max_inbox_seq = max((e.seq for e in history.inbox), default=0)

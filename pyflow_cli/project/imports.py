@@ -21,6 +21,10 @@ _SKIPPED_DIRS = frozenset({"__pycache__", "node_modules", "site-packages", "dist
 _COMPAT_MODULES = {
     "workers": "pyflow_cli.compat.workers",
     "workers.workflows": "pyflow_cli.compat.workflows",
+    "js": "pyflow_cli.compat.js",
+    "pyodide": "pyflow_cli.compat.pyodide",
+    "pyodide.ffi": "pyflow_cli.compat.pyodide_ffi",
+    "pyodide.http": "pyflow_cli.compat.pyodide_http",
 }
 
 
@@ -42,19 +46,21 @@ def version_id(dirs: Sequence[Path]) -> str:
 
 
 def install_workers_alias() -> None:
-    """Make ``import workers`` / ``workers.workflows`` resolve to pyflow's compat modules.
+    """Make ``import workers`` / ``workers.workflows``, ``js`` and ``pyodide`` (``.ffi``,
+    ``.http``) resolve to pyflow's compat modules.
 
-    The alias stays installed after loading: user code may import ``workers`` lazily inside a
-    function that runs much later. It replaces any real ``workers`` package for this process;
-    that package only works inside Cloudflare's runtime, and one process cannot hold both, so in
-    a process running pyflow the compat modules win. Nothing on disk is touched.
+    The alias stays installed after loading: user code may import them lazily inside a function
+    that runs much later. It replaces any real ``workers`` or ``pyodide`` package for this
+    process; those only work inside Cloudflare's runtime (Pyodide), and one process cannot hold
+    both, so in a process running pyflow the compat modules win. Nothing on disk is touched.
     """
     for alias, target in _COMPAT_MODULES.items():
         sys.modules[alias] = importlib.import_module(target)
-    workers = sys.modules["workers"]
-    if not hasattr(workers, "workflows"):
-        # `import workers.workflows` finds both in sys.modules and then reads the attribute.
-        workers.workflows = sys.modules["workers.workflows"]  # type: ignore[attr-defined]
+    for alias in _COMPAT_MODULES:
+        parent, _, child = alias.rpartition(".")
+        if parent:
+            # `import a.b` finds both in sys.modules and then reads the attribute b of a.
+            setattr(sys.modules[parent], child, sys.modules[alias])
 
 
 def prepare_imports(dirs: Sequence[Path], main: Path) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from pyflow_cli.compat import output
 from pyflow_cli.engine.events import TriggerSource
 from pyflow_cli.engine.lifetime import EngineOptions
 from pyflow_cli.engine.worker import Engine
@@ -88,6 +89,8 @@ class DevRuntime:
                                          loaded=loaded)
         worker = WorkerRunner(handlers, workspace.env, log, source_dirs(project.root, project.main),
                               loaded.main_path)
+        # console.log and outbound fetch lines of user code go to this dev log.
+        output.set_sink(lambda level, text: getattr(log, level)(text))
         return cls(workspace, worker, log, live)
 
     # -- hot reload ---------------------------------------------------------------------------------
@@ -182,6 +185,7 @@ class DevRuntime:
         self.live.close()
         await self.crons.stop()
         await self.workspace.close(grace_s)
+        output.set_sink(None)
 
 
 def _schedules(project: ProjectConfig) -> tuple[tuple[str, tuple[str, ...]], ...]:
