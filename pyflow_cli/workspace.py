@@ -18,6 +18,7 @@ from pyflow_cli.engine.worker import Engine
 from pyflow_cli.project.config import ProjectConfig, implicit_step_dependencies
 from pyflow_cli.project.imports import source_dirs
 from pyflow_cli.project.loader import LoadedModule, load_user_module, resolve_class
+from pyflow_cli.project.unemulated import stand_ins
 from pyflow_cli.service import WorkflowInfo, WorkflowService
 from pyflow_cli.storage.health import QUICK_CHECK_BUDGET_S
 from pyflow_cli.storage.sqlite import SqliteStore
@@ -56,8 +57,10 @@ def definitions(project: ProjectConfig, loaded: LoadedModule) -> dict[str, Workf
 def project_env(project: ProjectConfig, service: WorkflowService,
                 bindings: LocalBindings | None = None) -> Env:
     """``self.env`` of a project's code: its ``[vars]``, its secrets, a binding per workflow and
-    (given ``bindings``) its KV namespaces, R2 buckets and D1 databases."""
-    values: dict[str, Any] = {**project.vars, **project.secrets}
+    (given ``bindings``) its KV namespaces, R2 buckets and D1 databases; stand-ins for the
+    bindings pyflow does not emulate."""
+    values: dict[str, Any] = {**stand_ins(project.unemulated), **project.vars,
+                              **project.secrets}
     for workflow in project.workflows:
         values[workflow.binding] = WorkflowBinding(service, workflow.name)
     if bindings is not None:

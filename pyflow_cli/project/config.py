@@ -22,6 +22,7 @@ from pyflow_cli.engine.errors import ConfigError, NotFoundError
 from pyflow_cli.project import dotenv, jsonc, resources
 from pyflow_cli.project.fields import ENV_KEYS, TOP_LEVEL_KEYS, Fields, join, show
 from pyflow_cli.project.resources import D1DatabaseConfig, KvNamespaceConfig, R2BucketConfig
+from pyflow_cli.project.unemulated import UnemulatedBinding, unemulated_bindings
 
 CONFIG_FILE_NAMES = ("wrangler.json", "wrangler.jsonc", "wrangler.toml")
 """Config file names, in the order they are looked for (wrangler's order)."""
@@ -72,6 +73,7 @@ class ProjectConfig:
     kv_namespaces: tuple[KvNamespaceConfig, ...] = ()
     r2_buckets: tuple[R2BucketConfig, ...] = ()
     d1_databases: tuple[D1DatabaseConfig, ...] = ()
+    unemulated: tuple[UnemulatedBinding, ...] = ()  # bindings pyflow cannot serve (AI, Queues...)
 
     def workflow(self, name: str) -> WorkflowConfig:
         """The workflow called ``name``; NotFoundError listing the defined ones otherwise."""
@@ -152,6 +154,7 @@ def load_project(cwd: Path, config_path: Path | None = None, env: str | None = N
         kv_namespaces=storage.kv,
         r2_buckets=storage.r2,
         d1_databases=storage.d1,
+        unemulated=unemulated_bindings(lambda key: layers.get(key, inherited=False), path.name),
     )
 
 

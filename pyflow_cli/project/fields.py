@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterable, Mapping
 
 from pyflow_cli.engine.errors import ConfigError
+from pyflow_cli.project.unemulated import SECTION_KEYS
 
 TOP_LEVEL_KEYS = frozenset(
     {
@@ -24,7 +25,7 @@ TOP_LEVEL_KEYS = frozenset(
         "tail_consumers", "python_modules", "find_additional_modules", "base_dir",
         "preserve_file_names", "$schema",
     }
-)  # fmt: skip
+) | SECTION_KEYS  # fmt: skip
 # Wrangler only reads these at the top level; inside [env.<name>] they are mistakes.
 TOP_LEVEL_ONLY_KEYS = frozenset({"env", "$schema", "send_metrics", "dev", "keep_vars"})
 ENV_KEYS = TOP_LEVEL_KEYS - TOP_LEVEL_ONLY_KEYS

@@ -6,6 +6,7 @@ import json
 from importlib import metadata
 from pathlib import Path
 
+from pyflow_cli.project import unemulated
 from pyflow_cli.project.config import ProjectConfig
 
 _MAX_VALUE = 60
@@ -43,6 +44,7 @@ def banner_lines(project: ProjectConfig, state: Path, time_scale: float = 1.0) -
         lines += bindings
     else:
         lines.append("No bindings found.")
+    lines += unemulated.banner_lines(project.unemulated)
     crons = [f'  - "{c}": scheduled handler' for c in project.crons]
     crons += [f'  - "{c}": workflow {w.name}' for w in project.workflows for c in w.schedules]
     if crons:
