@@ -19,6 +19,7 @@ from types import TracebackType
 from typing import Any
 
 from pyflow_cli.bindings.local import LocalBindings
+from pyflow_cli.compat import fetch
 from pyflow_cli.engine.clock import ManualClock
 from pyflow_cli.engine.entrypoint import Env, WorkflowDefinition, WorkflowEntrypoint
 from pyflow_cli.engine.lifetime import EngineOptions
@@ -113,6 +114,11 @@ class WorkflowTestEnv:
     def _make_env(self) -> Env:
         return Env(self._env(self.service) if self._env is not None else {})
 
+    def worker_env(self) -> Env:
+        """``self.env`` as the project's code sees it — workflow bindings, ``[vars]``, secrets —
+        for calling a Worker's handlers in a test: ``Default(ExecutionContext(), env.worker_env())``."""
+        return self._make_env()
+
     async def __aenter__(self) -> WorkflowTestEnv:
         await self.store.open()
         await self.engine.start()
@@ -129,14 +135,15 @@ class WorkflowTestEnv:
 
     async def settle(self) -> None:
         """Let everything that can run without time passing run: returns once the store has seen
-        no write for a few loop turns (a step body awaiting something outside counts as idle)."""
+        no write for a few loop turns and no outbound ``fetch`` waits for its answer (any other
+        step body awaiting something outside counts as idle)."""
         writer = self.store._writer
         stable = 0
         last = -1
         while stable < 3:
             await asyncio.sleep(0.002)
             ops = writer.operations
-            stable = stable + 1 if ops == last and writer.idle else 0
+            stable = stable + 1 if ops == last and writer.idle and fetch.in_flight() == 0 else 0
             last = ops
 
     async def advance(self) -> bool:

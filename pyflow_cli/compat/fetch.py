@@ -11,6 +11,7 @@ raises). Every request is a ``debug`` line in the dev log.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Mapping
 from http import HTTPMethod
@@ -23,6 +24,13 @@ from pyflow_cli.engine.serde import JsonDict
 
 TIMEOUT_S = 300.0  # no answer within five minutes ends the request
 _REDIRECT_MODES = ("follow", "manual", "error")
+_in_flight = 0
+
+
+def in_flight() -> int:
+    """How many outbound requests are waiting for their answer right now (a test clock must
+    not skip ahead past a step's timeout while real I/O is under way)."""
+    return _in_flight
 
 
 class FetchError(OSError, JsException):
@@ -87,9 +95,16 @@ def _request(resource: Any, given: Mapping[str, Any]) -> Request:
 async def _send(request: Request, redirect: str) -> FetchResponse:
     import httpx  # only code that fetches pays for the import
 
+    global _in_flight
+    # Yield once before httpx runs. The engine starts a step body eagerly, in the task that
+    # called step.do, and carries it on in a task of its own at its first suspension; httpx's
+    # cancel scopes (anyio) must be entered and left in one task, so all of httpx's work must
+    # come after that hand-over.
+    await asyncio.sleep(0)
     method = str(request.method)
     started = time.perf_counter()
     body = await request.bytes() if request.body is not None else None
+    _in_flight += 1
     try:
         async with httpx.AsyncClient(follow_redirects=redirect == "follow",
                                      timeout=TIMEOUT_S) as client:
@@ -99,6 +114,8 @@ async def _send(request: Request, redirect: str) -> FetchResponse:
         reason = str(exc) or type(exc).__name__
         output.emit("debug", f"fetch {method} {request.url} failed: {reason}")
         raise FetchError(f"fetch {method} {request.url} failed: {reason}") from exc
+    finally:
+        _in_flight -= 1
     elapsed = (time.perf_counter() - started) * 1000
     output.emit("debug", f"fetch {method} {request.url} → {answer.status_code} "
                          f"{answer.reason_phrase} ({elapsed:.0f}ms)")
