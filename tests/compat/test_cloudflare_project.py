@@ -35,12 +35,14 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """The project, copied, with ECHO_URL (a local HTTP server it fetches from) in .dev.vars."""
     monkeypatch.setattr(sys, "path", list(sys.path))
     monkeypatch.setattr(sys, "meta_path", list(sys.meta_path))
-    monkeypatch.setattr(sys, "modules", dict(sys.modules))
     root = tmp_path / "app"
     shutil.copytree(PROJECT, root, ignore=shutil.ignore_patterns("__pycache__", ".pyflow"))
     with echo_server() as url:
         (root / ".dev.vars").write_text(f"ECHO_URL={url}\n")
         yield root
+    for name, module in list(sys.modules.items()):  # the project's modules, loaded by the test
+        if Path(getattr(module, "__file__", None) or "/").is_relative_to(tmp_path):
+            del sys.modules[name]
 
 
 def check_output(output: dict[str, Any]) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -25,8 +24,8 @@ def lines() -> Iterator[list[tuple[str, str]]]:
 
 
 @pytest.fixture
-def aliases(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sys, "modules", dict(sys.modules))
+def aliases() -> None:
+    """The modules user code imports, as pyflow installs them when it loads a project."""
     install_workers_alias()
 
 
