@@ -115,6 +115,13 @@ def test_wrangler_workflows_commands_work_against_pyflow_dev(
         done = wrangler("workflows", "instances", "describe", "steps", "w1")
         assert "Status:                ✅ Completed" in done and "Success:               ✅ Yes" in done
 
+        # A failure's traceback is pyflow's extra field: wrangler's view of it is unchanged.
+        wrangler("workflows", "trigger", "steps", '{"fail": true}', "--id", "f1")
+        wait_until(lambda: instance_status(client, "steps", "f1") == "errored")
+        failed = wrangler("workflows", "instances", "describe", "steps", "f1")
+        assert "ValueError: boom" in failed and "❌ Errored" in failed, failed
+        assert "Traceback" not in failed and "src/entry.py" not in failed, failed
+
         wrangler("workflows", "trigger", "steps", '{"wait": true}', "--id", "t1")
         wait_until(lambda: instance_status(client, "steps", "t1") == "waiting")
         assert '🥷 The instance "t1" from steps was terminated successfully' in \
