@@ -114,11 +114,6 @@ class WorkflowTestEnv:
     def _make_env(self) -> Env:
         return Env(self._env(self.service) if self._env is not None else {})
 
-    def worker_env(self) -> Env:
-        """``self.env`` as the project's code sees it — workflow bindings, ``[vars]``, secrets —
-        for calling a Worker's handlers in a test: ``Default(ExecutionContext(), env.worker_env())``."""
-        return self._make_env()
-
     async def __aenter__(self) -> WorkflowTestEnv:
         await self.store.open()
         await self.engine.start()

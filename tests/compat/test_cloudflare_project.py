@@ -61,7 +61,7 @@ async def test_runs_under_workflow_test_env(project: Path, hibernate: bool) -> N
                                                                       poll_interval_s=0.02))
     async with env:
         module = sys.modules[env.definitions["orders"].cls.__module__]
-        worker = module.Default(ExecutionContext(), env.worker_env())
+        worker = module.Default(ExecutionContext(), env.env())
 
         async def call(path: str, body: Any = None) -> Any:
             request = Request(f"http://worker{path}", method="POST" if body is not None else "GET",
@@ -111,6 +111,7 @@ def test_runs_under_pyflow_dev(project: Path) -> None:
             assert status["status"] == "complete", status  # type: ignore[index]
             check_output(status["output"])  # type: ignore[index]
             assert wait_until(lambda: client.get("/status/quick-2").json()["output"])
+            assert client.get("/self").text == "200 pong"  # fetch to pyflow dev itself
         out = process.output
         assert "Not available locally (pyflow does not emulate these; using one raises an error):" in out
         assert "  - AI: Workers AI (ai)" in out

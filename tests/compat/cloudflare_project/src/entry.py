@@ -91,4 +91,10 @@ class Default(WorkerEntrypoint):
             instance = await self.env.ORDERS.get(path.rsplit("/", 1)[1])
             status = await instance.status()
             return Response(json.dumps(status, default=str), headers={"content-type": "application/json"})
+        if path == "/ping":
+            return Response("pong")
+        if path == "/self":  # a request to this same Worker, through the network
+            url = urlparse(request.url)
+            answer = await fetch(f"{url.scheme}://{url.netloc}/ping")
+            return Response(f"{answer.status} {await answer.text()}")
         return Response("not found", status=404)
