@@ -19,8 +19,8 @@ class Missing:
     __slots__ = ("_label", "_message")
 
     def __init__(self, label: str, message: str) -> None:
-        object.__setattr__(self, "_label", label)
-        object.__setattr__(self, "_message", message)
+        self._label = label
+        self._message = message
 
     def _fail(self) -> NoReturn:
         raise NotAvailableLocally(self._message)
@@ -28,9 +28,6 @@ class Missing:
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__") and name.endswith("__"):
             raise AttributeError(name)  # protocols (copy, pickle, inspect) look these up
-        self._fail()
-
-    def __setattr__(self, name: str, value: Any) -> None:
         self._fail()
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:

@@ -60,6 +60,16 @@ def test_to_js_with_object_from_entries_gives_plain_values_with_attribute_access
         "2026-01-01T00:00:00+00:00"]
 
 
+def test_to_js_values_are_accepted_where_plain_values_are(aliases: None) -> None:
+    from js import Object, Response
+    from pyodide.ffi import to_js
+
+    response = Response.json(to_js({"ok": True, "items": (1, 2)}, dict_converter=Object.fromEntries))
+    assert response.headers.get("content-type") == "application/json"
+    assert response.body == b'{"ok": true, "items": [1, 2]}'
+    assert Response.new("made", {"status": 201}).status == 201
+
+
 def test_object_and_json_helpers() -> None:
     from pyflow_cli.compat.js import JSON, Date, Object
 
