@@ -116,22 +116,29 @@ def test_create_an_instance_and_watch_it_fail_an_attempt_and_complete(page: Any,
 def test_a_traceback_on_an_attempt_is_shown_as_text(page: Any, shop: DevProcess, api: httpx.Client) -> None:
     create(api, "traced", {"failures": 1})
     settle(api, "traced", "complete")
-    trace = 'Traceback (most recent call last):\n  File "src/entry.py", line 18, in charge\n<b>not bold</b>'
+    page.goto(shop.url + EXPLORER + "workflows/orders/instances/traced")
+    page.get_by_role("button", name=re.compile(r"^charge card")).first.click()
+    # the failed attempt's own traceback: the user's frame that raised, then the error
+    expect(page.locator(".traceback pre")).to_have_text(
+        "src/entry.py:18 in charge\n"
+        "    raise RuntimeError(f\"card declined on attempt {ctx['attempt']}\")\n"
+        "RuntimeError: card declined on attempt 1")
+
+    hostile = "src/entry.py:18 in charge\n<b>not bold</b>"
 
     def with_traceback(route: Any) -> None:
         response = route.fetch()
         body = response.json()
         for step in body["result"]["steps"]:
             for attempt in step.get("attempts", []):
-                if attempt.get("error"):
-                    attempt["traceback"] = trace
+                if attempt.get("traceback"):
+                    attempt["traceback"]["text"] = hostile
         route.fulfill(response=response, body=json.dumps(body))
 
     page.route(re.compile(r".*/api/workflows/orders/instances/traced$"), with_traceback)
-    page.goto(shop.url + EXPLORER + "workflows/orders/instances/traced")
+    page.reload()
     page.get_by_role("button", name=re.compile(r"^charge card")).first.click()
-    shown = page.locator(".traceback pre")
-    expect(shown).to_have_text(trace)
+    expect(page.locator(".traceback pre")).to_have_text(hostile)
     expect(page.locator(".traceback b")).to_have_count(0)
 
 

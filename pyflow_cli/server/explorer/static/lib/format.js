@@ -65,12 +65,14 @@ export function errorText(error) {
   return error.message ? `${name}: ${error.message}` : name;
 }
 
-/** A traceback field, whatever its shape (a string, lines, or frames), as text. */
+/** A traceback field as text: pyflow's {frames, omitted, text} by its compact text form (the
+ *  user's frames, file:line in function, then the error); a string or lines as they are. */
 export function tracebackText(traceback) {
   if (traceback == null || traceback === "") return "";
   if (typeof traceback === "string") return traceback;
   if (Array.isArray(traceback)) {
     return traceback.map((line) => (typeof line === "string" ? line : JSON.stringify(line))).join("\n");
   }
+  if (typeof traceback.text === "string") return traceback.text;
   return JSON.stringify(traceback, null, 2);
 }
