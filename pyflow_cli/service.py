@@ -52,9 +52,11 @@ from pyflow_cli.engine.store import (
     InstancePage,
     InstanceRecord,
     InstanceUpdate,
+    LogQuery,
     NewInstance,
     NewLogEvent,
     Store,
+    WorkflowLogEvent,
 )
 from pyflow_cli.engine.worker import Engine
 from pyflow_cli.metrics import metrics_view, metrics_window
@@ -274,6 +276,12 @@ class WorkflowService:
         rows = await self.store.metrics_rows(workflow, window.since_ms, window.until_ms,
                                              window.bucket_ms)
         return metrics_view(workflow, window, rows)
+
+    async def workflow_log(self, workflow: str, query: LogQuery) -> list[WorkflowLogEvent]:
+        """The event-log rows of every instance of ``workflow`` that ``query`` selects, newest
+        first (the explorer's Events page)."""
+        self.info(workflow)
+        return await self.store.read_workflow_log(workflow, query)
 
     # -- events --------------------------------------------------------------------------------------
     async def send_event(self, workflow: str, instance_id: str, event_type: str,

@@ -116,7 +116,8 @@ async def open_workspace(project: ProjectConfig, *, persist_to: Path | None = No
     await store.open(verify_s=QUICK_CHECK_BUDGET_S if with_engine else None)
     engine = None
     if defs is not None:
-        engine = Engine(store, defs, clock, options)
+        engine = Engine(store, defs, clock, options,
+                        version=loaded.version_id if loaded is not None else None)
     infos = workflow_infos(project, loaded.version_id if loaded else None)
     service = WorkflowService(store, infos, clock, engine, config_name=project.config_path.name)
     bindings = LocalBindings(store.state_dir, clock.now_ms)

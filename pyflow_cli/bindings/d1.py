@@ -14,9 +14,11 @@ The database is a real SQLite file (``<state>/d1/<database_id>.sqlite``) that ``
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,29 @@ from pyflow_cli.bindings.values import options
 from pyflow_cli.engine.serde import JsonDict, attrify
 
 CONSTRAINTS = ("first-primary", "first-unconstrained")
+READ_ONLY_REFUSAL = ("attempt to write a readonly database: SQLITE_READONLY. This query runs "
+                     "read-only; allow writes to run a statement that changes the database.")
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column as ``PRAGMA table_info`` describes it."""
+
+    name: str
+    type: str
+    not_null: bool
+    default: str | None
+    primary_key: int
+
+
+@dataclass(frozen=True)
+class TableInfo:
+    """A user table: its columns, its ``CREATE`` statement and how many rows it has."""
+
+    name: str
+    sql: str
+    rows: int
+    columns: list[Column]
 
 
 class D1Store:
@@ -38,12 +63,27 @@ class D1Store:
         self._bookmark = 0
         self._lock = threading.Lock()
 
-    async def query(self, queries: Sequence[tuple[str, Sequence[Any]]]) -> list[QueryResult]:
-        """Run queries in one transaction: every result, or ``D1Error`` and nothing changed."""
+    async def query(self, queries: Sequence[tuple[str, Sequence[Any]]],
+                    read_only: bool = False) -> list[QueryResult]:
+        """Run queries in one transaction: every result, or ``D1Error`` and nothing changed.
+        ``read_only`` refuses any that would write (SQLite's ``query_only``)."""
         if not queries:
             raise D1Error(d1_sql.NO_STATEMENTS)
-        return await self.file.run(lambda conn: [d1_sql.execute(conn, sql, params)
-                                                 for sql, params in queries])
+
+        def run(conn: sqlite3.Connection) -> list[QueryResult]:
+            if not read_only:
+                return [d1_sql.execute(conn, sql, params) for sql, params in queries]
+            conn.execute("PRAGMA query_only = ON")
+            try:
+                return [d1_sql.execute(conn, sql, params) for sql, params in queries]
+            except D1Error as exc:
+                if "SQLITE_READONLY" in exc.cause:
+                    raise D1Error(READ_ONLY_REFUSAL) from None
+                raise
+            finally:
+                conn.execute("PRAGMA query_only = OFF")
+
+        return await self.file.run(run)
 
     async def exec(self, sql: str) -> tuple[int, float]:
         return await self.file.run(lambda conn: d1_sql.exec_lines(conn, sql))
@@ -58,15 +98,30 @@ class D1Store:
     async def tables(self) -> list[str]:
         """The user's tables, by name (the explorer's index)."""
         return await self.file.run(lambda conn: [row[0] for row in conn.execute(
-            "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' "
-            "ESCAPE '\\' AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\' ORDER BY name")])
+            f"SELECT name FROM sqlite_schema WHERE {_USER_TABLES} ORDER BY name")])
+
+    async def describe(self) -> list[TableInfo]:
+        """Every user table with its columns, ``CREATE`` statement and row count (the
+        explorer's list of tables)."""
+        def read(conn: sqlite3.Connection) -> list[TableInfo]:
+            found = []
+            for name, sql in conn.execute(
+                    f"SELECT name, sql FROM sqlite_schema WHERE {_USER_TABLES} ORDER BY name"):
+                quoted = _quoted(name)
+                rows = conn.execute(f"SELECT COUNT(*) FROM {quoted}").fetchone()[0]
+                columns = [Column(c[1], c[2], bool(c[3]), c[4], c[5])
+                           for c in conn.execute(f"PRAGMA table_info({quoted})")]
+                found.append(TableInfo(name, sql or "", rows, columns))
+            return found
+
+        return await self.file.run(read)
 
     async def read_table(self, table: str, offset: int = 0, limit: int = 100) -> QueryResult:
         """A page of a table's rows, in rowid order where it has one (the explorer's paging)."""
         if table not in await self.tables():
             raise D1Error(f"no such table: {table}: SQLITE_ERROR")
-        quoted = '"' + table.replace('"', '""') + '"'
-        [result] = await self.query([(f"SELECT * FROM {quoted} LIMIT ? OFFSET ?", (limit, offset))])
+        [result] = await self.query([(f"SELECT * FROM {_quoted(table)} LIMIT ? OFFSET ?",
+                                      (limit, offset))])
         return result
 
     def bookmark(self) -> str:
@@ -78,6 +133,14 @@ class D1Store:
 
     def close(self) -> None:
         self.file.close()
+
+
+_USER_TABLES = ("type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' "
+                "AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\'")
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 class D1Database:

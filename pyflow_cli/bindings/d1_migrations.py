@@ -58,6 +58,20 @@ async def applied(store: D1Store, table: str) -> set[str]:
     return await store.file.run(read)
 
 
+async def history(store: D1Store, table: str) -> list[tuple[int, str, str]]:
+    """The migrations the database has recorded, in the order they were applied:
+    ``(id, name, applied_at)``."""
+    def read(conn: sqlite3.Connection) -> list[tuple[int, str, str]]:
+        exists = conn.execute("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?",
+                              (table,)).fetchone()
+        if not exists:
+            return []
+        return [(row[0], str(row[1]), str(row[2])) for row in conn.execute(
+            f"SELECT id, name, applied_at FROM {_quoted(table)} ORDER BY id")]
+
+    return await store.file.run(read)
+
+
 async def pending(store: D1Store, project: ProjectConfig, database: D1DatabaseConfig) -> list[str]:
     """The migration files not applied to the database yet, in order."""
     done = await applied(store, database.migrations_table)

@@ -6,8 +6,10 @@
 
 ``<state>`` is the state directory (``.pyflow/state``, or ``--persist-to``). ``LocalBindings`` keeps
 one store per file for the life of a process, so every ``self.env`` built by ``pyflow dev`` (one per
-request and per instance) shares it, and the CLI's ``kv``/``r2``/``d1`` commands open the very
-same files. A hot reload that adds a binding opens its file on first use.
+request and per instance) shares it, the explorer reads and writes through it too, and the CLI's
+``kv``/``r2``/``d1`` commands open the very same files. A hot reload that adds a binding opens its
+file on first use. ``on_change(kind, name)`` hears of every committed write of this process
+(``"kv"`` and the namespace id, ``"r2"`` and the bucket name, ``"d1"`` and the database id).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ class LocalBindings:
         self.state_dir = state_dir
         self.now_ms = now_ms
         self._stores: dict[Path, KvStore | R2Store | D1Store] = {}
+        self.on_change: Callable[[str, str], None] | None = None
 
     def kv_path(self, namespace: KvNamespaceConfig) -> Path:
         return self.state_dir / "kv" / file_name(namespace.id)
@@ -53,20 +56,27 @@ class LocalBindings:
         return self.state_dir / "d1" / file_name(database.id)
 
     def kv(self, namespace: KvNamespaceConfig) -> KvStore:
-        return self._store(self.kv_path(namespace), KvStore, lambda p: KvStore(p, self.now_ms))
+        return self._store(self.kv_path(namespace), KvStore, lambda p: KvStore(p, self.now_ms),
+                           ("kv", namespace.id))
 
     def r2(self, bucket: R2BucketConfig) -> R2Store:
-        return self._store(self.r2_path(bucket), R2Store, R2Store)
+        return self._store(self.r2_path(bucket), R2Store, R2Store, ("r2", bucket.bucket_name))
 
     def d1(self, database: D1DatabaseConfig) -> D1Store:
-        return self._store(self.d1_path(database), D1Store, D1Store)
+        return self._store(self.d1_path(database), D1Store, D1Store, ("d1", database.id))
 
-    def _store(self, path: Path, kind: type[S], make: Callable[[Path], S]) -> S:
+    def _store(self, path: Path, kind: type[S], make: Callable[[Path], S],
+               name: tuple[str, str]) -> S:
         store = self._stores.get(path)
         if not isinstance(store, kind):
             store = make(path)
+            store.file.on_change = lambda: self._changed(*name)
             self._stores[path] = store
         return store
+
+    def _changed(self, kind: str, name: str) -> None:
+        if self.on_change is not None:
+            self.on_change(kind, name)
 
     def env_values(self, project: ProjectConfig) -> dict[str, Any]:
         """``self.env.<BINDING>`` for each storage binding of ``project``."""

@@ -8,15 +8,18 @@ once its transaction is committed with ``synchronous=FULL`` in WAL mode: a write
 survives a crash of the process (and a power cut). Other processes (``pyflow kv ...`` while
 ``pyflow dev`` runs) open the same file; SQLite's locking keeps them consistent.
 
-The file is opened on first use, so a binding nobody touches creates nothing.
+The file is opened on first use, so a binding nobody touches creates nothing. ``on_change``, when
+set, is called on the event loop after each committed operation that changed a row (the dev
+server tells the explorer's open pages).
 """
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pyflow_cli.engine.errors import StorageError
 from pyflow_cli.storage.writer import GroupCommitWriter
@@ -35,6 +38,7 @@ class BindingFile:
         self._pragmas = pragmas
         self._factory = factory
         self._writer: GroupCommitWriter | None = None
+        self.on_change: Callable[[], None] | None = None
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
@@ -54,8 +58,25 @@ class BindingFile:
         writer = self._writer
         if writer is None:
             writer = self._open()
-        future: Awaitable[T] = writer.submit(operation)
-        return future
+        if self.on_change is None:
+            future: Awaitable[T] = writer.submit(operation)
+            return future
+        changed = False
+
+        def observed(conn: sqlite3.Connection) -> T:
+            nonlocal changed
+            before = conn.total_changes
+            result = operation(conn)
+            changed = conn.total_changes != before
+            return result
+
+        watched = writer.submit(observed)
+        watched.add_done_callback(lambda done: self._changed(done) if changed else None)
+        return watched
+
+    def _changed(self, done: asyncio.Future[Any]) -> None:
+        if self.on_change is not None and not done.cancelled() and done.exception() is None:
+            self.on_change()
 
     def _open(self) -> GroupCommitWriter:
         writer = GroupCommitWriter(self._connect, linger_s=0.0)

@@ -269,10 +269,40 @@ class MetricsRows:
 
 @dataclass(frozen=True)
 class EngineRecord:
+    """An engine connected to the store: its process, the version of the user's code it runs
+    (``None`` when it runs none, or was registered by an older pyflow) and its last heartbeat."""
+
     id: str
     pid: int
     host: str
     heartbeat_ms: float
+    version: str | None = None
+
+
+@dataclass(frozen=True)
+class LogQuery:
+    """Which event-log rows of a workflow to read (``Store.read_workflow_log``): newest first,
+    at most ``limit``; every set bound narrows it."""
+
+    events: tuple[EventType, ...] = ()
+    """only these events (all when empty)"""
+    step: str | None = None
+    """only rows whose target (step name) contains this text, ASCII case ignored"""
+    since_ms: float | None = None
+    until_ms: float | None = None
+    """``since_ms <= timestamp < until_ms``"""
+    after_seq: int | None = None
+    before_seq: int | None = None
+    """``after_seq < seq < before_seq`` (read on from the newest row seen, or page back)"""
+    limit: int = 100
+
+
+@dataclass(frozen=True)
+class WorkflowLogEvent:
+    """A row of a workflow's event log, with the id of its instance."""
+
+    instance_id: str
+    row: LogEvent
 
 
 class Store(Protocol):
@@ -412,6 +442,11 @@ class Store(Protocol):
 
     async def read_log(self, iid: int, after_seq: int = 0) -> list[LogEvent]:
         """The instance's log rows numbered above ``after_seq``, in order (see "Log order")."""
+        ...
+
+    async def read_workflow_log(self, workflow: str, query: LogQuery) -> list[WorkflowLogEvent]:
+        """The log rows of every instance of ``workflow`` that ``query`` selects, newest
+        (highest ``seq``) first."""
         ...
 
     async def read_timers(self, iid: int) -> list[TimerRecord]:

@@ -61,6 +61,7 @@ class Engine:
         options: EngineOptions | None = None,
         env_factory: Callable[[], Env] | None = None,
         engine_id: str | None = None,
+        version: str | None = None,
     ) -> None:
         self.store = store
         self.workflows = dict(workflows)
@@ -68,6 +69,8 @@ class Engine:
         self.options = options or EngineOptions()
         self.env_factory = env_factory or Env
         self.id = engine_id or f"engine-{uuid.uuid4()}"
+        self.version = version
+        """The version of the user's code it runs, as its registration shows (a reload sets it)."""
         self.control_handler: ControlHandler | None = None
         self._running: dict[int, _Running] = {}
         self._wake = asyncio.Event()
@@ -79,8 +82,7 @@ class Engine:
         """Register, take over the instances of dead engines, and start scheduling."""
         tune_for_engine()
         await self._release_dead_engines()
-        await self.store.register_engine(
-            EngineRecord(self.id, os.getpid(), socket.gethostname(), self.clock.now_ms()))
+        await self.store.register_engine(self._record(self.clock.now_ms()))
         self._tasks = [asyncio.create_task(self._schedule(), name="pyflow-scheduler"),
                        asyncio.create_task(self._heartbeat(), name="pyflow-heartbeat")]
 
@@ -274,10 +276,12 @@ class Engine:
         while not self._stopping:
             now = self.clock.now_ms()
             await self.store.renew_leases(self.id, now + self.options.lease_ms)
-            await self.store.register_engine(
-                EngineRecord(self.id, os.getpid(), socket.gethostname(), now))
+            await self.store.register_engine(self._record(now))
             await self._check_signals()
             await asyncio.sleep(interval)
+
+    def _record(self, heartbeat_ms: float) -> EngineRecord:
+        return EngineRecord(self.id, os.getpid(), socket.gethostname(), heartbeat_ms, self.version)
 
     async def _check_signals(self) -> None:
         """Pick up what other processes asked of instances this engine runs."""

@@ -39,10 +39,9 @@ from pyflow_cli.server.security import (
     API_JSON_DEPTH_LIMIT,
     BodyTooLarge,
     LocalOnly,
-    changes_state,
-    form_write_refusal,
     json_depth_over,
     read_body,
+    request_refusal,
 )
 from pyflow_cli.server.validation import (
     ValidationFailed,
@@ -64,7 +63,7 @@ _CORS_HEADERS = {
     "Access-Control-Max-Age": "86400",
 }
 _TRIGGER_NAMES = {int(t): t.name.lower() for t in TriggerSource}
-_NO_BODY = object()
+NO_BODY = object()
 TRIGGER_HEADER = "x-pyflow-trigger"
 MAX_SEQ = 2**63 - 1  # SQLite's largest integer
 _CONFLICT_CODES = frozenset({"instance.already_exists", "instance.cannot_terminate",
@@ -140,13 +139,11 @@ class ExplorerApi:
         self.warn = warn or (lambda message: None)
 
     async def __call__(self, request: Request) -> Response:
-        refusal = self.policy.check(request, changes_state=changes_state(request.method))
-        if refusal is not None:
-            return failure(403, [{"code": UNHANDLED, "message": refusal}])
+        refused = request_refusal(self.policy, request)
+        if refused is not None:
+            status, why = refused
+            return failure(status, [{"code": UNHANDLED if status == 403 else FAILED, "message": why}])
         origin = request.headers.get("origin")
-        not_json = form_write_refusal(request)
-        if not_json is not None:
-            return failure(415, [{"code": FAILED, "message": not_json}])
         if request.method == "OPTIONS":
             return Response(status_code=204, headers={
                 "Access-Control-Allow-Origin": origin or "*", **_CORS_HEADERS})
@@ -251,7 +248,7 @@ class ExplorerApi:
 
     async def create_instance(self, request: Request, workflow: str) -> Response:
         body = await self._json(request)
-        if body is _NO_BODY:
+        if body is NO_BODY:
             body = {}
         elif not isinstance(body, dict):  # the reference creates an instance without params
             raise ValidationFailed([f"Invalid input: expected object, received {js_type(body)}"])
@@ -347,7 +344,7 @@ class ExplorerApi:
         await self._existing(workflow, instance_id)
         try:
             await self.service.send_event(workflow, instance_id, event_type,
-                                          None if payload is _NO_BODY else payload)
+                                          None if payload is NO_BODY else payload)
         except InstanceNotFoundError as exc:
             raise _instance_not_found(instance_id) from exc
         except Exception as exc:
@@ -363,18 +360,26 @@ class ExplorerApi:
             raise _instance_not_found(instance_id) from exc
 
     async def _json(self, request: Request, required: bool = False) -> Any:
-        """The JSON body; ``_NO_BODY`` (or ``{}`` when ``required``) for an empty one."""
-        raw = await read_body(request, API_BODY_LIMIT)
-        if not raw.strip():
-            return {} if required else _NO_BODY
-        too_deep = ApiError(400, FAILED, "Invalid JSON request body: nested deeper than "
-                                         f"{API_JSON_DEPTH_LIMIT} levels")
-        if json_depth_over(raw, API_JSON_DEPTH_LIMIT):
-            raise too_deep
-        try:
-            return json.loads(raw, parse_constant=_reject_constant)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise ApiError(400, FAILED, "Invalid JSON request body") from exc
+        """The JSON body; ``NO_BODY`` (or ``{}`` when ``required``) for an empty one."""
+        body = await json_body(request, API_BODY_LIMIT)
+        if body is NO_BODY and required:
+            return {}
+        return body
+
+
+async def json_body(request: Request, limit: int) -> Any:
+    """The request's JSON body (at most ``limit`` bytes, ``BodyTooLarge`` past it), or
+    ``NO_BODY`` for an empty one; ``ApiError`` (400) for anything that is not JSON."""
+    raw = await read_body(request, limit)
+    if not raw.strip():
+        return NO_BODY
+    if json_depth_over(raw, API_JSON_DEPTH_LIMIT):
+        raise ApiError(400, FAILED, "Invalid JSON request body: nested deeper than "
+                                    f"{API_JSON_DEPTH_LIMIT} levels")
+    try:
+        return json.loads(raw, parse_constant=_reject_constant)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ApiError(400, FAILED, "Invalid JSON request body") from exc
 
 
 def _log_row(row: LogEvent) -> dict[str, Any]:

@@ -2,7 +2,8 @@
 for every other request.
 
     /cdn-cgi/local/explorer/...              the Local Explorer: page, files, live stream, metrics
-    /cdn-cgi/local/explorer/api/...          local API (Host/Origin-checked)
+    /cdn-cgi/local/explorer/api/...          local API (Host/Origin-checked): workflows, and the
+                                             explorer's KV, R2, D1, crons, engines, events
     /cdn-cgi/handler/scheduled?cron=...      run a cron now (also /cdn-cgi/local/scheduled)
     /cdn-cgi/<anything else>                 404: never the Worker
     anything else                            the user's fetch handler
@@ -21,10 +22,13 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pyflow_cli.server.api import ExplorerApi
+from pyflow_cli.server.explorer.handlers import Routes
+from pyflow_cli.server.explorer.local_api import engines_json
 from pyflow_cli.server.explorer.routes import (
     CDN_CGI,
     EXPLORER_PATH,
     AnyMethod,
+    binding_routes,
     cdn_cgi_fallback,
     explorer_routes,
 )
@@ -50,9 +54,8 @@ def create_app(runtime: DevRuntime, policy: LocalOnly | None = None,
         cron = request.query_params.get("cron", "")
         time_param = request.query_params.get("time", "")
         scheduled_ms = float(int(time_param)) if time_param.lstrip("-").isdigit() else time.time() * 1000
-        ok = await runtime.fire(cron, scheduled_ms)
-        status = 200 if ok else 500
-        outcome = "ok" if ok else "exception"
+        outcome = (await runtime.fire(cron, scheduled_ms)).outcome
+        status = 200 if outcome == "ok" else 500
         if request.query_params.get("format") == "json":
             return JSONResponse({"outcome": outcome, "noRetry": False}, status_code=status)
         return PlainTextResponse(outcome, status_code=status)
@@ -77,6 +80,8 @@ def create_app(runtime: DevRuntime, policy: LocalOnly | None = None,
         await response(scope, receive, send)
 
     routes = explorer_routes(lambda: runtime.service, runtime.live, policy)
+    routes += binding_routes(runtime, Routes(policy, log.warn))
+    runtime.live.engines = lambda: engines_json(runtime)
     routes += [Route(path, AnyMethod(local_api)) for path in (API_PATH, API_PATH + "/{rest:path}")]
     routes += [Route(path, AnyMethod(scheduled)) for path in SCHEDULED_PATHS]
     routes.append(fallback)

@@ -1,9 +1,10 @@
 """The local API's route table: which path shapes exist and which methods each one takes.
 
 Matching is on the decoded path segments after ``/cdn-cgi/local/explorer/api``; a segment in
-braces matches any one segment and is handed to the handler by name. A path that matches a route
-but not its method is a 405 naming the methods it takes (with ``HEAD`` wherever ``GET`` is);
-a path that matches no route is a 404.
+braces matches any one segment and is handed to the handler by name, a last one ending in
+``...`` (``{key...}``) every remaining segment (a KV key or R2 object key may hold slashes).
+A path that matches a route but not its method is a 405 naming the methods it takes (with
+``HEAD`` wherever ``GET`` is); a path that matches no route is a 404.
 """
 
 from __future__ import annotations
@@ -21,9 +22,27 @@ ROUTES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("workflows/{workflow}/instances/{instance_id}/log", ("GET",)),
     ("workflows/{workflow}/instances/{instance_id}/status", ("PATCH",)),
     ("workflows/{workflow}/instances/{instance_id}/events/{event_type}", ("POST",)),
-    # Served by the explorer's routes (server/explorer/routes.py); listed for their 405s.
+    # Served by the explorer's routes (server/explorer/); listed for their 405s.
     ("workflows/{workflow}/metrics", ("GET",)),
+    ("workflows/{workflow}/events", ("GET",)),
     ("stream", ("GET",)),
+    ("storage/kv/namespaces", ("GET",)),
+    ("storage/kv/namespaces/{namespace_id}/keys", ("GET",)),
+    ("storage/kv/namespaces/{namespace_id}/values/{key_name...}", ("GET", "PUT", "DELETE")),
+    ("storage/kv/namespaces/{namespace_id}/bulk", ("PUT",)),
+    ("storage/kv/namespaces/{namespace_id}/bulk/delete", ("POST",)),
+    ("r2/buckets", ("GET",)),
+    ("r2/buckets/{bucket_name}", ("GET",)),
+    ("r2/buckets/{bucket_name}/objects", ("GET", "POST", "DELETE")),
+    ("r2/buckets/{bucket_name}/objects/{object_key...}", ("GET", "PUT", "DELETE")),
+    ("d1/database", ("GET",)),
+    ("d1/database/{database_id}/raw", ("POST",)),
+    ("d1/database/{database_id}/tables", ("GET",)),
+    ("d1/database/{database_id}/rows", ("GET",)),
+    ("d1/database/{database_id}/migrations", ("GET",)),
+    ("local/crons", ("GET",)),
+    ("local/scheduled", ("POST",)),
+    ("local/engines", ("GET",)),
 )
 
 
@@ -56,13 +75,18 @@ def match(method: str, segments: Sequence[str]) -> Match | None:
     best: tuple[int, str, dict[str, str], tuple[str, ...]] | None = None
     for pattern, methods in ROUTES:
         parts = pattern.split("/") if pattern else []
-        if len(parts) != len(segments):
+        rest = bool(parts) and parts[-1].endswith("...}")
+        if rest and len(segments) >= len(parts):
+            segments_here = [*segments[:len(parts) - 1], "/".join(segments[len(parts) - 1:])]
+        elif len(parts) == len(segments):
+            segments_here = list(segments)
+        else:
             continue
         params: dict[str, str] = {}
         literals = 0
-        for part, segment in zip(parts, segments, strict=True):
+        for part, segment in zip(parts, segments_here, strict=True):
             if part.startswith("{"):
-                params[part[1:-1]] = segment
+                params[part[1:-1].removesuffix("...")] = segment
             elif part == segment:
                 literals += 1
             else:

@@ -9,6 +9,9 @@ is touched. If the new code does not load, nothing is swapped.
 
 from __future__ import annotations
 
+import contextlib
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +30,7 @@ from pyflow_cli.server.cron import (
     CronScheduler,
     parse_cron,
 )
+from pyflow_cli.server.cron_runs import MANUAL, SCHEDULE, CronRun, CronRuns
 from pyflow_cli.server.explorer.live import LiveHub
 from pyflow_cli.server.logs import DevLog
 from pyflow_cli.server.observe import InstanceLog, ObservedStore
@@ -53,7 +57,12 @@ class DevRuntime:
         self.log = log
         self.live = live or LiveHub()
         self.crons = CronScheduler([], workspace.clock, on_error=self._cron_failed)
+        self.cron_runs = CronRuns()
         self._schedule_started = False
+        # The explorer's open pages hear of what this process writes to bindings and of crons.
+        self.cron_runs.on_run = lambda run: self.live.notify("cron", {"cron": run.cron})
+        if workspace.bindings is not None:
+            workspace.bindings.on_change = self.live.binding_changed
 
     @property
     def project(self) -> ProjectConfig:
@@ -106,6 +115,7 @@ class DevRuntime:
         # Definitions of workflows removed from the config stay, so instances already claimed
         # can still be resolved; the service (and so the API) no longer lists them.
         engine.replace_workflows({**engine.workflows, **defs})
+        engine.version = loaded.version_id
         previous = self.version_id
         self.service.workflows = dict(workflow_infos(project, loaded.version_id))
         self.service.config_name = project.config_path.name
@@ -116,6 +126,8 @@ class DevRuntime:
         self.worker.main_path = loaded.main_path
         if self._schedule_started and (project.crons != old.crons or _schedules(project) != _schedules(old)):
             self.crons.replace(self.cron_entries())
+        if project != old:
+            self.live.notify("project", {})
         return Reloaded(loaded.version_id, loaded.version_id != previous)
 
     # -- crons ----------------------------------------------------------------------------------------
@@ -125,7 +137,7 @@ class DevRuntime:
         for text in dict.fromkeys(self.project.crons):
             expression = self._parse(text, "[triggers] crons")
             if expression is not None:
-                entries.append(CronEntry(expression, self.run_scheduled_handler, "scheduled"))
+                entries.append(CronEntry(expression, self._scheduled_handler_run, "scheduled"))
         for workflow in self.project.workflows:
             for text in dict.fromkeys(workflow.schedules):
                 expression = self._parse(text, f'schedules of workflow "{workflow.name}"')
@@ -149,32 +161,55 @@ class DevRuntime:
         self.log.info(f'⏰ scheduled handler (cron "{cron}")')
         await self.worker.scheduled(cron, scheduled_ms)
 
+    async def _scheduled_handler_run(self, cron: str, scheduled_ms: float) -> None:
+        with self._noting(CronRun(cron, SCHEDULE, scheduled_ms, self.workspace.clock.now_ms())):
+            await self.run_scheduled_handler(cron, scheduled_ms)
+
     def _workflow_starter(self, workflow: str) -> CronAction:
         async def start(cron: str, scheduled_ms: float) -> None:
-            await self.service.create(workflow, None, None, TriggerSource.CRON)
+            run = CronRun(cron, SCHEDULE, scheduled_ms, self.workspace.clock.now_ms())
+            with self._noting(run):
+                run.instances.append((workflow, await self.service.create(
+                    workflow, None, None, TriggerSource.CRON)))
 
         return start
 
-    async def fire(self, cron: str, scheduled_ms: float) -> bool:
-        """``/cdn-cgi/handler/scheduled``: the Worker's scheduled handler (if any) and every
-        workflow scheduled on exactly ``cron``; False if nothing handled it or it failed."""
-        started = 0
-        for workflow in self.project.workflows:
-            if cron in workflow.schedules:
-                await self.service.create(workflow.name, None, None, TriggerSource.CRON)
-                started += 1
-        if not self.worker.handlers.has_scheduled:
-            if started:
-                return True
-            self.log.error(str(NoHandlerError(
-                f'Nothing handles cron "{cron}": the Worker has no scheduled handler and no '
-                "workflow lists it in schedules.")))
-            return False
+    async def fire(self, cron: str, scheduled_ms: float) -> CronRun:
+        """Run ``cron`` now, as ``/cdn-cgi/handler/scheduled`` and the explorer's "Run now" ask:
+        the Worker's scheduled handler (if any) and every workflow scheduled on exactly
+        ``cron``. The run's outcome is "exception" if nothing handled it or it failed."""
+        run = CronRun(cron, MANUAL, scheduled_ms, self.workspace.clock.now_ms())
+        with self._noting(run):
+            for workflow in self.project.workflows:
+                if cron in workflow.schedules:
+                    run.instances.append((workflow.name, await self.service.create(
+                        workflow.name, None, None, TriggerSource.CRON)))
+            if not self.worker.handlers.has_scheduled:
+                if not run.instances:
+                    message = str(NoHandlerError(
+                        f'Nothing handles cron "{cron}": the Worker has no scheduled handler and '
+                        "no workflow lists it in schedules."))
+                    self.log.error(message)
+                    run.outcome, run.error = "exception", message
+            else:
+                try:
+                    await self.run_scheduled_handler(cron, scheduled_ms)
+                except Exception as exc:
+                    run.outcome, run.error = "exception", f"{type(exc).__name__}: {exc}"
+        return run
+
+    @contextlib.contextmanager
+    def _noting(self, run: CronRun) -> Iterator[None]:
+        """Record ``run`` once it ends, as failed if it raises."""
+        started = time.perf_counter()
         try:
-            await self.run_scheduled_handler(cron, scheduled_ms)
-        except Exception:
-            return False
-        return True
+            yield
+        except Exception as exc:
+            run.outcome, run.error = "exception", f"{type(exc).__name__}: {exc}"
+            raise
+        finally:
+            run.duration_ms = (time.perf_counter() - started) * 1000
+            self.cron_runs.record(run)
 
     def _cron_failed(self, entry: CronEntry, exc: BaseException) -> None:
         if entry.label != "scheduled":  # the handler's own failures are reported by the worker

@@ -114,6 +114,21 @@ class LocalOnly:
         return None
 
 
+def request_refusal(policy: LocalOnly, request: Request) -> tuple[int, str] | None:
+    """Every check a request to the local API and the explorer passes, in this one place:
+    ``(HTTP status, why)`` to refuse it, else None. A request that may change state (any
+    method but GET, HEAD and OPTIONS) must come from this server's own origin, and from a web
+    page only as JSON. (An API token, for a server reachable from other machines, is checked
+    here too when there is one.)"""
+    refusal = policy.check(request, changes_state=changes_state(request.method))
+    if refusal is not None:
+        return 403, refusal
+    not_json = form_write_refusal(request)
+    if not_json is not None:
+        return 415, not_json
+    return None
+
+
 def changes_state(method: str) -> bool:
     """Whether a request with this method may change state (a GET or HEAD must not)."""
     return method not in ("GET", "HEAD", "OPTIONS")

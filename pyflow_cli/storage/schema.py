@@ -169,6 +169,10 @@ CREATE INDEX log_metrics ON log (ts) WHERE event <= 4 AND event <> 1;
 -- keeps the reference's shape.
 ALTER TABLE log ADD COLUMN traceback TEXT;
 """),
+    (6, "engine versions", """
+-- The version of the user's code each engine runs, for the explorer's list of engines.
+ALTER TABLE engines ADD COLUMN version TEXT;
+"""),
 )
 
 LATEST_VERSION = MIGRATIONS[-1][0]

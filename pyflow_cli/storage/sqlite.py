@@ -27,12 +27,14 @@ from pyflow_cli.engine.store import (
     InstancePage,
     InstanceRecord,
     InstanceUpdate,
+    LogQuery,
     MetricsRows,
     NewInstance,
     NewLogEvent,
     StepRecord,
     StepWrite,
     TimerRecord,
+    WorkflowLogEvent,
 )
 from pyflow_cli.storage import health
 from pyflow_cli.storage.schema import migrate
@@ -215,8 +217,9 @@ class SqliteStore:
 
     async def register_engine(self, engine: EngineRecord) -> None:
         await self._writer.submit(lambda conn: conn.execute(
-            "INSERT OR REPLACE INTO engines VALUES (?, ?, ?, ?)",
-            (engine.id, engine.pid, engine.host, engine.heartbeat_ms)))
+            "INSERT OR REPLACE INTO engines (id, pid, host, heartbeat_ms, version) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (engine.id, engine.pid, engine.host, engine.heartbeat_ms, engine.version)))
 
     async def unregister_engine(self, engine_id: str) -> None:
         def op(conn: sqlite3.Connection) -> None:
@@ -228,7 +231,7 @@ class SqliteStore:
 
     # -- reads --------------------------------------------------------------------------------------
     async def list_engines(self) -> list[EngineRecord]:
-        rows = await self._rows("SELECT id, pid, host, heartbeat_ms FROM engines")
+        rows = await self._rows("SELECT id, pid, host, heartbeat_ms, version FROM engines")
         return [EngineRecord(*row) for row in rows]
 
     async def get_instance(self, workflow: str, instance_id: str) -> InstanceRecord | None:
@@ -309,6 +312,18 @@ class SqliteStore:
         return [LogEvent(seq, ts, EventType(event), key, target, parse_shown(meta),
                          parse_shown(trace) if trace is not None else None)
                 for seq, ts, event, key, target, meta, trace in rows]
+
+    async def read_workflow_log(self, workflow: str, query: LogQuery) -> list[WorkflowLogEvent]:
+        where, params = workflow_log_filter(workflow, query)
+        # The log is read newest first by seq (its rowid) and each row's instance looked up, so a
+        # page stops after `limit` matches and reading on from a seq reads only the new rows.
+        rows = await self._rows(
+            "SELECT i.id, l.seq, l.ts, l.event, l.group_key, l.target, l.metadata FROM log l "
+            f"CROSS JOIN instances i ON i.iid = l.iid WHERE {' AND '.join(where)} "
+            "ORDER BY l.seq DESC LIMIT ?", (*params, max(0, min(query.limit, _MAX_INTEGER))))
+        return [WorkflowLogEvent(instance_id, LogEvent(seq, ts, EventType(event), key, target,
+                                                       decode(meta)))
+                for instance_id, seq, ts, event, key, target, meta in rows]
 
     async def read_timers(self, iid: int) -> list[TimerRecord]:
         rows = self._point_rows("SELECT cache_key, kind, due_ms FROM timers WHERE iid = ?", (iid,))
@@ -391,6 +406,24 @@ def instance_filter(workflow: str, statuses: Sequence[InstanceStatus], created_f
         where.append("(params LIKE ? ESCAPE '\\' OR output LIKE ? ESCAPE '\\' "
                      "OR error LIKE ? ESCAPE '\\')")
         params += [pattern] * 3
+    return where, params
+
+
+def workflow_log_filter(workflow: str, query: LogQuery) -> tuple[list[str], list[Any]]:
+    """The WHERE terms (joined by AND) and parameters of ``read_workflow_log``."""
+    where: list[str] = ["i.workflow = ?"]
+    params: list[Any] = [workflow]
+    if query.events:
+        where.append(f"l.event IN ({','.join('?' * len(query.events))})")
+        params += [int(event) for event in query.events]
+    if query.step:
+        where.append("instr(lower(l.target), lower(?)) > 0")
+        params.append(query.step)
+    for term, bound in (("l.ts >= ?", query.since_ms), ("l.ts < ?", query.until_ms),
+                        ("l.seq > ?", query.after_seq), ("l.seq < ?", query.before_seq)):
+        if bound is not None:
+            where.append(term)
+            params.append(bound)
     return where, params
 
 

@@ -89,7 +89,7 @@ class Page:
     csp: str
 
 
-VIEWS = ("home", "workflow", "metrics", "instance")
+VIEWS = ("home", "workflow", "metrics", "events", "instance", "kv", "r2", "d1", "crons")
 """The page's views; each is ``static/pages/<view>.js``, loaded by ``app.js`` when shown."""
 _STATIC_IMPORT = re.compile(r'^(?:import|export)\b[^;]*?\bfrom\s+"([^"]+)"', re.MULTILINE)
 

@@ -9,6 +9,11 @@ shows through the local API. Nothing polls: with no stream open, a write costs o
 A stream opens with a ``hello`` carrying this server's boot id. The browser's ``EventSource``
 reconnects by itself after the server restarts; the page then re-reads everything it shows, so
 nothing missed while the server was away stays missing.
+
+Every stream also gets the notes about the session as a whole (``notify``): a binding's data
+changed (``binding``), a cron ran (``cron``), the config was reloaded (``project``); and, when the
+hub has an ``engines`` source, the engines connected to the store (``engines``) at the start and
+every ``ENGINES_S`` seconds, so their heartbeats stay current without the page asking.
 """
 
 from __future__ import annotations
@@ -27,12 +32,14 @@ from pyflow_cli.engine.store import UNSET, Change, NewInstance
 BURST_S = 0.02
 """How long a stream gathers notes after the first before sending (one message per burst)."""
 HEARTBEAT_S = 15.0
+ENGINES_S = 5.0
 RETRY_MS = 1000
 MAX_PENDING = 5_000
 """Notes a slow reader may have waiting; past that it gets one ``resync`` instead."""
 
 Resolve = Callable[[int], "tuple[str, str] | None"]
 Counts = Callable[[str], Awaitable[dict[str, int]]]
+Engines = Callable[[], Awaitable[list[dict[str, Any]]]]
 
 
 @dataclass
@@ -51,6 +58,7 @@ class Subscriber:
         self.workflow = workflow
         self.instance_id = instance_id
         self.pending: dict[tuple[str, str], _Note] = {}
+        self.signals: dict[str, tuple[str, dict[str, Any]]] = {}
         self.resync = False
         self.wakeup = asyncio.Event()
 
@@ -73,11 +81,15 @@ class Subscriber:
             held.deleted = held.deleted or note.deleted
         self.wakeup.set()
 
-    def take(self) -> tuple[list[_Note], bool]:
-        notes, resync = list(self.pending.values()), self.resync
-        self.pending, self.resync = {}, False
+    def signal(self, event: str, data: dict[str, Any]) -> None:
+        self.signals[event + json.dumps(data, sort_keys=True)] = (event, data)
+        self.wakeup.set()
+
+    def take(self) -> tuple[list[_Note], list[tuple[str, dict[str, Any]]], bool]:
+        notes, signals, resync = list(self.pending.values()), list(self.signals.values()), self.resync
+        self.pending, self.signals, self.resync = {}, {}, False
         self.wakeup.clear()
-        return notes, resync
+        return notes, signals, resync
 
 
 class LiveHub:
@@ -89,6 +101,7 @@ class LiveHub:
         self._names: dict[int, tuple[str, str]] = {}
         self._subscribers: set[Subscriber] = set()
         self.closed = asyncio.Event()
+        self.engines: Engines | None = None
 
     # -- StoreListener ------------------------------------------------------------------------------
     def created(self, new: NewInstance, iid: int) -> None:
@@ -122,6 +135,17 @@ class LiveHub:
         for instance_id in ids:
             self._publish(_Note(workflow, instance_id, deleted=True))
 
+    def notify(self, event: str, data: dict[str, Any]) -> None:
+        """Send ``event`` to every open stream with its next burst (the same note twice in a
+        burst is sent once)."""
+        for subscriber in self._subscribers:
+            subscriber.signal(event, data)
+
+    def binding_changed(self, kind: str, name: str) -> None:
+        """``LocalBindings.on_change``: a KV namespace, R2 bucket or D1 database was written."""
+        if self._subscribers:
+            self.notify("binding", {"kind": kind, "name": name})
+
     def _publish(self, note: _Note) -> None:
         for subscriber in self._subscribers:
             if subscriber.wants(note.workflow, note.id):
@@ -139,31 +163,52 @@ class LiveHub:
         """The text of one SSE stream, until the client leaves or the hub closes."""
         subscriber = Subscriber(workflow, instance_id)
         self._subscribers.add(subscriber)
+        loop = asyncio.get_running_loop()
+        engines_due = loop.time() + ENGINES_S
         try:
-            yield f"retry: {RETRY_MS}\n" + _event("hello", {"server": self.boot_id})
+            yield (f"retry: {RETRY_MS}\n" + _event("hello", {"server": self.boot_id})
+                   + await self._engines())
             while not self.closed.is_set():
+                wait = min(HEARTBEAT_S, engines_due - loop.time()) if self.engines else HEARTBEAT_S
                 try:
-                    await asyncio.wait_for(subscriber.wakeup.wait(), HEARTBEAT_S)
+                    await asyncio.wait_for(subscriber.wakeup.wait(), max(wait, 0.0))
                 except TimeoutError:
-                    yield ": heartbeat\n\n"
-                    continue
+                    if self.engines is None:
+                        yield ": heartbeat\n\n"
+                        continue
                 if self.closed.is_set():
                     break
-                await asyncio.sleep(BURST_S)
-                notes, resync = subscriber.take()
-                yield await _message(notes, resync, counts)
+                message = ""
+                if subscriber.wakeup.is_set():
+                    await asyncio.sleep(BURST_S)
+                    notes, signals, resync = subscriber.take()
+                    message = await _message(notes, signals, resync, counts)
+                if self.engines is not None and loop.time() >= engines_due:
+                    engines_due = loop.time() + ENGINES_S
+                    message += await self._engines()
+                yield message or ": heartbeat\n\n"
         finally:
             self._subscribers.discard(subscriber)
+
+    async def _engines(self) -> str:
+        if self.engines is None:
+            return ""
+        try:
+            return _event("engines", {"engines": await self.engines()})
+        except Exception:
+            return ""  # the store is closing: the page reads them again when it reconnects
 
     @property
     def streams(self) -> int:
         return len(self._subscribers)
 
 
-async def _message(notes: list[_Note], resync: bool, counts: Counts) -> str:
+async def _message(notes: list[_Note], signals: list[tuple[str, dict[str, Any]]], resync: bool,
+                   counts: Counts) -> str:
     parts: list[str] = []
     if resync:
         parts.append(_event("resync", {}))
+    parts += [_event(name, data) for name, data in signals]
     touched: dict[str, None] = {}
     for note in notes:
         body: dict[str, Any] = {"workflow": note.workflow, "id": note.id}

@@ -5,6 +5,9 @@ metrics, and the rest of ``/cdn-cgi/``, which belongs to pyflow and never reache
     /cdn-cgi/local/explorer/static/<file>             its scripts, styles and vendored libraries
     /cdn-cgi/local/explorer/api/stream                Server-Sent Events (``live``)
     /cdn-cgi/local/explorer/api/workflows/:wf/metrics metrics over a window (``pyflow_cli.metrics``)
+    /cdn-cgi/local/explorer/api/storage/kv/..., r2/..., d1/..., local/..., workflows/:wf/events
+                                                      local data (``kv_api``, ``r2_api``,
+                                                      ``d1_api``, ``local_api``)
     /cdn-cgi/explorer, /cdn-cgi/local/explorer        redirect to the page
     /cdn-cgi/<anything else>                          404
 
@@ -14,6 +17,7 @@ Every route answers only requests that pass the local API's Host/Origin checks.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response, StreamingResponse
@@ -23,15 +27,25 @@ from starlette.types import Receive, Scope, Send
 from pyflow_cli.engine.errors import InvalidInputError, NotFoundError
 from pyflow_cli.server.api import FAILED, NOT_FOUND, UNHANDLED, failure, success
 from pyflow_cli.server.explorer.assets import BASE, COMMON_HEADERS, STATIC_PREFIX, Page, asset, page
+from pyflow_cli.server.explorer.d1_api import d1_routes
+from pyflow_cli.server.explorer.handlers import Routes
+from pyflow_cli.server.explorer.kv_api import kv_routes
 from pyflow_cli.server.explorer.live import LiveHub
+from pyflow_cli.server.explorer.local_api import local_routes
+from pyflow_cli.server.explorer.r2_api import r2_routes
 from pyflow_cli.server.openapi import API_PATH
-from pyflow_cli.server.security import LocalOnly
+from pyflow_cli.server.security import LocalOnly, request_refusal
 from pyflow_cli.service import WorkflowService
+
+if TYPE_CHECKING:
+    from pyflow_cli.server.runtime import DevRuntime
 
 CDN_CGI = "/cdn-cgi/"
 EXPLORER_PATH = BASE
 PAGE_PATHS = {"": "home", "workflows/{workflow}": "workflow", "workflows/{workflow}/metrics": "metrics",
-              "workflows/{workflow}/instances/{instance_id}": "instance"}
+              "workflows/{workflow}/events": "events",
+              "workflows/{workflow}/instances/{instance_id}": "instance",
+              "kv/{namespace}": "kv", "r2/{bucket}": "r2", "d1/{database}": "d1", "crons": "crons"}
 """The page's own paths under ``EXPLORER_PATH`` and their views (the page routes itself); any
 other path there is a 404."""
 
@@ -44,12 +58,12 @@ def explorer_routes(service: Callable[[], WorkflowService], hub: LiveHub,
 
     def local(endpoint: Endpoint, api: bool = False) -> Endpoint:
         async def checked(request: Request) -> Response:
-            refusal = policy.check(request)
-            if refusal is None:
+            refused = request_refusal(policy, request)
+            if refused is None:
                 return await endpoint(request)
             if api:
-                return failure(403, [{"code": UNHANDLED, "message": refusal}])
-            return PlainTextResponse(refusal, status_code=403)
+                return failure(refused[0], [{"code": UNHANDLED, "message": refused[1]}])
+            return PlainTextResponse(refused[1], status_code=refused[0])
 
         return checked
 
@@ -115,6 +129,12 @@ def explorer_routes(service: Callable[[], WorkflowService], hub: LiveHub,
     routes += [Route(path, local(to_explorer), methods=reading)
                for path in ("/cdn-cgi/explorer", "/cdn-cgi/explorer/", EXPLORER_PATH.rstrip("/"))]
     return routes
+
+
+def binding_routes(runtime: DevRuntime, routes: Routes) -> list[BaseRoute]:
+    """The API routes of the explorer's other pages: KV, R2, D1, crons, engines, events."""
+    return [*kv_routes(runtime, routes), *r2_routes(runtime, routes), *d1_routes(runtime, routes),
+            *local_routes(runtime, routes)]
 
 
 class AnyMethod:
