@@ -54,16 +54,17 @@ class _Note:
 class Subscriber:
     """One open stream: what it watches and the notes waiting for it."""
 
-    def __init__(self, workflow: str | None, instance_id: str | None) -> None:
+    def __init__(self, workflow: str | None, instance_id: str | None, instances: bool = True) -> None:
         self.workflow = workflow
         self.instance_id = instance_id
+        self.instances = instances
         self.pending: dict[tuple[str, str], _Note] = {}
         self.signals: dict[str, tuple[str, dict[str, Any]]] = {}
         self.resync = False
         self.wakeup = asyncio.Event()
 
     def wants(self, workflow: str, instance_id: str) -> bool:
-        return ((self.workflow is None or self.workflow == workflow)
+        return self.instances and ((self.workflow is None or self.workflow == workflow)
                 and (self.instance_id is None or self.instance_id == instance_id))
 
     def add(self, note: _Note) -> None:
@@ -159,9 +160,10 @@ class LiveHub:
             subscriber.wakeup.set()
 
     async def stream(self, workflow: str | None, instance_id: str | None,
-                     counts: Counts) -> AsyncIterator[str]:
-        """The text of one SSE stream, until the client leaves or the hub closes."""
-        subscriber = Subscriber(workflow, instance_id)
+                     counts: Counts, instances: bool = True) -> AsyncIterator[str]:
+        """The text of one SSE stream, until the client leaves or the hub closes; without
+        ``instances``, only the notes about the session as a whole."""
+        subscriber = Subscriber(workflow, instance_id, instances)
         self._subscribers.add(subscriber)
         loop = asyncio.get_running_loop()
         engines_due = loop.time() + ENGINES_S

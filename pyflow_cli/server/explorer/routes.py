@@ -99,8 +99,9 @@ def explorer_routes(service: Callable[[], WorkflowService], hub: LiveHub,
             return failure(400, [{"code": FAILED, "message": "instance: needs workflow as well"}])
         if workflow is not None and workflow not in service().workflows:
             return failure(404, [{"code": NOT_FOUND, "message": f"Workflow '{workflow}' not found."}])
+        instances = request.query_params.get("session") != "1"
         return StreamingResponse(
-            hub.stream(workflow, instance_id, lambda name: service().status_counts(name)),
+            hub.stream(workflow, instance_id, lambda name: service().status_counts(name), instances),
             media_type="text/event-stream",
             headers={**COMMON_HEADERS, "Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 

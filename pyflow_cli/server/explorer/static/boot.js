@@ -13,4 +13,6 @@ if (where.page === "workflow") {
   const path = instancePath(where.workflow, where.id);
   calls.push([path], [`${path}/log`, { after_seq: 0 }]);
 }
+// The sidebar's other lists, after what the view shows first.
+calls.push(["/d1/database"], ["/storage/kv/namespaces"], ["/r2/buckets"], ["/local/crons"], ["/local/engines"]);
 prefetch(calls);

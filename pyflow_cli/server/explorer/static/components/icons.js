@@ -23,6 +23,18 @@ const PATHS = {
   monitor: "M3 4h18v12H3zM8 20h8M12 16v4",
   close: "M6 6l12 12M18 6L6 18",
   rollback: "M9 14L4 9l5-5M4 9h11a5 5 0 0 1 0 10h-3",
+  database: "M4 6c0-1.7 3.6-3 8-3s8 1.3 8 3-3.6 3-8 3-8-1.3-8-3zM4 6v12c0 1.7 3.6 3 8 3s8-1.3 8-3V6M4 12c0 1.7 3.6 3 8 3s8-1.3 8-3",
+  key: "M8 10a4 4 0 1 0 0 8a4 4 0 1 0 0-8M11 11l9-9M16 6l3 3M14 8l2 2",
+  bucket: "M4 7h16l-2 13H6zM4 7c0-2 3.6-3 8-3s8 1 8 3",
+  clock: "M12 3a9 9 0 1 0 0 18a9 9 0 1 0 0-18M12 7v5l3 3",
+  server: "M4 4h16v6H4zM4 14h16v6H4zM8 7h.01M8 17h.01",
+  folder: "M3 6h6l2 2h10v11H3z",
+  file: "M6 3h8l5 5v13H6zM14 3v5h5",
+  download: "M12 4v11M7 10l5 5 5-5M5 20h14",
+  upload: "M12 20V9M7 14l5-5 5 5M5 4h14",
+  edit: "M4 20h4L19 9l-4-4L4 16zM14 6l4 4",
+  run: "M6 4l14 8-14 8z",
+  refresh: "M20 12a8 8 0 1 1-2.3-5.6M20 4v4h-4",
 };
 
 export function Icon({ name, size = 16 }) {

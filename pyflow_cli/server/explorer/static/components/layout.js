@@ -1,8 +1,11 @@
-// The frame around every page: a sidebar of sections (Workflows now; more kinds of local data
-// can be added as sections), a top bar with breadcrumbs, the live indicator and the theme.
+// The frame around every page: a sidebar of the local data, grouped as wrangler's explorer groups
+// it (D1 databases, KV namespaces, R2 buckets, workflows, cron triggers) and the engines
+// connected to the store; a top bar with breadcrumbs, the live indicator and the theme.
 import { html, useEffect, useState } from "../lib/html.js";
 import { Link, paths } from "../lib/router.js";
 import { useConnectionState } from "../lib/live.js";
+import { relative } from "../lib/format.js";
+import { useNow } from "../pages/clock.js";
 import { Icon } from "./icons.js";
 import { Dialog, Notices } from "./ui.js";
 
@@ -49,27 +52,72 @@ function LiveIndicator() {
 }
 
 /** The sidebar: each section lists its items (a section with none says so). */
-function Sidebar({ sections, current, open, onNavigate }) {
+function Sidebar({ project, current, open, onNavigate }) {
+  const sections = sidebarSections(project);
+  const here = (href) => current === href || current.startsWith(`${href}/`);
   return html`<nav id="sidebar" class=${`sidebar${open ? " open" : ""}`} aria-label="Local data">
-    ${sections.map((section) => html`<section class="nav-section" key=${section.id}>
-      <h2 class="nav-title"><${Icon} name=${section.icon} />${section.title}</h2>
-      ${section.items.length === 0
+    ${sections.map((section) => html`<section class="nav-section" key=${section.id}
+      aria-labelledby=${`nav-${section.id}`}>
+      <h2 class="nav-title" id=${`nav-${section.id}`}><${Icon} name=${section.icon} />${section.title}</h2>
+      ${section.items === null ? html`<p class="nav-empty">Loading…</p>`
+        : section.items.length === 0
         ? html`<p class="nav-empty">${section.empty}</p>`
         : html`<ul>${section.items.map((item) => html`<li key=${item.href}>
-            <${Link} href=${item.href} class=${current.startsWith(item.href) ? "active" : ""}
+            <${Link} href=${item.href} class=${here(item.href) ? "active" : ""}
               aria-current=${current === item.href ? "page" : undefined} onClick=${onNavigate}>
               <span class="nav-label">${item.label}</span>
               ${item.hint && html`<span class="nav-hint">${item.hint}</span>`}
             </${Link}></li>`)}</ul>`}
     </section>`)}
+    <${Engines} engines=${project.engines} />
     <p class="nav-footer">pyflow Local Explorer · <kbd>?</kbd> shortcuts</p>
   </nav>`;
+}
+
+function sidebarSections(project) {
+  const list = (items, make) => (items === null ? null : items.map(make));
+  const crons = project.crons;
+  return [
+    { id: "d1", title: "D1 Databases", icon: "database", empty: "No [[d1_databases]] in the config",
+      items: list(project.d1, (d) => ({ label: d.database_name, hint: d.binding, href: paths.d1(d.uuid) })) },
+    { id: "kv", title: "KV Namespaces", icon: "key", empty: "No [[kv_namespaces]] in the config",
+      items: list(project.kv, (n) => ({ label: n.title, hint: n.id, href: paths.kv(n.id) })) },
+    { id: "r2", title: "R2 Buckets", icon: "bucket", empty: "No [[r2_buckets]] in the config",
+      items: list(project.r2, (b) => ({ label: b.name, hint: b.binding, href: paths.r2(b.name) })) },
+    { id: "workflows", title: "Workflows", icon: "flow", empty: "No workflows in the config",
+      items: list(project.workflows, (w) => ({ label: w.name, hint: w.class_name, href: paths.workflow(w.name) })) },
+    { id: "crons", title: "Cron Triggers", icon: "clock", empty: "No crons in the config",
+      items: crons === null ? null : crons.length === 0 ? [] : [{ label: "Configured crons",
+        hint: `${crons.length} trigger${crons.length === 1 ? "" : "s"}`, href: paths.crons() }] },
+  ];
+}
+
+/** The engines connected to the store (this server's and any other process's), live. */
+function Engines({ engines }) {
+  const now = useNow(1000);
+  return html`<section class="nav-section" aria-labelledby="nav-engines">
+    <h2 class="nav-title" id="nav-engines"><${Icon} name="server" />Engines</h2>
+    ${engines === null ? html`<p class="nav-empty">Loading…</p>`
+      : engines.length === 0 ? html`<p class="nav-empty">No engine is running</p>`
+      : html`<ul class="engines">${engines.map((engine) => {
+        const age = now - Date.parse(engine.heartbeat);
+        const state = !engine.alive ? "gone" : age > 30_000 ? "stale" : "live";
+        return html`<li key=${engine.id} class=${`engine engine-${state}`} data-engine=${engine.id}
+          title=${engine.id}>
+          <span class="nav-label"><span class="dot" aria-hidden="true"></span>${engine.host} · pid ${engine.pid}
+            ${engine.current && html`<span class="muted"> (this server)</span>`}</span>
+          <span class="nav-hint">code <code>${(engine.version || "–").slice(0, 8)}</code> ·
+            heartbeat <time datetime=${engine.heartbeat}>${relative(engine.heartbeat, now)}</time>
+            ${state !== "live" && html` · ${state}`}</span>
+        </li>`;
+      })}</ul>`}
+  </section>`;
 }
 
 const SHORTCUTS = [["/", "Search"], ["↑ ↓", "Move between rows"], ["Enter", "Open the row"],
   ["x", "Select the row"], ["Esc", "Close a dialog or menu"], ["?", "This list"]];
 
-export function Layout({ workflows, current, crumbs, children }) {
+export function Layout({ project, current, crumbs, children }) {
   const [menuOpen, setMenuOpen] = useState(false);
   const [help, setHelp] = useState(false);
   useEffect(() => {
@@ -89,10 +137,6 @@ export function Layout({ workflows, current, crumbs, children }) {
     addEventListener("keydown", onKey);
     return () => removeEventListener("keydown", onKey);
   }, []);
-  const sections = [{
-    id: "workflows", title: "Workflows", icon: "flow", empty: "No workflows in the config",
-    items: (workflows || []).map((w) => ({ label: w.name, hint: w.class_name, href: paths.workflow(w.name) })),
-  }];
   return html`<div class="shell">
     <a class="skip" href="#main">Skip to content</a>
     <header class="topbar">
@@ -110,7 +154,7 @@ export function Layout({ workflows, current, crumbs, children }) {
       </ol></nav>
       <div class="topbar-end"><${LiveIndicator} /><${ThemeButton} /></div>
     </header>
-    <${Sidebar} sections=${sections} current=${current} open=${menuOpen}
+    <${Sidebar} project=${project} current=${current} open=${menuOpen}
       onNavigate=${() => setMenuOpen(false)} />
     <main id="main" class="main" tabindex="-1">${children}</main>
     <${Notices} />

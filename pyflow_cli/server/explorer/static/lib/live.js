@@ -6,6 +6,10 @@ import { streamUrl } from "./api.js";
 
 const stateListeners = new Set();
 let connectionState = "connecting";
+// The notes about the session as a whole come with every stream, whatever it watches: a
+// binding's data changed, a cron ran, the config was reloaded, the engines and their heartbeats.
+const SESSION_EVENTS = ["binding", "cron", "project", "engines"];
+const sessionListeners = new Set();
 
 function setState(state) {
   connectionState = state;
@@ -22,34 +26,51 @@ export function useConnectionState() {
   return state;
 }
 
+/** Calls `onMessage({type, ...data})` for each note about the session as a whole (types
+ * binding, cron, project, engines; and hello on every (re)connection, to re-read everything),
+ * from whichever stream the page has open. */
+export function useSessionEvents(onMessage) {
+  const handler = useRef(onMessage);
+  handler.current = onMessage;
+  useEffect(() => {
+    const listener = (message) => handler.current(message);
+    sessionListeners.add(listener);
+    return () => sessionListeners.delete(listener);
+  }, []);
+}
+
 /** Calls `onMessage({type, ...data})` for each message of the stream for `filter`
- * ({workflow?, instance?}); type "hello" means: re-read everything. */
+ * ({workflow?, instance?, session?}: session only, no instance notes); type "hello" means:
+ * re-read everything. */
 export function useLive(filter, onMessage) {
   const handler = useRef(onMessage);
   handler.current = onMessage;
-  const key = `${filter.workflow || ""}\n${filter.instance || ""}`;
+  const key = `${filter.workflow || ""}\n${filter.instance || ""}\n${filter.session ? 1 : 0}`;
   useEffect(() => {
     let source = null;
     let retry = null;
     let delay = 500;
     let stopped = false;
-    const deliver = (type) => (event) => {
+    const deliver = (type, to = (message) => handler.current(message)) => (event) => {
       let data = {};
       try {
         data = JSON.parse(event.data);
       } catch {
         return;
       }
-      handler.current({ type, ...data });
+      to({ type, ...data });
     };
+    const toSession = (message) => sessionListeners.forEach((listener) => listener(message));
     const open = () => {
       source = new EventSource(streamUrl(filter));
       source.addEventListener("hello", (event) => {
         delay = 500;
         setState("live");
         deliver("hello")(event);
+        deliver("hello", toSession)(event);
       });
       for (const type of ["instance", "counts", "resync"]) source.addEventListener(type, deliver(type));
+      for (const type of SESSION_EVENTS) source.addEventListener(type, deliver(type, toSession));
       source.onerror = () => {
         setState("reconnecting");
         if (source.readyState === EventSource.CLOSED && !stopped) {

@@ -30,8 +30,9 @@ export function useLocation() {
 }
 
 /** An <a> that navigates in place (a new tab still opens with Ctrl/Cmd/middle click). */
-export function Link({ href, children, ...rest }) {
+export function Link({ href, children, onClick: also, ...rest }) {
   const onClick = (event) => {
+    also?.(event);
     if (event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey
         || event.shiftKey || event.altKey) return;
     event.preventDefault();

@@ -1,4 +1,4 @@
-// A workflow's title, its class and script, and its two views: instances and metrics.
+// A workflow's title, its class and script, and its views: instances, metrics and events.
 import { html } from "../lib/html.js";
 import { Link, paths } from "../lib/router.js";
 
@@ -12,6 +12,7 @@ export function WorkflowHeader({ workflow, info, tab, actions }) {
     <nav class="tabs" aria-label=${`${workflow} views`}>
       <${Link} href=${paths.workflow(workflow)} aria-current=${tab === "instances" ? "page" : undefined}>Instances</${Link}>
       <${Link} href=${paths.metrics(workflow)} aria-current=${tab === "metrics" ? "page" : undefined}>Metrics</${Link}>
+      <${Link} href=${paths.events(workflow)} aria-current=${tab === "events" ? "page" : undefined}>Events</${Link}>
     </nav>
   </header>`;
 }
