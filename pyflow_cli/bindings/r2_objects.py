@@ -19,6 +19,8 @@ from pyflow_cli.bindings.values import ByteStream, from_json_text
 from pyflow_cli.engine.serde import JsonDict
 
 HASHES = ("md5", "sha1", "sha256", "sha384", "sha512")
+MIN_DATE_MS = -62_135_596_800_000
+MAX_DATE_MS = 253_402_300_799_999
 HTTP_FIELDS = {"contentType": "content-type", "contentLanguage": "content-language",
                "contentDisposition": "content-disposition", "contentEncoding": "content-encoding",
                "cacheControl": "cache-control", "cacheExpiry": "expires"}
@@ -31,11 +33,14 @@ def to_datetime(ms: float) -> datetime:
 
 
 def to_ms(value: Any, what: str) -> int:
-    """A date option (``datetime``, epoch milliseconds, or an ISO 8601 / HTTP date string) in ms."""
+    """A date option (``datetime``, epoch milliseconds, or an ISO 8601 / HTTP date string) in ms,
+    within the years 1 to 9999 (a ``datetime`` holds no other)."""
     if isinstance(value, datetime):
         moment = value if value.tzinfo else value.replace(tzinfo=UTC)
         return int(moment.timestamp() * 1000)
     if isinstance(value, int | float) and not isinstance(value, bool):
+        if not MIN_DATE_MS <= value <= MAX_DATE_MS:
+            raise TypeError(f"{what} must be a date between the years 1 and 9999, got {value!r}.")
         return int(value)
     if isinstance(value, str):
         try:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -26,6 +27,20 @@ from pyflow_cli.storage.writer import GroupCommitWriter
 
 T = TypeVar("T")
 BUSY_TIMEOUT_MS = 10_000
+
+
+def _enable_wal(conn: sqlite3.Connection) -> None:
+    """Switch the file to WAL. Two processes opening a new file at once may find it locked: the
+    switch does not wait through ``busy_timeout`` as other statements do, so wait here."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 class BindingFile:
@@ -44,7 +59,7 @@ class BindingFile:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
                                factory=self._factory)
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        conn.execute("PRAGMA journal_mode = WAL")
+        _enable_wal(conn)
         conn.execute("PRAGMA synchronous = FULL")
         for pragma in self._pragmas:
             conn.execute(pragma)

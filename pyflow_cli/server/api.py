@@ -66,6 +66,7 @@ _TRIGGER_NAMES = {int(t): t.name.lower() for t in TriggerSource}
 NO_BODY = object()
 TRIGGER_HEADER = "x-pyflow-trigger"
 MAX_SEQ = 2**63 - 1  # SQLite's largest integer
+_EXPLORERS = frozenset({"workflows/{workflow}/metrics", "workflows/{workflow}/events"})
 _CONFLICT_CODES = frozenset({"instance.already_exists", "instance.cannot_terminate",
                              "instance.cannot_restart"})
 
@@ -178,6 +179,9 @@ class ExplorerApi:
             return JSONResponse(openapi_document())
         if route.pattern == "workflows":
             return await self.list_workflows()
+        if not route.pattern.startswith("workflows/{workflow}") or route.pattern in _EXPLORERS:
+            # The explorer's own routes answer every path they take; this is one they do not.
+            raise ApiError(404, UNHANDLED, f"No local API route for {request.method} {API_PATH}{rest}.")
         params = route.params
         workflow = params["workflow"]
         if workflow not in self.service.workflows:

@@ -1,7 +1,8 @@
 """The OpenAPI 3.0 document of the local explorer API, served at ``GET /cdn-cgi/local/explorer/api``.
 
 It describes the Workflows routes pyflow serves, with the reference's operation ids, so tools
-generated from the reference's document work against pyflow too.
+generated from the reference's document work against pyflow too; the explorer's routes for KV,
+R2, D1, crons and engines come from ``openapi_local``.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from pyflow_cli.engine.status import STATUS_NAMES
+from pyflow_cli.server.openapi_local import local_data_paths
 
 API_PATH = "/cdn-cgi/local/explorer/api"
 _STATUSES = ["queued", "running", "paused", "errored", "terminated", "complete", "waitingForPause",
@@ -244,9 +246,10 @@ def openapi_document() -> dict[str, Any]:
     return {
         "openapi": "3.0.3",
         "info": {"title": "Local Explorer API", "version": "0.0.1",
-                 "description": "pyflow's local API for inspecting and changing Workflows state "
-                                "during local development (a subset of the Cloudflare API)."},
+                 "description": "pyflow's local API for inspecting and changing Workflows, KV, R2 "
+                                "and D1 state during local development (a subset of the "
+                                "Cloudflare API)."},
         "servers": [{"description": "Local Explorer", "url": API_PATH}],
-        "paths": paths,
+        "paths": {**paths, **local_data_paths()},
         "components": {"schemas": _schemas()},
     }

@@ -7,6 +7,7 @@ import os
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -109,6 +110,18 @@ def chromium(default: Path = Path("/usr/bin/chromium")) -> str:
         pytest.skip(f"Browser tests skipped: {problem}.")
     assert found is not None
     return found
+
+
+def screenshot(page: Any, name: str) -> None:
+    """Save the page for the docs when PYFLOW_SCREENSHOTS names a folder (notices gone first)."""
+    folder = os.environ.get(SCREENSHOTS)
+    if folder:
+        from playwright.sync_api import expect
+
+        expect(page.locator(".notice")).to_have_count(0, timeout=10_000)
+        page.evaluate("scrollTo(0, 0)")
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(folder) / name), full_page=True)
 
 
 def start_shop(root: Path, port: int | None = None) -> DevProcess:

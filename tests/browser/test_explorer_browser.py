@@ -7,14 +7,12 @@ docs/images come from here: set PYFLOW_SCREENSHOTS=docs/images to refresh them.
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
-from pathlib import Path
 from typing import Any
 
 import httpx
-from browserkit import EXPLORER, SCREENSHOTS
+from browserkit import EXPLORER, screenshot
 from conftest import Console, open_page
 from playwright.sync_api import expect
 from serverkit import DevProcess
@@ -38,15 +36,6 @@ def settle(api: httpx.Client, instance_id: str, *statuses: str) -> None:
     while status_of(api, instance_id) not in statuses:
         assert time.monotonic() < deadline, f"{instance_id} is {status_of(api, instance_id)}"
         time.sleep(0.05)
-
-
-def screenshot(page: Any, name: str) -> None:
-    folder = os.environ.get(SCREENSHOTS)
-    if folder:
-        expect(page.locator(".notice")).to_have_count(0, timeout=10_000)
-        page.evaluate("scrollTo(0, 0)")
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(folder) / name), full_page=True)
 
 
 def mark_document(page: Any) -> None:

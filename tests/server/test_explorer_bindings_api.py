@@ -13,7 +13,6 @@ from urllib.parse import unquote
 
 import httpx
 import pytest
-from conftest import settle
 from pantry import write_pantry
 from serverkit import API
 
@@ -215,7 +214,7 @@ async def test_d1_tables_pages_console_and_migrations(http: httpx.AsyncClient,
 
 
 async def test_crons_show_next_fire_times_and_run_now_like_the_scheduled_endpoint(
-        http: httpx.AsyncClient) -> None:
+        http: httpx.AsyncClient, wait_status: Any) -> None:
     crons = {c["cron"]: c for c in result(await http.get(f"{API}/local/crons"))}
     assert set(crons) == {"0 0 1 1 *", "30 4 * * *"}
     assert crons["0 0 1 1 *"]["handler"] is True and crons["0 0 1 1 *"]["workflows"] == []
@@ -227,7 +226,7 @@ async def test_crons_show_next_fire_times_and_run_now_like_the_scheduled_endpoin
     assert (run["outcome"], run["source"], run["error"]) == ("ok", "manual", None)
     [started] = run["instances"]
     assert started["workflow"] == "restock"
-    details = await settle(http, "restock", started["id"])
+    details = await wait_status(http, "restock", started["id"])
     assert details["trigger"]["source"] == "cron"
     # The scheduled endpoint goes the same way, and is noted the same way.
     assert (await http.get("/cdn-cgi/handler/scheduled", params={"cron": "0 0 1 1 *"})).text == "ok"
@@ -249,10 +248,11 @@ async def test_engines_show_host_pid_code_version_and_heartbeat(http: httpx.Asyn
     assert engine["pid"] > 0 and engine["host"] and engine["heartbeat"].endswith("Z")
 
 
-async def test_a_workflows_events_across_its_instances_filtered(http: httpx.AsyncClient) -> None:
+async def test_a_workflows_events_across_its_instances_filtered(http: httpx.AsyncClient,
+                                                               wait_status: Any) -> None:
     for instance_id, params in [("calm", {}), ("flaky", {"failures": 1})]:
         await http.post(f"{API}/workflows/restock/instances", json={"id": instance_id, "params": params})
-        await settle(http, "restock", instance_id)
+        await wait_status(http, "restock", instance_id)
     rows = result(await http.get(f"{API}/workflows/restock/events"))
     assert {r["instance_id"] for r in rows} == {"calm", "flaky"}
     assert [r["seq"] for r in rows] == sorted((r["seq"] for r in rows), reverse=True)
@@ -329,3 +329,20 @@ def parse(text: str) -> list[tuple[str, dict[str, Any]]]:
         if "event" in fields:
             found.append((fields["event"], json.loads(fields["data"])))
     return found
+
+
+async def test_values_no_calendar_holds_are_refused_and_nothing_breaks(http: httpx.AsyncClient) -> None:
+    # A cache expiry past the year 9999 would make every later listing of the bucket fail.
+    far = await http.post(f"{R2}/objects", headers=PAGE, json={
+        "key": "far", "value": "", "http_metadata": {"cacheExpiry": 1e20}})
+    assert "between the years 1 and 9999" in error(far, 400)
+    assert result(await http.get(f"{R2}/objects")) == []
+    # An expiry SQLite cannot store as milliseconds is refused before it is written.
+    huge = await http.put(f"{KV}/values/k", content=b"v", params={"expiration": str(2**62)})
+    assert "expected a whole number" in error(huge, 400)
+    bulk = await http.put(f"{KV}/bulk", headers=PAGE, json=[{"key": "k", "value": "v",
+                                                             "expiration": 2**62}])
+    assert "from 0 to 253402300799" in error(bulk, 400)
+    assert result(await http.get(f"{KV}/keys")) == []
+    late = await http.post(f"{API}/local/scheduled", json={"cron": "0 0 1 1 *", "scheduled_time": 1e300})
+    assert "epoch milliseconds" in error(late, 400)

@@ -47,7 +47,15 @@ async def test_openapi_document_is_served_at_the_api_root(http: httpx.AsyncClien
         "/workflows/{workflow_name}/instances/{instance_id}",
         "/workflows/{workflow_name}/instances/{instance_id}/status",
         "/workflows/{workflow_name}/instances/{instance_id}/log",
-        "/workflows/{workflow_name}/instances/{instance_id}/events/{event_type}"}
+        "/workflows/{workflow_name}/instances/{instance_id}/events/{event_type}",
+        "/workflows/{workflow_name}/events", "/local/crons", "/local/scheduled", "/local/engines",
+        "/storage/kv/namespaces", "/storage/kv/namespaces/{namespace_id}/keys",
+        "/storage/kv/namespaces/{namespace_id}/values/{key_name}",
+        "/storage/kv/namespaces/{namespace_id}/bulk", "/storage/kv/namespaces/{namespace_id}/bulk/delete",
+        "/r2/buckets", "/r2/buckets/{bucket_name}", "/r2/buckets/{bucket_name}/objects",
+        "/r2/buckets/{bucket_name}/objects/{object_key}", "/d1/database",
+        "/d1/database/{database_id}/raw", "/d1/database/{database_id}/tables",
+        "/d1/database/{database_id}/rows", "/d1/database/{database_id}/migrations"}
 
 
 async def test_lists_workflows_with_count(http: httpx.AsyncClient) -> None:
@@ -269,7 +277,7 @@ async def test_options_answers_cors_preflight(http: httpx.AsyncClient) -> None:
 
 
 async def test_unknown_api_route_is_an_envelope_404(http: httpx.AsyncClient) -> None:
-    response = await http.get(f"{API}/storage/kv/namespaces")
+    response = await http.get(f"{API}/workers/durable_objects/namespaces")
     assert response.status_code == 404 and response.json()["success"] is False
 
 

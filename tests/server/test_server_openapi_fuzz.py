@@ -10,8 +10,22 @@ import subprocess
 import sys
 from pathlib import Path
 
-from serverkit import API, DevProcess, wait_until, write_project
+from serverkit import API, CONFIG, DevProcess, wait_until, write_project
 
+BINDINGS = """
+[[kv_namespaces]]
+binding = "CONFIG"
+id = "config-ns"
+
+[[r2_buckets]]
+binding = "FILES"
+bucket_name = "fuzz-files"
+
+[[d1_databases]]
+binding = "DB"
+database_name = "fuzz-db"
+"""
+"""Local data for the explorer's routes to reach (the sections go after the workflows')."""
 CHECKS = ("not_a_server_error,status_code_conformance,content_type_conformance,"
           "response_headers_conformance,response_schema_conformance,unsupported_method")
 EXAMPLES_PER_OPERATION = 50
@@ -37,17 +51,41 @@ def _instances(server: DevProcess) -> list[str]:
     return list(made)
 
 
+def _local_data(server: DevProcess) -> None:
+    """A few keys, objects and a table, for reads and writes to find."""
+    with server.client() as http:
+        assert http.put(f"{API}/storage/kv/namespaces/config-ns/bulk",
+                        json=[{"key": "a", "value": "1"}, {"key": "b/c", "value": "2"}]).status_code == 200
+        for key in ("a.txt", "docs/b.txt"):
+            assert http.put(f"{API}/r2/buckets/fuzz-files/objects/{key}", content=b"x").status_code == 200
+        assert http.post(f"{API}/d1/database/fuzz-db/raw", json={
+            "sql": "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT); "
+                   "INSERT INTO items (name) VALUES ('x')"}).status_code == 200
+
+
 def test_the_api_keeps_to_its_openapi_document(tmp_path: Path) -> None:
-    server = DevProcess(write_project(tmp_path / "app"), "--no-reload").ready()
+    server = DevProcess(write_project(tmp_path / "app", config=CONFIG + BINDINGS), "--no-reload").ready()
     try:
         ids = _instances(server)
+        _local_data(server)
         config = tmp_path / "schemathesis.toml"
         config.write_text(
             "[dictionaries.workflows]\nvalues = [\"steps\", \"nightly\"]\n"
             f"[dictionaries.instances]\nvalues = {json.dumps(ids)}\n"
+            '[dictionaries.namespaces]\nvalues = ["config-ns"]\n'
+            '[dictionaries.buckets]\nvalues = ["fuzz-files"]\n'
+            '[dictionaries.databases]\nvalues = ["fuzz-db"]\n'
+            '[dictionaries.keys]\nvalues = ["a", "b/c", "a.txt", "docs/b.txt"]\n'
+            '[dictionaries.tables]\nvalues = ["items"]\n'
             "[parameters]\n"
             'workflow_name = { dictionary = "workflows", probability = 0.9 }\n'
-            'instance_id = { dictionary = "instances", probability = 0.8 }\n')
+            'instance_id = { dictionary = "instances", probability = 0.8 }\n'
+            'namespace_id = { dictionary = "namespaces", probability = 0.9 }\n'
+            'bucket_name = { dictionary = "buckets", probability = 0.9 }\n'
+            'database_id = { dictionary = "databases", probability = 0.9 }\n'
+            'key_name = { dictionary = "keys", probability = 0.7 }\n'
+            'object_key = { dictionary = "keys", probability = 0.7 }\n'
+            'table = { dictionary = "tables", probability = 0.8 }\n')
         # Deleting every instance of a workflow goes last, so the other operations find some.
         wipe = "workflows-delete-workflow"
         for selection in (["--exclude-operation-id", wipe], ["--include-operation-id", wipe]):

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -24,6 +25,22 @@ from pyflow_cli.server.validation import ValidationFailed
 
 Handler = Callable[[Request], Awaitable[Response]]
 MAX_SEQ = 2**63 - 1
+
+
+class StoredKey(Convertor[str]):
+    """The rest of the path, whatever it holds: a KV key or R2 object key may have slashes and
+    newlines (Starlette's ``path`` stops at a newline)."""
+
+    regex = r"[\s\S]+"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("stored_key", StoredKey())
 
 
 class Routes:

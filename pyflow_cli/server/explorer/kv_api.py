@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 KEY_NOT_FOUND = 10009
 MAX_BULK_KEYS = 10_000
 BODY_LIMIT = MAX_VALUE_BYTES + 64 * 1024
+MAX_EXPIRATION_S = 253_402_300_799  # the end of year 9999
 PREFIX = "/storage/kv/namespaces"
 RAW_HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store",
                "Content-Security-Policy": "default-src 'none'; sandbox"}
@@ -112,8 +113,9 @@ def kv_routes(runtime: DevRuntime, routes: Routes) -> list[Route]:
             metadata = None if metadata_text is None else json.loads(metadata_text)
         except ValueError:
             raise ValidationFailed(["metadata: expected JSON"]) from None
-        options = _expiry({"expiration": whole_number(request, "expiration", None),
-                           "expiration_ttl": whole_number(request, "expiration_ttl", None)})
+        options = _expiry({"expiration": whole_number(request, "expiration", None, 0, MAX_EXPIRATION_S),
+                           "expiration_ttl": whole_number(request, "expiration_ttl", None, 0,
+                                                          MAX_EXPIRATION_S)})
         await kv.put(request.path_params["key_name"], data,
                      {**options, **({"metadata": metadata} if metadata is not None else {})})
         return success({})
@@ -152,7 +154,7 @@ def kv_routes(runtime: DevRuntime, routes: Routes) -> list[Route]:
     return [
         routes.route(PREFIX, {"GET": list_namespaces}),
         routes.route(PREFIX + "/{namespace_id}/keys", {"GET": list_keys}),
-        routes.route(PREFIX + "/{namespace_id}/values/{key_name:path}",
+        routes.route(PREFIX + "/{namespace_id}/values/{key_name:stored_key}",
                      {"GET": get_value, "PUT": put_value, "DELETE": delete_value}),
         routes.route(PREFIX + "/{namespace_id}/bulk", {"PUT": bulk_write}),
         routes.route(PREFIX + "/{namespace_id}/bulk/delete", {"POST": bulk_delete}),
@@ -188,8 +190,10 @@ def _write(item: Any, where: str) -> tuple[str, str | bytes, dict[str, Any]]:
 def _expiry(given: dict[str, Any], where: str = "") -> dict[str, Any]:
     """``expiration`` / ``expiration_ttl`` (the API's names) as ``put`` options; the TTL wins."""
     for name, value in given.items():
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
-            raise ValidationFailed([f"{where + '.' if where else ''}{name}: expected a whole number"])
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                  or not 0 <= value <= MAX_EXPIRATION_S):
+            raise ValidationFailed([f"{where + '.' if where else ''}{name}: expected a whole number "
+                                    f"of seconds from 0 to {MAX_EXPIRATION_S}"])
     if given.get("expiration_ttl") is not None:
         return {"expirationTtl": given["expiration_ttl"]}
     if given.get("expiration") is not None:

@@ -150,7 +150,7 @@ def r2_routes(runtime: DevRuntime, routes: Routes) -> list[Route]:
         routes.route(PREFIX + "/{bucket_name}", {"GET": get_bucket}),
         routes.route(PREFIX + "/{bucket_name}/objects",
                      {"GET": list_objects, "POST": upload, "DELETE": delete_objects}),
-        routes.route(PREFIX + "/{bucket_name}/objects/{object_key:path}",
+        routes.route(PREFIX + "/{bucket_name}/objects/{object_key:stored_key}",
                      {"GET": get_object, "PUT": put_object, "DELETE": delete_object}),
     ]
 

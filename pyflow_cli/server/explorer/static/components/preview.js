@@ -43,7 +43,6 @@ export function ResultTable({ columns, rows, label }) {
   if (!columns.length) return html`<p class="muted">No columns.</p>`;
   return html`<div class="table-wrap"><table class="result-table" aria-label=${label}>
     <thead><tr>${columns.map((c, i) => html`<th scope="col" key=${i}>${c}</th>`)}</tr></thead>
-    <tbody>${rows.map((row, r) => html`<tr key=${r}>${row.map((value, i) => html`<td key=${i}
-      class=${typeof value === "number" ? "num" : ""}><${Cell} value=${value} /></td>`)}</tr>`)}</tbody>
+    <tbody>${rows.map((row, r) => html`<tr key=${r}>${row.map((value, i) => html`<td key=${i}><${Cell} value=${value} /></td>`)}</tr>`)}</tbody>
   </table></div>`;
 }

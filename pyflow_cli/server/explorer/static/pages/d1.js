@@ -80,7 +80,7 @@ function Tables({ database, table, offset, version, at }) {
         <details class="card schema"><summary class="card-header"><h2>Schema of ${chosen.name}</h2></summary>
           <div class="card-body stack">
             <${ResultTable} label=${`Columns of ${chosen.name}`} columns=${["Column", "Type", "Not null", "Default", "Primary key"]}
-              rows=${chosen.columns.map((c) => [c.name, c.type || "", c.not_null ? "yes" : "", c.default, c.primary_key ? `#${c.primary_key}` : ""])} />
+              rows=${chosen.columns.map((c) => [c.name, c.type || "", c.not_null ? "yes" : "", c.default ?? "", c.primary_key ? `#${c.primary_key}` : ""])} />
             <pre class="sql" aria-label=${`CREATE statement of ${chosen.name}`}>${chosen.sql}</pre>
           </div></details>
         ${rows && html`<${ResultTable} label=${`Rows of ${chosen.name}`} columns=${rows.columns} rows=${rows.rows} />

@@ -31,7 +31,7 @@ export function SqlConsole({ database }) {
   return html`<form class="sql-console stack" aria-label="SQL console" onSubmit=${(e) => { e.preventDefault(); run(); }}>
     <div class="field">
       <label for=${`${id}-sql`}>SQL</label>
-      <textarea id=${`${id}-sql`} rows="5" class="code" spellcheck="false" value=${sql}
+      <textarea id=${`${id}-sql`} rows="5" class="code" spellcheck=${false} value=${sql}
         onInput=${(e) => setSql(e.currentTarget.value)}
         onKeyDown=${(e) => { if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); run(); } }}></textarea>
       <p class="hint">Several statements separated by <code>;</code> run in one transaction, each with its result.${" "}

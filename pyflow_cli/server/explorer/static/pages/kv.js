@@ -169,11 +169,11 @@ function PutDialog({ namespace, initial, onClose, onSaved }) {
     <div class="field">
       <label for=${`${id}-key`}>Key</label>
       <input id=${`${id}-key`} type="text" value=${key} readOnly=${!!initial.editing} autocomplete="off"
-        spellcheck="false" onInput=${(e) => setKey(e.currentTarget.value)} />
+        spellcheck=${false} onInput=${(e) => setKey(e.currentTarget.value)} />
     </div>
     <div class="field">
       <label for=${`${id}-value`}>Value</label>
-      <textarea id=${`${id}-value`} rows="6" class="code" spellcheck="false" value=${value}
+      <textarea id=${`${id}-value`} rows="6" class="code" spellcheck=${false} value=${value}
         onInput=${(e) => setValue(e.currentTarget.value)}></textarea>
     </div>
     <${JsonField} label="Metadata" value=${metadata} onInput=${setMetadata} rows="3" placeholder='{"owner": "me"}'

@@ -174,7 +174,7 @@ function UploadDialog({ bucket, prefix, onClose, onUploaded }) {
     </div>
     <div class="field">
       <label for=${`${id}-key`}>Key</label>
-      <input id=${`${id}-key`} type="text" value=${key} autocomplete="off" spellcheck="false"
+      <input id=${`${id}-key`} type="text" value=${key} autocomplete="off" spellcheck=${false}
         onInput=${(e) => setKey(e.currentTarget.value)} />
       <p class="hint">Slashes make folders: <code>reports/2026/june.csv</code>.</p>
     </div>

@@ -14,11 +14,11 @@ export function PrefixSearch({ label, value, onChange, placeholder = "Starts wit
     const timer = setTimeout(() => onChange(text), SEARCH_DELAY_MS);
     return () => clearTimeout(timer);
   }, [text]);
-  return html`<div class="filters" role="search" aria-label=${label}>
+  return html`<div class="filters" role="search" aria-label=${`Filter by ${label.toLowerCase()}`}>
     <div class="filter search">
       <label for=${id}>${label}</label>
       <div class="search-box"><${Icon} name="search" />
-        <input id=${id} type="search" data-search value=${text} autocomplete="off" spellcheck="false"
+        <input id=${id} type="search" data-search value=${text} autocomplete="off" spellcheck=${false}
           placeholder=${placeholder} onInput=${(e) => setText(e.currentTarget.value)}
           onKeyDown=${(e) => { if (e.key === "Enter") onChange(text); if (e.key === "Escape") { setText(""); onChange(""); } }} />
       </div>
