@@ -120,6 +120,7 @@ def screenshot(page: Any, name: str) -> None:
 
         expect(page.locator(".notice")).to_have_count(0, timeout=10_000)
         page.evaluate("scrollTo(0, 0)")
+        page.wait_for_timeout(300)  # rows that just arrived are painted, not half-painted
         Path(folder).mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(Path(folder) / name), full_page=True)
 

@@ -117,9 +117,9 @@ def test_a_kv_key_the_worker_put_is_found_edited_and_read_back(page: Any, pantry
     expect(value).to_have_text(f"hello {HOSTILE}")
     expect(page.get_by_label("Metadata", exact=True)).to_contain_text(f'"note": "{HOSTILE}"')
     assert page.locator("main img").count() == 0
+    screenshot(page, "explorer-kv.png")
     page.get_by_role("button", name="Hex").click()
     expect(value).to_contain_text("68 65 6c 6c 6f 20 3c 69")
-    screenshot(page, "explorer-kv.png")
 
     # A key the Worker writes while the page is open shows up by itself.
     worker.post("/kv/put", json={"key": "arrived-live", "value": "1"})
@@ -254,7 +254,15 @@ def test_a_workflows_events_arrive_live_and_filter(page: Any, pantry: DevProcess
     failure = table.locator("tr", has_text="ATTEMPT_FAILURE").filter(has_text="bumpy")
     expect(failure).to_have_count(1)  # live: the page was open before the instances ran
     expect(failure).to_contain_text("supplier busy on attempt 1")
+    expect(table.locator("tr", has_text="WORKFLOW_SUCCESS").filter(has_text="bumpy")).to_have_count(1)
     expect(table.locator("tr", has_text="WORKFLOW_SUCCESS").filter(has_text="steady")).to_have_count(1)
+    # Each row's details stay in that row (a page style once pinned them to the top).
+    outside = table.evaluate("""t => [...t.querySelectorAll("tbody tr")].filter(row => {
+        const cell = row.querySelector("td.details").getBoundingClientRect();
+        const box = row.getBoundingClientRect();
+        return cell.top < box.top - 1 || cell.bottom > box.bottom + 1; }).length""")
+    assert outside == 0
+    screenshot(page, "explorer-events.png")
     page.get_by_label("Event type").select_option("ATTEMPT_FAILURE")
     expect(page).to_have_url(re.compile("event=ATTEMPT_FAILURE"))
     expect(table.locator("tbody tr").first).to_contain_text("ATTEMPT_FAILURE")
@@ -266,7 +274,6 @@ def test_a_workflows_events_arrive_live_and_filter(page: Any, pantry: DevProcess
     page.get_by_label("Step name", exact=True).fill("")
     page.get_by_label("Time window").select_option("15m")
     expect(table.locator("tr", has_text="bumpy").first).to_be_visible()
-    screenshot(page, "explorer-events.png")
     assert unnamed_controls(page) == []
 
 

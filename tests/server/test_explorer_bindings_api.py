@@ -9,7 +9,7 @@ import base64
 import json
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 import httpx
 import pytest
@@ -110,6 +110,11 @@ async def test_kv_raw_writes_are_for_command_line_clients(http: httpx.AsyncClien
     assert result(await http.put(f"{KV}/values/raw/key", content=b"\x01\x02",
                                  params={"metadata": '{"n": 1}'})) == {}
     assert (await http.get(f"{KV}/values/raw/key")).content == b"\x01\x02"
+    # Any key reaches its route, slashes and newlines too (each is one encoded segment).
+    odd = "line one\nline/two %2F"
+    assert result(await http.put(f"{KV}/values/{quote(odd, safe='')}", content=b"odd")) == {}
+    assert (await http.get(f"{KV}/values/{quote(odd, safe='')}")).content == b"odd"
+    assert odd in [k["name"] for k in result(await http.get(f"{KV}/keys"))]
     # A web page's write must be JSON: the raw PUT is refused from one.
     refused = await http.put(f"{KV}/values/raw/key", content=b"x",
                              headers={**PAGE, "content-type": "text/plain"})

@@ -19,6 +19,7 @@ from serverkit import API, DevProcess, write_project
 from pyflow_cli.engine.events import EventType
 from pyflow_cli.engine.status import InstanceStatus
 from pyflow_cli.engine.store import Change, InstanceUpdate, NewInstance, NewLogEvent
+from pyflow_cli.server.explorer import live
 from pyflow_cli.server.explorer.live import LiveHub
 
 
@@ -63,6 +64,35 @@ async def test_the_hub_sends_one_note_per_instance_per_burst_to_matching_streams
         with pytest.raises(StopAsyncIteration):
             await anext(stream)
     assert hub.streams == 0
+
+
+async def test_session_notes_reach_every_stream_and_engines_arrive_by_themselves(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(live, "ENGINES_S", 0.05)
+    hub = LiveHub()
+    beats = iter(range(1, 100))
+
+    async def engines() -> list[dict[str, Any]]:
+        return [{"id": "e", "heartbeat": next(beats)}]
+
+    hub.engines = engines
+    session_only = hub.stream(None, None, counts, instances=False)
+    one_instance = hub.stream("wf", "a", counts)
+    first = parse(await anext(session_only))
+    assert first == [("hello", {"server": hub.boot_id}),
+                     ("engines", {"engines": [{"id": "e", "heartbeat": 1}]})]
+    await anext(one_instance)
+    # Nothing written: the engines come again, with their new heartbeat.
+    assert parse(await anext(session_only)) == [("engines", {"engines": [{"id": "e", "heartbeat": 3}]})]
+    hub.created(NewInstance("wf", "a", "{}", 0.0, 0, None), 1)
+    hub.binding_changed("kv", "ns")
+    hub.binding_changed("kv", "ns")  # the same note twice in a burst is sent once
+    hub.notify("cron", {"cron": "* * * * *"})
+    notes = [n for n in parse(await anext(session_only)) if n[0] != "engines"]
+    assert notes == [("binding", {"kind": "kv", "name": "ns"}), ("cron", {"cron": "* * * * *"})]
+    # A stream that watches one instance gets its notes and the session's too.
+    assert {n[0] for n in parse(await anext(one_instance))} >= {"instance", "binding", "cron"}
+    hub.close()
 
 
 async def test_a_hub_without_streams_does_no_work_per_write() -> None:

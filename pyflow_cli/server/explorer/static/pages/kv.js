@@ -98,18 +98,18 @@ function KeyDetails({ namespace, name, row, onEdit, onClose, onDeleted }) {
     api.kvValue(namespace, name).then(setValue, setError);
   }, [namespace, name]);
   if (error) {
-    return html`<aside class="card details" aria-label=${`Key ${name}`}><div class="card-body">
+    return html`<aside class="card detail-panel" aria-label=${`Key ${name}`}><div class="card-body">
       <p class="error-text">${error.status === 404 ? `Key "${name}" does not exist (any more).` : error.message}</p>
       <button type="button" class="button" onClick=${onClose}>Close</button></div></aside>`;
   }
-  if (!value) return html`<aside class="card details"><${Spinner} label="Loading the value" /></aside>`;
+  if (!value) return html`<aside class="card detail-panel"><${Spinner} label="Loading the value" /></aside>`;
   const meta = value.headers.get("x-pyflow-kv-metadata");
   const metadata = meta === null ? undefined : JSON.parse(decodeURIComponent(meta));
   const expires = value.headers.get("expiration");
   const expiresIso = expires ? new Date(Number(expires) * 1000).toISOString() : null;
   const described = describeBytes(value.bytes);
-  return html`<aside class="card details" aria-label=${`Key ${name}`}>
-    <header class="card-header"><h2 class="details-title">${name}</h2>
+  return html`<aside class="card detail-panel" aria-label=${`Key ${name}`}>
+    <header class="card-header"><h2 class="detail-title">${name}</h2>
       <button type="button" class="icon-button" aria-label="Close the key" title="Close" onClick=${onClose}><${Icon} name="close" /></button>
     </header>
     <div class="card-body stack">

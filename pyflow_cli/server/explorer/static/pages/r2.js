@@ -106,13 +106,13 @@ function ObjectDetails({ bucket, objectKey, onClose, onDeleted }) {
     }, setError);
   }, [bucket, objectKey]);
   if (error) {
-    return html`<aside class="card details"><div class="card-body">
+    return html`<aside class="card detail-panel"><div class="card-body">
       <p class="error-text">${error.status === 404 ? `Object "${objectKey}" does not exist (any more).` : error.message}</p>
       <button type="button" class="button" onClick=${onClose}>Close</button></div></aside>`;
   }
-  if (!object) return html`<aside class="card details"><${Spinner} label="Loading the object" /></aside>`;
-  return html`<aside class="card details" aria-label=${`Object ${objectKey}`}>
-    <header class="card-header"><h2 class="details-title">${objectKey}</h2>
+  if (!object) return html`<aside class="card detail-panel"><${Spinner} label="Loading the object" /></aside>`;
+  return html`<aside class="card detail-panel" aria-label=${`Object ${objectKey}`}>
+    <header class="card-header"><h2 class="detail-title">${objectKey}</h2>
       <button type="button" class="icon-button" aria-label="Close the object" title="Close" onClick=${onClose}><${Icon} name="close" /></button>
     </header>
     <div class="card-body stack">
