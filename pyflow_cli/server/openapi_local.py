@@ -280,7 +280,8 @@ def _local_paths() -> dict[str, Any]:
     event = _object({"seq": _INTEGER, "instance_id": _STRING, "timestamp": _STRING,
                      "timestamp_ms": _NUMBER, "event": _INTEGER, "event_name": _STRING,
                      "group_key": _NULLABLE_STRING, "target": _NULLABLE_STRING,
-                     "metadata": {"type": "object"}})
+                     "metadata": {"type": "object"},
+                     "traceback": {"$ref": "#/components/schemas/pyflow_traceback"}})
     return {
         "/local/crons": {"get": _op(
             "pyflow-list-crons", "List Cron Triggers",

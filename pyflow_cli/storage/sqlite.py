@@ -318,12 +318,13 @@ class SqliteStore:
         # The log is read newest first by seq (its rowid) and each row's instance looked up, so a
         # page stops after `limit` matches and reading on from a seq reads only the new rows.
         rows = await self._rows(
-            "SELECT i.id, l.seq, l.ts, l.event, l.group_key, l.target, l.metadata FROM log l "
-            f"CROSS JOIN instances i ON i.iid = l.iid WHERE {' AND '.join(where)} "
+            "SELECT i.id, l.seq, l.ts, l.event, l.group_key, l.target, l.metadata, l.traceback "
+            f"FROM log l CROSS JOIN instances i ON i.iid = l.iid WHERE {' AND '.join(where)} "
             "ORDER BY l.seq DESC LIMIT ?", (*params, max(0, min(query.limit, _MAX_INTEGER))))
-        return [WorkflowLogEvent(instance_id, LogEvent(seq, ts, EventType(event), key, target,
-                                                       decode(meta)))
-                for instance_id, seq, ts, event, key, target, meta in rows]
+        return [WorkflowLogEvent(instance_id, LogEvent(
+                    seq, ts, EventType(event), key, target, parse_shown(meta),
+                    parse_shown(trace) if trace is not None else None))
+                for instance_id, seq, ts, event, key, target, meta, trace in rows]
 
     async def read_timers(self, iid: int) -> list[TimerRecord]:
         rows = self._point_rows("SELECT cache_key, kind, due_ms FROM timers WHERE iid = ?", (iid,))

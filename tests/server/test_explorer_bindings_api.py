@@ -266,6 +266,7 @@ async def test_a_workflows_events_across_its_instances_filtered(http: httpx.Asyn
     assert [(r["instance_id"], r["event_name"], r["target"]) for r in failures] == [
         ("flaky", "ATTEMPT_FAILURE", "order more-1")]
     assert failures[0]["metadata"]["error"]["message"] == "supplier busy on attempt 1"
+    assert failures[0]["traceback"]["frames"][-1]["function"] == "order"  # the user's frame
     by_step = result(await http.get(f"{API}/workflows/restock/events",
                                     params={"step": "COUNT", "event": "STEP_START,STEP_SUCCESS"}))
     assert sorted((r["instance_id"], r["event_name"]) for r in by_step) == [

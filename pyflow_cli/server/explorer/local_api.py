@@ -23,7 +23,7 @@ from pyflow_cli.engine.durations import InvalidDurationError, parse_duration_ms
 from pyflow_cli.engine.errors import NotFoundError
 from pyflow_cli.engine.events import EventType
 from pyflow_cli.engine.processes import process_alive
-from pyflow_cli.engine.store import LogQuery
+from pyflow_cli.engine.store import LogQuery, WorkflowLogEvent
 from pyflow_cli.server.api import NOT_FOUND, json_body, success
 from pyflow_cli.server.cron_runs import CronRun, configured
 from pyflow_cli.server.explorer.handlers import (
@@ -108,11 +108,7 @@ def local_routes(runtime: DevRuntime, routes: Routes) -> list[Route]:
             rows = await runtime.service.workflow_log(workflow, query)
         except NotFoundError:
             raise not_found(f"Workflow '{workflow}' not found.", NOT_FOUND) from None
-        return success([{"seq": r.row.seq, "instance_id": r.instance_id,
-                         "timestamp": iso_ms(r.row.timestamp_ms), "timestamp_ms": r.row.timestamp_ms,
-                         "event": int(r.row.event), "event_name": r.row.event.name,
-                         "group_key": r.row.group_key, "target": r.row.target,
-                         "metadata": r.row.metadata} for r in rows],
+        return success([_event_json(r) for r in rows],
                        {"count": len(rows), "more": len(rows) == query.limit})
 
     return [
@@ -121,6 +117,16 @@ def local_routes(runtime: DevRuntime, routes: Routes) -> list[Route]:
         routes.route("/local/engines", {"GET": engines}),
         routes.route("/workflows/{workflow_name}/events", {"GET": events}),
     ]
+
+
+def _event_json(found: WorkflowLogEvent) -> dict[str, Any]:
+    row = found.row
+    shown = {"seq": row.seq, "instance_id": found.instance_id, "timestamp": iso_ms(row.timestamp_ms),
+             "timestamp_ms": row.timestamp_ms, "event": int(row.event), "event_name": row.event.name,
+             "group_key": row.group_key, "target": row.target, "metadata": row.metadata}
+    if row.traceback is not None:
+        shown["traceback"] = row.traceback
+    return shown
 
 
 def _log_query(request: Request, now_ms: float) -> LogQuery:
