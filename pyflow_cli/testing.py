@@ -130,15 +130,16 @@ class WorkflowTestEnv:
 
     async def settle(self) -> None:
         """Let everything that can run without time passing run: returns once the store has seen
-        no write for a few loop turns and no outbound ``fetch`` waits for its answer (any other
-        step body awaiting something outside counts as idle)."""
+        no write for a few loop turns, the engine's scheduler is parked and no outbound ``fetch``
+        waits for its answer (any other step body awaiting something outside counts as idle)."""
         writer = self.store._writer
         stable = 0
         last = -1
         while stable < 3:
             await asyncio.sleep(0.002)
             ops = writer.operations
-            stable = stable + 1 if ops == last and writer.idle and fetch.in_flight() == 0 else 0
+            quiet = writer.idle and self.engine.scheduler_idle and fetch.in_flight() == 0
+            stable = stable + 1 if ops == last and quiet else 0
             last = ops
 
     async def advance(self) -> bool:

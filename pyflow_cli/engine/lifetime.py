@@ -231,6 +231,8 @@ class Lifetime:
     def remove_waiter(self, waiter: Waiter) -> None:
         if waiter in self.waiters:
             self.waiters.remove(waiter)
+            if self.waiters:  # the others may be all that is left once this branch moves on
+                self.schedule_quiet_check()
 
     def request_pause(self) -> None:
         self.pause_requested = True
@@ -269,6 +271,8 @@ class Lifetime:
         self._quiet_check_scheduled = False
         if self.ended or self.busy > 0 or not self.waiters:
             return
+        if any(waiter.future.done() for waiter in self.waiters):
+            return  # an event arrived meanwhile: its branch goes on at the loop's next turn
         if self.pause_requested:
             self.on_end_request(EndReason.PAUSE)
             return
