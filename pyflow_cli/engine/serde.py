@@ -143,9 +143,24 @@ def _datetime_text(value: datetime) -> str:
     return value.replace(tzinfo=None).isoformat(timespec="milliseconds")
 
 
+class NestedTooDeeplyError(NotSerialisableError):
+    """A value that contains itself, or is nested deeper than the conversion can follow."""
+
+    def __init__(self, value: object) -> None:
+        kind = type(value).__name__
+        TypeError.__init__(self, f"a value of type {kind} contains itself or is nested too deeply "
+                                 "to be stored")
+        self.path = ""
+        self.type_name = kind
+        self.value = value
+
+
 def encode(value: Any) -> str:
     """Compact storage JSON of ``value`` (raises ``NotSerialisableError``)."""
-    return _ENCODER.encode(_store(value, []))
+    try:
+        return _ENCODER.encode(_store(value, []))
+    except RecursionError:  # a cycle, or thousands of levels: either way it cannot be stored
+        raise NestedTooDeeplyError(value) from None
 
 
 def encode_both(value: Any) -> tuple[str, str]:
@@ -153,9 +168,12 @@ def encode_both(value: Any) -> tuple[str, str]:
     it. They are the same text unless the value holds a type JSON lacks (raises
     ``NotSerialisableError``)."""
     tagged: list[bool] = []
-    data = _store(value, tagged)
-    stored = _ENCODER.encode(data)
-    return stored, (_ENCODER.encode(_shown(data)) if tagged else stored)
+    try:
+        data = _store(value, tagged)
+        stored = _ENCODER.encode(data)
+        return stored, (_ENCODER.encode(_shown(data)) if tagged else stored)
+    except RecursionError:  # a cycle, or thousands of levels: either way it cannot be stored
+        raise NestedTooDeeplyError(value) from None
 
 
 def encode_plain(value: Any) -> str:

@@ -237,6 +237,56 @@ async def test_unstorable_step_result_fails_fatally_and_cannot_be_caught(make_en
     assert len(attempt) == 1 and "not serialisable" in attempt[0]["error"]["message"]
 
 
+def _self_referencing() -> dict[str, Any]:
+    loop: dict[str, Any] = {"name": "loop"}
+    loop["self"] = loop
+    return loop
+
+
+def _deeply_nested() -> list[Any]:
+    value: list[Any] = []
+    for _ in range(100_000):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize("make_value", [_self_referencing, _deeply_nested])
+async def test_a_step_result_that_cannot_be_encoded_fails_as_not_serialisable(
+        make_env: EnvFactory, make_value: Any) -> None:
+    class Flow(WorkflowEntrypoint):
+        async def run(self, event: Any, step: Any) -> Any:
+            await step.do("tangled", make_value)
+
+    details, _ = await asyncio.wait_for(run_one(make_env, Flow), 20)
+    assert details["error"] == {
+        "name": "WorkflowFatalError",
+        "message": 'The execution of the Workflow instance was terminated, as the step "tangled" '
+                   "returned a value which is not serialisable"}
+    attempts = details["steps"][0]["attempts"]
+    assert [a["error"]["name"] for a in attempts] == ["WorkflowFatalError"]
+    assert attempts[0]["error"]["message"].startswith(
+        'Value returned from step "tangled" is not serialisable: a value of type ')
+    assert "contains itself or is nested too deeply" in attempts[0]["error"]["message"]
+
+
+@pytest.mark.parametrize("make_value", [_self_referencing, _deeply_nested])
+async def test_an_output_that_cannot_be_encoded_errors_the_instance_once(
+        make_env: EnvFactory, make_value: Any) -> None:
+    runs: list[int] = []
+
+    class Flow(WorkflowEntrypoint):
+        async def run(self, event: Any, step: Any) -> Any:
+            runs.append(1)
+            return make_value()
+
+    details, _ = await asyncio.wait_for(run_one(make_env, Flow), 20)
+    assert details["status"] == "errored"
+    assert details["error"]["name"] == "WorkflowFatalError"
+    assert details["error"]["message"].startswith(
+        "The value returned from run() is not serialisable: a value of type ")
+    assert runs == [1]
+
+
 async def test_oversized_step_result_fails_with_its_size(make_env: EnvFactory) -> None:
     class Flow(WorkflowEntrypoint):
         async def run(self, event: Any, step: Any) -> Any:

@@ -82,6 +82,19 @@ def test_non_string_keys_are_refused() -> None:
         serde.encode({1: "x"})
 
 
+def test_a_value_that_contains_itself_or_nests_too_deeply_is_not_serialisable() -> None:
+    loop: dict[str, object] = {}
+    loop["self"] = loop
+    deep: list[object] = []
+    for _ in range(100_000):
+        deep = [deep]
+    for bad in (loop, deep):
+        for encode in (serde.encode, serde.encode_both):
+            with pytest.raises(serde.NotSerialisableError, match="contains itself or is nested "
+                                                                 "too deeply to be stored"):
+                encode(bad)
+
+
 async def test_values_cross_steps_as_on_cloudflare(make_env: EnvFactory, hibernation: bool) -> None:
     """A datetime made by one step is a datetime in the next (``.year`` works), on the first run
     and after replay; bytes, sets and None inside containers round-trip too."""
