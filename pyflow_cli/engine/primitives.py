@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import inspect
+import logging
 from collections.abc import Callable, Coroutine, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -47,8 +48,11 @@ from pyflow_cli.engine.store import (
     TimerRecord,
 )
 
+_log = logging.getLogger("pyflow")
+
 StepBody = Callable[[serde.JsonDict | None], Any]
 DYNAMIC_DELAY_TIMEOUT_S = 5.0
+TIMED_OUT_GRACE_MS = 5_000  # how long a timed-out body, once cancelled, may take to stop
 INTERRUPTED_MESSAGE = "The attempt was interrupted: the engine stopped while it was running"
 TIME_TRAVELER = "You can't sleep until a time in the past, time-traveler"
 
@@ -190,7 +194,7 @@ async def _attempts(life: Lifetime, key: StepKey, body: StepBody, config: Resolv
                                       attempt_open=True))
             life.write_soon(change)  # rides along with the result's commit, or follows within ms
             if not isinstance(outcome, BaseException):
-                outcome = await _await_body(life, config, outcome)
+                outcome = await _await_body(life, key, config, attempt, outcome)
                 if not isinstance(outcome, _Finished):
                     # Logged while the step still counts as running, so a pause waits for it.
                     retry_due = await _log_failure(life, key, config, attempt, outcome)
@@ -230,27 +234,15 @@ def _start_attempt(life: Lifetime, key: StepKey, body: StepBody, config: Resolve
     return True, started  # a plain function: it has already finished
 
 
-async def _await_body(life: Lifetime, config: ResolvedConfig, task: asyncio.Future[Any]
-                      ) -> _Finished | BaseException:
-    """Wait for a body that did not finish at once, up to the step's timeout."""
+async def _await_body(life: Lifetime, key: StepKey, config: ResolvedConfig, attempt: int,
+                      task: asyncio.Future[Any]) -> _Finished | BaseException:
+    """Wait for a body that did not finish at once, up to the step's timeout (real time: a
+    timeout bounds real work, so ``--time-scale`` leaves it alone)."""
     life.body_tasks.add(task)
     task.add_done_callback(life.body_tasks.discard)
     timeout_ms = config.timeout_ms
-    finished: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-
-    def settle(in_time: bool) -> None:
-        if not finished.done():
-            finished.set_result(in_time)
-
-    task.add_done_callback(lambda _: settle(True))
-    timer = life.clock.call_at(life.now() + life.scaled(timeout_ms), lambda: settle(False))
-    try:
-        in_time = await finished
-    finally:
-        timer.cancel()
-    if not in_time:
-        # Like the reference, the body is not cancelled; its late result is discarded.
-        task.add_done_callback(_consume_result)
+    if not await _ended_within(life, task, timeout_ms):
+        await _stop_timed_out(life, key, attempt, task)
         return WorkflowTimeoutError(timeout_ms)
     if task.cancelled():
         raise asyncio.CancelledError
@@ -258,6 +250,37 @@ async def _await_body(life: Lifetime, config: ResolvedConfig, task: asyncio.Futu
     if failure is not None:
         return failure if isinstance(failure, Exception) else _reraise(failure)
     return _Finished(task.result())
+
+
+async def _ended_within(life: Lifetime, task: asyncio.Future[Any], ms: float) -> bool:
+    """Whether ``task`` is done within ``ms`` on the lifetime's clock."""
+    ended: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+
+    def settle(in_time: bool) -> None:
+        if not ended.done():
+            ended.set_result(in_time)
+
+    task.add_done_callback(lambda _: settle(True))
+    timer = life.clock.call_at(life.now() + ms, lambda: settle(False))
+    try:
+        return await ended
+    finally:
+        timer.cancel()
+
+
+async def _stop_timed_out(life: Lifetime, key: StepKey, attempt: int,
+                          task: asyncio.Future[Any]) -> None:
+    """Cancel a body that ran past its timeout and wait for it to end, so that two copies of a
+    step never run at once. A body that is still running ``TIMED_OUT_GRACE_MS`` later (it
+    swallows cancellation) is abandoned with a log line; whatever it returns is discarded."""
+    task.add_done_callback(_consume_result)
+    task.cancel()
+    if await _ended_within(life, task, TIMED_OUT_GRACE_MS):
+        return
+    _log.warning("pyflow: step %s of %s/%s timed out and was still running %d s after being "
+                 "cancelled; attempt %d is abandoned (it may go on running) and the step goes "
+                 "on per its retry policy", key.target, life.instance.workflow, life.instance.id,
+                 TIMED_OUT_GRACE_MS // 1000, attempt)
 
 
 def _start_eagerly(coro: Coroutine[Any, Any, Any]) -> tuple[bool, Any]:

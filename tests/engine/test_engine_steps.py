@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import EnvFactory, names
 
+from pyflow_cli.engine.clock import ManualClock
 from pyflow_cli.engine.entrypoint import WorkflowDefinition, WorkflowEntrypoint
 from pyflow_cli.engine.errors import NonRetryableError
 from pyflow_cli.engine.events import EventType
+from pyflow_cli.engine.lifetime import EngineOptions
+from pyflow_cli.testing import WorkflowTestEnv
 
 
 async def run_one(make_env: EnvFactory, workflow: type[WorkflowEntrypoint] | WorkflowDefinition,
@@ -129,6 +135,134 @@ async def test_attempt_timeout_is_a_retryable_workflow_timeout_error(make_env: E
     assert errors == [{"name": "WorkflowTimeoutError", "message": "Execution timed out after 1000ms"}] * 2
     assert details["error"] == {"message": "Execution timed out after 1000ms",
                                 "name": "WorkflowTimeoutError"}
+
+
+async def test_time_scale_does_not_shorten_a_step_timeout(tmp_path: Path) -> None:
+    # 5 s of work under a 10 s timeout: at --time-scale 60 the timeout used to be 167 ms.
+    clock = ManualClock()
+
+    class Flow(WorkflowEntrypoint):
+        async def run(self, event: Any, step: Any) -> Any:
+            async def work() -> str:
+                await clock.sleep_until(clock.now_ms() + 5_000)
+                return "done"
+            return await step.do("work", work, config={"timeout": "10 seconds"})
+
+    options = EngineOptions(time_scale=60, poll_interval_s=0.05)
+    async with WorkflowTestEnv({"wf": Flow}, state_dir=tmp_path, clock=clock,
+                               options=options) as env:
+        await env.service.create("wf", "a")
+        record = await env.run_until_done("wf", "a")
+        details = await env.service.describe("wf", "a")
+    assert record.output_json == '"done"'
+    assert [a["success"] for a in details["steps"][0]["attempts"]] == [True]
+
+
+TIMED_OUT_GRACE_MS = 5_000  # what a timed-out body gets to stop once cancelled
+
+
+class Overlaps:
+    """Counts the copies of a step body running at once."""
+
+    def __init__(self) -> None:
+        self.running = 0
+        self.most = 0
+        self.cancelled = 0
+
+    @contextlib.contextmanager
+    def copy(self) -> Iterator[None]:
+        self.running += 1
+        self.most = max(self.most, self.running)
+        try:
+            yield
+        except asyncio.CancelledError:
+            self.cancelled += 1
+            raise
+        finally:
+            self.running -= 1
+
+
+async def test_a_timed_out_attempt_is_cancelled_before_the_next_one_starts(
+        make_env: EnvFactory) -> None:
+    copies = Overlaps()
+
+    class Flow(WorkflowEntrypoint):
+        async def run(self, event: Any, step: Any) -> Any:
+            async def hangs() -> None:
+                with copies.copy():
+                    await asyncio.Event().wait()
+            await step.do("hangs", hangs, config={"timeout": "1 second",
+                                                  "retries": {"limit": 2, "delay": 0}})
+
+    details, _ = await run_one(make_env, Flow)
+    assert copies.most == 1 and copies.cancelled == 3
+    errors = [a["error"] for a in details["steps"][0]["attempts"]]
+    assert errors == [{"name": "WorkflowTimeoutError",
+                       "message": "Execution timed out after 1000ms"}] * 3
+
+
+async def test_the_retry_of_a_timed_out_attempt_waits_for_its_body_to_stop(
+        tmp_path: Path) -> None:
+    # The body cleans up for 2 s after being cancelled: the retry (delay 0) starts only then.
+    clock = ManualClock()
+    copies = Overlaps()
+    released = asyncio.Event()
+
+    class Flow(WorkflowEntrypoint):
+        async def run(self, event: Any, step: Any) -> Any:
+            async def slow_to_stop(ctx: Any) -> str:
+                with copies.copy():
+                    if ctx.attempt == 2:
+                        return "second"
+                    try:
+                        await released.wait()
+                    finally:
+                        if not released.is_set():
+                            await asyncio.shield(clock.sleep_until(clock.now_ms() + 2_000))
+                    return "never"
+            return await step.do("s", slow_to_stop, config={"timeout": "1 second",
+                                                            "retries": {"limit": 1, "delay": 0}})
+
+    async with WorkflowTestEnv({"wf": Flow}, state_dir=tmp_path, clock=clock) as env:
+        start = clock.now_ms()
+        await env.service.create("wf", "a")
+        record = await env.run_until_done("wf", "a")
+        log = await env.store.read_log(record.iid)
+        released.set()
+    assert record.output_json == '"second"'
+    assert copies.most == 1
+    second_start = [r.timestamp_ms for r in log if r.event is EventType.ATTEMPT_START][1]
+    assert second_start - start == 3_000
+
+
+async def test_a_body_that_ignores_cancellation_is_abandoned_after_a_grace(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    clock = ManualClock()
+    released = asyncio.Event()
+
+    class Flow(WorkflowEntrypoint):
+        async def run(self, event: Any, step: Any) -> Any:
+            async def stubborn(ctx: Any) -> str:
+                if ctx.attempt == 2:
+                    return "second"
+                while not released.is_set():  # deaf to cancellation until the test is over
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await released.wait()
+                return "late"
+            return await step.do("s", stubborn, config={"timeout": "1 second",
+                                                        "retries": {"limit": 1, "delay": 0}})
+
+    async with WorkflowTestEnv({"wf": Flow}, state_dir=tmp_path, clock=clock) as env:
+        start = clock.now_ms()
+        await env.service.create("wf", "a")
+        record = await env.run_until_done("wf", "a")
+        log = await env.store.read_log(record.iid)
+        released.set()
+    assert record.output_json == '"second"'
+    second_start = [r.timestamp_ms for r in log if r.event is EventType.ATTEMPT_START][1]
+    assert second_start - start == 1_000 + TIMED_OUT_GRACE_MS
+    assert ("step s-1 of wf/a timed out and was still running 5 s after being cancelled; "
+            "attempt 1 is abandoned") in caplog.text
 
 
 async def test_non_retryable_error_stops_retries_and_fails_the_instance(make_env: EnvFactory) -> None:
