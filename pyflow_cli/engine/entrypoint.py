@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from pyflow_cli.engine.escapes import reraise_contained
 from pyflow_cli.engine.serde import JsonDict
 
 
@@ -24,7 +25,10 @@ class ExecutionContext:
 
     def wait_until(self, awaitable: Awaitable[Any]) -> None:
         async def _await() -> Any:
-            return await awaitable
+            try:
+                return await awaitable
+            except BaseException as error:  # a SystemExit here would stop the event loop
+                reraise_contained(error)
 
         task = asyncio.ensure_future(_await())
         self._pending.add(task)

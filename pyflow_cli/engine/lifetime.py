@@ -21,6 +21,7 @@ from typing import Any
 
 from pyflow_cli.engine.clock import Clock
 from pyflow_cli.engine.entrypoint import WorkflowDefinition
+from pyflow_cli.engine.escapes import EngineControl
 from pyflow_cli.engine.events import EventType
 from pyflow_cli.engine.keys import KeyCounter
 from pyflow_cli.engine.status import InstanceStatus
@@ -35,7 +36,7 @@ from pyflow_cli.engine.store import (
 )
 
 
-class StateNotWritten(BaseException):
+class StateNotWritten(EngineControl):
     """The store failed to commit a write the lifetime waited for; ends the lifetime, which
     resumes later from its last committed step. A ``BaseException`` so user code lets it by."""
 

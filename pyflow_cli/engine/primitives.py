@@ -26,6 +26,7 @@ from pyflow_cli.engine.errors import (
     WorkflowTimeoutError,
     error_name,
 )
+from pyflow_cli.engine.escapes import EngineControl, UserBaseException, contain, reraise_contained
 from pyflow_cli.engine.events import EventType
 from pyflow_cli.engine.keys import StepKey
 from pyflow_cli.engine.lifetime import Lifetime, RollbackEntry, RollbackSpec, Waiter
@@ -57,7 +58,7 @@ INTERRUPTED_MESSAGE = "The attempt was interrupted: the engine stopped while it 
 TIME_TRAVELER = "You can't sleep until a time in the past, time-traveler"
 
 
-class FatalStepFailure(BaseException):
+class FatalStepFailure(EngineControl):
     """Ends ``run()`` with a failure user code must not catch (e.g. an unstorable result).
 
     A ``BaseException`` so that ``except Exception`` in user code lets it through; the lifetime
@@ -229,6 +230,11 @@ def _start_attempt(life: Lifetime, key: StepKey, body: StepBody, config: Resolve
             return _start_eagerly(started)
     except Exception as error:
         return False, error
+    except BaseException as error:  # SystemExit and the like fail the attempt, not the process
+        contained = contain(error)
+        if contained is error:
+            raise
+        return False, contained
     if inspect.isawaitable(started):
         return False, asyncio.ensure_future(started)
     return True, started  # a plain function: it has already finished
@@ -245,11 +251,14 @@ async def _await_body(life: Lifetime, key: StepKey, config: ResolvedConfig, atte
         await _stop_timed_out(life, key, attempt, task)
         return WorkflowTimeoutError(timeout_ms)
     if task.cancelled():
-        raise asyncio.CancelledError
+        if life.ended:
+            raise asyncio.CancelledError
+        return UserBaseException(asyncio.CancelledError())  # user code cancelled it, not us
     failure = task.exception()
-    if failure is not None:
-        return failure if isinstance(failure, Exception) else _reraise(failure)
-    return _Finished(task.result())
+    if failure is None:
+        return _Finished(task.result())
+    contained = contain(failure)
+    return contained if isinstance(contained, Exception) else _reraise(contained)
 
 
 async def _ended_within(life: Lifetime, task: asyncio.Future[Any], ms: float) -> bool:
@@ -296,7 +305,15 @@ def _start_eagerly(coro: Coroutine[Any, Any, Any]) -> tuple[bool, Any]:
 
 async def _carry_on(coro: Coroutine[Any, Any, Any], yielded: Any) -> Any:
     """Drive a coroutine that suspended on ``yielded`` (a future, or None for a bare yield) the
-    way a task would have: resume it when that is done; deliver cancellation into it."""
+    way a task would have: resume it when that is done; deliver cancellation into it. What the
+    body raises is contained: a task that raised ``SystemExit`` would stop the event loop."""
+    try:
+        return await _drive(coro, yielded)
+    except BaseException as error:
+        reraise_contained(error)
+
+
+async def _drive(coro: Coroutine[Any, Any, Any], yielded: Any) -> Any:
     while True:
         try:
             if yielded is None:
@@ -328,9 +345,12 @@ def _consume_result(task: asyncio.Future[Any]) -> None:
 
 
 async def _call(body: StepBody, ctx: serde.JsonDict) -> Any:
-    result = body(ctx)
-    if inspect.isawaitable(result):
-        result = await result
+    try:
+        result = body(ctx)
+        if inspect.isawaitable(result):
+            result = await result
+    except BaseException as error:
+        reraise_contained(error)
     return result
 
 
@@ -427,7 +447,7 @@ def is_non_retryable(error: BaseException) -> bool:
 
 def error_json(error: BaseException) -> dict[str, Any]:
     """``{name, message}`` of an exception, with where its class lives (to rebuild it on replay)."""
-    cls = type(error)
+    cls = type(error.original if isinstance(error, UserBaseException) else error)
     return {"name": error_name(error), "message": str(error), "module": cls.__module__,
             "qualname": cls.__qualname__}
 
@@ -538,7 +558,7 @@ def rebuild_error(life: Lifetime, stored: Mapping[str, Any]) -> BaseException:
         return StepError(name, message)
     error = cls.__new__(cls)
     error.args = (message,)
-    return error
+    return error if isinstance(error, Exception) else UserBaseException(error)
 
 
 def _find_class(life: Lifetime, module_name: str, qualname: str) -> type[BaseException] | None:

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Coroutine
 from datetime import UTC, datetime
 from typing import Any
 
 from pyflow_cli.engine import serde
 from pyflow_cli.engine.entrypoint import Env, ExecutionContext, WorkflowEvent
 from pyflow_cli.engine.errors import error_name
+from pyflow_cli.engine.escapes import reraise_contained
 from pyflow_cli.engine.events import EventType
 from pyflow_cli.engine.lifetime import EndReason, Lifetime, StateNotWritten
 from pyflow_cli.engine.primitives import FatalStepFailure, is_non_retryable, user_traceback
@@ -30,8 +30,9 @@ UNHANDLED_NON_RETRYABLE = (
 )
 
 
-def _start_run(life: Lifetime, env: Env) -> Coroutine[Any, Any, Any]:
-    """``run(event, step)`` of a fresh instance of the workflow class, not yet started."""
+async def _start_run(life: Lifetime, env: Env) -> Any:
+    """``run(event, step)`` of a fresh instance of the workflow class. What the user's code
+    raises is contained: a task that raised ``SystemExit`` would stop the event loop."""
     instance = life.instance
     event = WorkflowEvent.build(
         serde.decode(instance.params_json),
@@ -39,9 +40,11 @@ def _start_run(life: Lifetime, env: Env) -> Coroutine[Any, Any, Any]:
         instance.id,
         instance.workflow,
     )
-    entry = life.definition.cls(ExecutionContext(), env)
-    run: Coroutine[Any, Any, Any] = entry.run(event, WorkflowStep(life))
-    return run
+    try:
+        entry = life.definition.cls(ExecutionContext(), env)
+        return await entry.run(event, WorkflowStep(life))
+    except BaseException as error:
+        reraise_contained(error)
 
 
 async def replay_for_rollbacks(life: Lifetime, env: Env) -> None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pyflow_cli.engine.errors import UserCodeError
+from pyflow_cli.engine.escapes import contain
 from pyflow_cli.project.config import ProjectConfig
 from pyflow_cli.project.imports import (
     FreshSourceLoader,
@@ -64,8 +65,10 @@ def load_user_module(project: ProjectConfig) -> LoadedModule:
     sys.modules[name] = module
     try:
         loader.exec_module(module)
-    except Exception as exc:
+    except BaseException as exc:  # sys.exit() at import time is the module's error too
         del sys.modules[name]
+        if contain(exc) is exc and not isinstance(exc, Exception):
+            raise  # this process's own Ctrl-C or SIGTERM, arriving during the import
         raise UserCodeError(_describe(exc, dirs, project.root, shown)) from exc
     return LoadedModule(module=module, version_id=version, main_path=shown)
 
@@ -113,7 +116,7 @@ def _strict_subclass(value: type, base: type) -> bool:
     return value is not base and issubclass(value, base)
 
 
-def _describe(exc: Exception, dirs: Sequence[Path], root: Path, main: str) -> str:
+def _describe(exc: BaseException, dirs: Sequence[Path], root: Path, main: str) -> str:
     """``<file>:<line>: <Type>: <message>`` at the innermost point inside the project."""
     kind = type(exc).__name__
     if isinstance(exc, SyntaxError) and exc.filename and is_project_file(Path(exc.filename), dirs):

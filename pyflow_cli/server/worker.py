@@ -21,6 +21,7 @@ from starlette.responses import PlainTextResponse, Response
 
 from pyflow_cli.compat import http
 from pyflow_cli.engine.entrypoint import Env, ExecutionContext, WorkerEntrypoint
+from pyflow_cli.engine.escapes import UserBaseException, reraise_contained
 from pyflow_cli.project.imports import is_project_file
 from pyflow_cli.server.logs import DevLog
 from pyflow_cli.server.security import WORKER_BODY_LIMIT, BodyTooLarge, read_body
@@ -105,7 +106,8 @@ class WorkerRunner:
             return PlainTextResponse(str(exc), status_code=500)
         except Exception as exc:
             self.report(exc, f"{request.method} {request.url.path}")
-            return PlainTextResponse(f"{type(exc).__name__}: {exc}\n", status_code=500)
+            name = exc.name if isinstance(exc, UserBaseException) else type(exc).__name__
+            return PlainTextResponse(f"{name}: {exc}\n", status_code=500)
         if not isinstance(result, http.Response):
             message = (f"The fetch handler returned {type(result).__name__}, not a Response. "
                        "Return Response(...) or Response.json(...).")
@@ -136,13 +138,18 @@ class WorkerRunner:
                 f"The Worker has no {event} handler. Define `class Default(WorkerEntrypoint)` with "
                 f"`async def {event}(self, {'request' if event == 'fetch' else 'controller'})` in "
                 f"{self.main_path}.")
-        result = function(*_arguments(function, (argument, env, ctx)))
-        if inspect.isawaitable(result):
-            result = await result
+        try:
+            result = function(*_arguments(function, (argument, env, ctx)))
+            if inspect.isawaitable(result):
+                result = await result
+        except BaseException as error:  # sys.exit() in a handler is the handler's failure
+            reraise_contained(error)
         return result
 
     def report(self, exc: BaseException, where: str) -> None:
         """Log an uncaught user exception with the user's own frames only."""
+        if isinstance(exc, UserBaseException):
+            exc = exc.original
         lines = [f"Uncaught exception in {where}: {type(exc).__name__}: {exc}",
                  *user_traceback(exc, self.project_dirs)]
         self.log.error("\n".join(lines))

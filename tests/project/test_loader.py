@@ -1,5 +1,6 @@
 import importlib
 import re
+import signal
 import sys
 import textwrap
 import types
@@ -211,6 +212,24 @@ def test_error_raised_in_library_code_points_at_the_user_line_that_called_it(
 def test_multi_line_exception_message_is_cut_to_one_line(tmp_path: Path) -> None:
     error = load_error(tmp_path, 'raise ValueError("first\\nsecond")\n')
     assert error.message == "src/entry.py:1: ValueError: first"
+
+
+@pytest.mark.parametrize(("entry", "message"), [
+    ("import sys\nsys.exit(3)\n", "src/entry.py:2: SystemExit: 3"),
+    ("import sys\n\nsys.exit()\n", "src/entry.py:3: SystemExit"),
+    ("import helpers\n", "src/helpers.py:1: SystemExit: bye"),
+    ("raise KeyboardInterrupt\n", "src/entry.py:1: KeyboardInterrupt"),
+])
+def test_exiting_at_import_is_reported_like_any_load_error(tmp_path: Path, entry: str,
+                                                          message: str) -> None:
+    # SIGINT handled in Python, as in pyflow's processes: a user's KeyboardInterrupt is then
+    # told apart from a Ctrl-C.
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: None)
+    try:
+        error = load_error(tmp_path, entry, **{"src/helpers.py": "raise SystemExit('bye')\n"})
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert error.message == message
 
 
 def test_failed_load_leaves_no_half_loaded_user_module(tmp_path: Path) -> None:
