@@ -61,6 +61,14 @@ class StorageError(PyflowError):
     code = "pyflow.storage"
 
 
+class StateLostError(StorageError):
+    """The state database can no longer be written at all: it was deleted or replaced while
+    this process had it open (whatever it wrote from then on would be lost), or the store's
+    writer stopped. Nothing more is written; the process must stop."""
+
+    code = "pyflow.state_lost"
+
+
 # --- errors of the workflow runtime (reference names, SPEC A7) ------------------------------------
 
 

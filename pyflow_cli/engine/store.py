@@ -387,8 +387,9 @@ class Store(Protocol):
         leased to ``owner``; status and ``runnable_at`` are left alone."""
         ...
 
-    async def renew_leases(self, owner: str, until_ms: float) -> None:
-        """Every lease ``owner`` holds now expires at ``until_ms``."""
+    async def renew_leases(self, owner: str, until_ms: float, iids: Sequence[int]) -> None:
+        """The leases ``owner`` holds on the instances ``iids`` (those it still works on) now
+        expire at ``until_ms``; its other leases, and other owners', are left alone."""
         ...
 
     async def register_engine(self, engine: EngineRecord) -> None:

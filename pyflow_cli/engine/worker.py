@@ -22,6 +22,7 @@ from typing import Any
 from pyflow_cli.engine.clock import Clock
 from pyflow_cli.engine.collector import tune_for_engine
 from pyflow_cli.engine.entrypoint import Env, WorkflowDefinition
+from pyflow_cli.engine.errors import StateLostError
 from pyflow_cli.engine.lifetime import EndReason, EngineOptions, Lifetime, StateNotWritten
 from pyflow_cli.engine.processes import process_alive
 from pyflow_cli.engine.replay import record_end, replay_for_rollbacks, run_lifetime
@@ -37,6 +38,7 @@ from pyflow_cli.engine.store import (
     InstanceUpdate,
     Store,
 )
+from pyflow_cli.engine.supervisor import Outage, Supervised
 
 _log = logging.getLogger("pyflow")
 
@@ -72,11 +74,14 @@ class Engine:
         self.version = version
         """The version of the user's code it runs, as its registration shows (a reload sets it)."""
         self.control_handler: ControlHandler | None = None
+        self.on_failure: Callable[[str], None] | None = None  # told when the engine gives up
+        self.failure: str | None = None  # why the engine stopped on its own, if it did
         self._running: dict[int, _Running] = {}
+        self._held: set[int] = set()  # instances held outside a lifetime (being rolled back)
         self._wake = asyncio.Event()
         self._parked = False  # the scheduler waits for work (nothing it knows of is due)
         self._stopping = False
-        self._tasks: list[asyncio.Task[None]] = []
+        self._loops: list[Supervised] = []
 
     # -- lifecycle ----------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -84,8 +89,11 @@ class Engine:
         tune_for_engine()
         await self._release_dead_engines()
         await self.store.register_engine(self._record(self.clock.now_ms()))
-        self._tasks = [asyncio.create_task(self._schedule(), name="pyflow-scheduler"),
-                       asyncio.create_task(self._heartbeat(), name="pyflow-heartbeat")]
+        self._loops = [Supervised(name, run, _report_error, self._gave_up)
+                       for name, run in (("engine's scheduler", self._schedule),
+                                         ("engine's heartbeat", self._heartbeat))]
+        for loop in self._loops:
+            loop.start()
 
     async def stop(self, grace_s: float = 0.0) -> None:
         """Stop claiming; give running step bodies ``grace_s`` to finish; release every lease."""
@@ -99,10 +107,14 @@ class Engine:
         pending = [r.task for r in self._running.values()]
         if pending:
             await asyncio.gather(*pending, return_exceptions=True)
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self.store.unregister_engine(self.id)
+        for loop in self._loops:
+            await loop.stop()
+        try:
+            await self.store.unregister_engine(self.id)
+        except Exception as error:  # its leases expire instead
+            if self.failure is None:
+                _report_error(f"the engine could not unregister itself ({type(error).__name__}: "
+                              f"{error}); its instances are taken over when their leases expire")
 
     async def _steps_idle(self) -> None:
         while any(r.life.busy for r in self._running.values()):
@@ -110,7 +122,7 @@ class Engine:
 
     def can_adopt(self, workflow: str, count: int) -> bool:
         """Whether this engine can take ``count`` new instances of ``workflow`` right away."""
-        return (not self._stopping and bool(self._tasks) and workflow in self.workflows
+        return (not self._stopping and self._claiming and workflow in self.workflows
                 and len(self._running) + count <= self.options.max_concurrent)
 
     def lease_for_new(self) -> tuple[str, float]:
@@ -136,7 +148,11 @@ class Engine:
         """Whether the scheduler is parked, with nothing due that it knows of. While it claims
         or reads, an instance that is due shows up nowhere else (not on the clock, not in the
         store's writes): a harness moving a manual clock must wait for this."""
-        return not self._tasks or self._stopping or (self._parked and not self._wake.is_set())
+        return not self._claiming or (self._parked and not self._wake.is_set())
+
+    @property
+    def _claiming(self) -> bool:
+        return bool(self._loops) and not self._stopping and self.failure is None
 
     @property
     def running_count(self) -> int:
@@ -166,12 +182,15 @@ class Engine:
             _log.error('pyflow: cannot roll back %s/%s: this engine does not run workflow "%s"',
                        record.workflow, record.id, record.workflow)
             return
+        self._held.add(record.iid)  # its lease is renewed while the rollbacks run
         try:
             with for_instance(record.workflow, record.id):
                 await self._roll_back(record, definition, ended)
         except (Exception, StateNotWritten) as failure:
             _log.error("pyflow: the rollback of %s/%s stopped (%s: %s); terminating it anyway",
                        record.workflow, record.id, type(failure).__name__, failure)
+        finally:
+            self._held.discard(record.iid)
 
     async def _roll_back(self, record: InstanceRecord, definition: WorkflowDefinition,
                          ended: Lifetime | None) -> None:
@@ -192,24 +211,39 @@ class Engine:
 
     # -- scheduling ---------------------------------------------------------------------------------
     async def _schedule(self) -> None:
-        while not self._stopping:
-            names = list(self.workflows)
-            self._wake.clear()
-            free = self.options.max_concurrent - len(self._running)
-            claimed: list[InstanceRecord] = []
-            if free > 0 and names:
-                claimed = await self.store.claim_runnable(
-                    self.id, self.clock.now_ms(), self.options.lease_ms, min(free, 500), names)
-                histories = await self.store.load_histories([r.iid for r in claimed])
-                for record in claimed:
-                    # An expired lease of our own on an instance we still run (a clock that
-                    # jumped) is only renewed by the claim: never run an instance twice.
-                    if record.iid not in self._running:
-                        self._launch(record, histories[record.iid])
-            if claimed and len(claimed) == min(free, 500):
-                await asyncio.sleep(0)
+        outage = Outage("engine's scheduler (claiming instances from the store)", _report_error,
+                        _report_warning)
+        while self._claiming:
+            try:
+                busy = await self._claim_due()
+                if not busy:
+                    await self._idle_wait(list(self.workflows))
+            except StateLostError as lost:
+                self._fail(lost.message)
+                return
+            except Exception as error:  # the store failed: try again, and again
+                await asyncio.sleep(outage.failed(error))
                 continue
-            await self._idle_wait(names)
+            outage.succeeded()
+            if busy:
+                await asyncio.sleep(0)
+
+    async def _claim_due(self) -> bool:
+        """Claim and launch what is due; True if there may be more to claim right away."""
+        names = list(self.workflows)
+        self._wake.clear()
+        free = self.options.max_concurrent - len(self._running)
+        if free <= 0 or not names:
+            return False
+        claimed = await self.store.claim_runnable(
+            self.id, self.clock.now_ms(), self.options.lease_ms, min(free, 500), names)
+        histories = await self.store.load_histories([r.iid for r in claimed])
+        for record in claimed:
+            # An expired lease of our own on an instance we still run (a clock that jumped) is
+            # only renewed by the claim: never run an instance twice.
+            if record.iid not in self._running:
+                self._launch(record, histories[record.iid])
+        return bool(claimed) and len(claimed) == min(free, 500)
 
     async def _idle_wait(self, names: list[str]) -> None:
         next_due = await self.store.next_runnable_ms(names) if names else None
@@ -251,9 +285,12 @@ class Engine:
                 raise
         except (Exception, StateNotWritten) as failure:  # the store failed: leave it for later
             error = failure.cause if isinstance(failure, StateNotWritten) else failure
-            _log.error("pyflow: instance %s/%s stopped, its state could not be written (%s: %s); "
-                       "it resumes from its last committed step", record.workflow, record.id,
-                       type(error).__name__, error)
+            if isinstance(error, StateLostError):
+                self._fail(error.message)  # one message for the engine, not one per instance
+            else:
+                _log.error("pyflow: instance %s/%s stopped, its state could not be written "
+                           "(%s: %s); it resumes from its last committed step", record.workflow,
+                           record.id, type(error).__name__, error)
             running.life.on_end_request(EndReason.SHUTDOWN)  # stops branches still running
             with contextlib.suppress(Exception):
                 await self.store.commit(Change(record.iid, instance=InstanceUpdate(
@@ -283,15 +320,48 @@ class Engine:
     # -- leases, signals and dead engines ------------------------------------------------------------
     async def _heartbeat(self) -> None:
         interval = min(self.options.lease_ms / 3000.0, 1.0)
-        while not self._stopping:
-            now = self.clock.now_ms()
-            await self.store.renew_leases(self.id, now + self.options.lease_ms)
-            await self.store.register_engine(self._record(now))
-            await self._check_signals()
+        outage = Outage("engine's heartbeat (renewing leases in the store)", _report_error,
+                        _report_warning)
+        while self._claiming:
+            try:
+                await self._beat()
+            except StateLostError as lost:
+                self._fail(lost.message)
+                return
+            except Exception as error:  # the store failed: try again, and again
+                await asyncio.sleep(outage.failed(error))
+                continue
+            outage.succeeded()
             await asyncio.sleep(interval)
+
+    async def _beat(self) -> None:
+        """Renew the leases of the instances this engine works on (only those: one whose lease
+        could not be released during an outage must expire, to be claimed again), say that
+        this engine is alive, and pick up what other processes asked."""
+        now = self.clock.now_ms()
+        await self.store.renew_leases(self.id, now + self.options.lease_ms,
+                                      [*self._running, *self._held])
+        await self.store.register_engine(self._record(now))
+        await self._check_signals()
 
     def _record(self, heartbeat_ms: float) -> EngineRecord:
         return EngineRecord(self.id, os.getpid(), socket.gethostname(), heartbeat_ms, self.version)
+
+    def _gave_up(self, what: str) -> None:
+        self._fail(f"pyflow's engine stopped: {what}. Restart the process; every unfinished "
+                   "instance resumes from its last committed step.")
+
+    def _fail(self, message: str) -> None:
+        """Stop claiming for good, and tell the host (which ends the process)."""
+        if self.failure is not None:
+            return
+        self.failure = message
+        for loop in self._loops:
+            loop.cancel()
+        if self.on_failure is not None:
+            self.on_failure(message)
+        else:
+            _report_error(message)
 
     async def _check_signals(self) -> None:
         """Pick up what other processes asked of instances this engine runs."""
@@ -315,3 +385,11 @@ class Engine:
             dead = not process_alive(engine.pid, engine.host)
             if dead or engine.heartbeat_ms < stale_before:
                 await self.store.unregister_engine(engine.id)
+
+
+def _report_error(message: str) -> None:
+    _log.error("pyflow: %s", message)
+
+
+def _report_warning(message: str) -> None:
+    _log.warning("pyflow: %s", message)

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import calendar
-import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from pyflow_cli.engine.clock import Clock
+from pyflow_cli.engine.supervisor import Supervised
 
 _MONTHS = {name: i for i, name in enumerate(
     ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"), start=1)}
@@ -254,34 +254,40 @@ class CronEntry:
 
 
 class CronScheduler:
-    """Fires each entry at its next scheduled minute, on an injected clock, until stopped."""
+    """Fires each entry at its next scheduled minute, on an injected clock, until stopped. Its
+    loop is supervised: if it dies it is started again, and ``on_give_up`` hears of one that
+    keeps dying."""
 
     def __init__(self, entries: Sequence[CronEntry], clock: Clock,
-                 on_error: Callable[[CronEntry, BaseException], None] | None = None) -> None:
+                 on_error: Callable[[CronEntry, BaseException], None] | None = None,
+                 report: Callable[[str], None] | None = None,
+                 on_give_up: Callable[[str], None] | None = None) -> None:
         self.entries = list(entries)
         self.clock = clock
         self.on_error = on_error
-        self._task: asyncio.Task[None] | None = None
+        self.report = report or (lambda message: None)
+        self.on_give_up = on_give_up or self.report
+        self._loop: Supervised | None = None
         self._fired: set[asyncio.Task[None]] = set()
 
     def start(self) -> None:
-        if self.entries and self._task is None:
-            self._task = asyncio.create_task(self._run(), name="pyflow-cron")
+        if self.entries and self._loop is None:
+            self._loop = Supervised("cron scheduler", self._run, self.report,
+                                    lambda what: self.on_give_up(what))
+            self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        if self._loop is not None:
+            await self._loop.stop()
+            self._loop = None
         if self._fired:
             await asyncio.gather(*self._fired, return_exceptions=True)
 
     def replace(self, entries: Sequence[CronEntry]) -> None:
         """Swap the schedule (after a config reload); the next wait is recomputed at once."""
-        if self._task is not None:
-            self._task.cancel()
-            self._task = None
+        if self._loop is not None:
+            self._loop.cancel()
+            self._loop = None
         self.entries = list(entries)
         self.start()
 

@@ -55,3 +55,8 @@ class DevLog:
     def error(self, message: str) -> None:
         if self.enabled("error"):
             self._write(self.err, f"✘ [ERROR] {message}", _RED)
+
+
+def sentence(message: str) -> str:
+    """``message`` with a capital first letter (the engine's reports start in lower case)."""
+    return message[:1].upper() + message[1:]

@@ -15,9 +15,10 @@ from pathlib import Path
 from watchfiles import Change, awatch
 
 from pyflow_cli.engine.errors import PyflowError
+from pyflow_cli.engine.supervisor import Supervised
 from pyflow_cli.project.config import ProjectConfig
 from pyflow_cli.project.imports import is_project_file, source_dirs
-from pyflow_cli.server.logs import DevLog
+from pyflow_cli.server.logs import DevLog, sentence
 from pyflow_cli.server.runtime import DevRuntime
 
 DEBOUNCE_MS = 300
@@ -58,39 +59,37 @@ async def changes(project: ProjectConfig, stop: asyncio.Event, watching: asyncio
 
 
 class Reloader:
-    """Reloads ``runtime`` on every change until stopped."""
+    """Reloads ``runtime`` on every change until stopped. The watcher is supervised: if it
+    fails it is started again; one that keeps failing is given up on with a warning."""
 
     def __init__(self, runtime: DevRuntime, log: DevLog) -> None:
         self.runtime = runtime
         self.log = log
         self._stop = asyncio.Event()
         self._watching = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Supervised("hot reload watcher", self._run,
+                                lambda message: log.warn(sentence(message)), self._gave_up)
 
     async def start(self, timeout_s: float = 5.0) -> None:
         """Start watching; returns once the watcher is live (or after ``timeout_s``)."""
-        self._task = asyncio.create_task(self._run(), name="pyflow-reload")
+        self._loop.start()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._watching.wait(), timeout_s)
 
     async def stop(self) -> None:
         self._stop.set()
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await self._loop.stop()
 
     async def _run(self) -> None:
         while not self._stop.is_set():
             project = self.runtime.project
-            try:
-                async for batch in changes(project, self._stop, self._watching):
-                    self.apply(batch)
-                    if self.runtime.project.main != project.main:
-                        break  # watch the new set of files
-            except (OSError, RuntimeError) as exc:
-                self.log.warn(f"Hot reload stopped: cannot watch {project.root} ({exc}). "
-                              "Restart pyflow dev to pick up changes.")
-                return
+            async for batch in changes(project, self._stop, self._watching):
+                self.apply(batch)
+                if self.runtime.project.main != project.main:
+                    break  # watch the new set of files
+
+    def _gave_up(self, what: str) -> None:
+        self.log.warn(f"Hot reload stopped: {what}. Restart pyflow dev to pick up changes.")
 
     def apply(self, batch: set[tuple[Change, str]]) -> bool:
         """Reload once for a batch of changes; True if the new version is now serving."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +32,7 @@ from pyflow_cli.server.cron import (
 )
 from pyflow_cli.server.cron_runs import MANUAL, SCHEDULE, CronRun, CronRuns
 from pyflow_cli.server.explorer.live import LiveHub
-from pyflow_cli.server.logs import DevLog
+from pyflow_cli.server.logs import DevLog, sentence
 from pyflow_cli.server.observe import InstanceLog, ObservedStore
 from pyflow_cli.server.worker import NoHandlerError, WorkerHandlers, WorkerRunner
 from pyflow_cli.service import WorkflowService
@@ -56,13 +56,26 @@ class DevRuntime:
         self.worker = worker
         self.log = log
         self.live = live or LiveHub()
-        self.crons = CronScheduler([], workspace.clock, on_error=self._cron_failed)
+        self.crons = CronScheduler([], workspace.clock, on_error=self._cron_failed,
+                                   report=lambda message: log.warn(sentence(message)),
+                                   on_give_up=self._crons_gave_up)
         self.cron_runs = CronRuns()
         self._schedule_started = False
         # The explorer's open pages hear of what this process writes to bindings and of crons.
         self.cron_runs.on_run = lambda run: self.live.notify("cron", {"cron": run.cron})
         if workspace.bindings is not None:
             workspace.bindings.on_change = self.live.binding_changed
+        self.on_fatal: Callable[[str], None] | None = None
+        self.engine.on_failure = self._fatal
+
+    def _fatal(self, message: str) -> None:
+        """Something this session cannot run without stopped for good: say so and stop."""
+        self.log.error(message)
+        if self.on_fatal is not None:
+            self.on_fatal(message)
+
+    def _crons_gave_up(self, what: str) -> None:
+        self._fatal(f"Crons cannot run: {what}. Restart pyflow dev.")
 
     @property
     def project(self) -> ProjectConfig:

@@ -174,6 +174,15 @@ async def _serve(project: ProjectConfig, loaded: LoadedModule, sock: socket.sock
     explorer = session.base_url + EXPLORER_PATH
     keys = Hotkeys({"b": lambda: open_in_browser(explorer), "c": lambda: log.log("\033[2J\033[H"),
                     "x": lambda: setattr(server, "should_exit", True)})
+    stopped: list[str] = []
+
+    def stop_serving(reason: str) -> None:  # reported already, in one line
+        stopped.append(reason)
+        server.should_exit = True
+
+    runtime.on_fatal = stop_serving
+    if runtime.engine.failure is not None:  # it failed while starting
+        stop_serving(runtime.engine.failure)
     try:
         write_session(project.root, session)
         log.log("⎔ Starting local server...")
@@ -191,9 +200,9 @@ async def _serve(project: ProjectConfig, loaded: LoadedModule, sock: socket.sock
     finally:
         log.log("⎔ Shutting down local server...")
         await reloader.stop()
-        await runtime.close(SHUTDOWN_GRACE_S)
+        await runtime.close(0 if runtime.engine.failure else SHUTDOWN_GRACE_S)
         remove_session(project.root, os.getpid())
-    return 0
+    return 1 if stopped else 0
 
 
 def _bind(ip: str, port: int) -> socket.socket:

@@ -7,6 +7,7 @@ process crash); ``durability="normal"`` trades that for speed.
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 from collections.abc import Awaitable, Iterator, Sequence
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Any
 
 import aiosqlite
 
-from pyflow_cli.engine.errors import StorageError
+from pyflow_cli.engine.errors import StateLostError, StorageError
 from pyflow_cli.engine.events import EventType, LogEvent
 from pyflow_cli.engine.serde import parse_shown
 from pyflow_cli.engine.status import InstanceStatus
@@ -70,7 +71,10 @@ class SqliteStore:
             raise StorageError(f'Unknown durability "{durability}": use "full" or "normal".')
         self.durability = durability
         self._writer = GroupCommitWriter(self._connect_writer,
-                                         explain=lambda error: health.explain(self.path, error))
+                                         explain=lambda error: health.explain(self.path, error),
+                                         check=self._check_in_place)
+        self._identity: tuple[int, int] | None = None  # (device, inode) of the file opened
+        self._lost: StateLostError | None = None
         self._reader: aiosqlite.Connection | None = None
         self._point_reader: sqlite3.Connection | None = None
 
@@ -91,6 +95,8 @@ class SqliteStore:
         try:
             self.state_dir.mkdir(parents=True, exist_ok=True)
             self._writer.start()
+            opened = os.stat(self.path)
+            self._identity = (opened.st_dev, opened.st_ino)
             self._reader = await aiosqlite.connect(self.path, isolation_level=None)
             await self._reader.execute("PRAGMA busy_timeout = 10000")
             await self._reader.execute("PRAGMA query_only = 1")
@@ -112,6 +118,26 @@ class SqliteStore:
             await self._reader.close()
             self._reader = None
         self._writer.close()
+
+    def _check_in_place(self) -> None:
+        """Refuse to write once the database file is not the one opened any more (the state
+        directory was deleted or the file replaced): SQLite would go on writing into a file no
+        one can open again. Runs on the writer thread before every commit: a stat call."""
+        if self._lost is not None:
+            raise self._lost
+        if self._identity is None:
+            return
+        try:
+            now = os.stat(self.path)
+            moved = (now.st_dev, now.st_ino) != self._identity
+        except (FileNotFoundError, NotADirectoryError):
+            moved = True
+        if moved:
+            self._lost = StateLostError(
+                f"The state database {self.path} was deleted or replaced while pyflow was "
+                "using it; anything written now would be lost, so pyflow stops writing. Start "
+                "it again (restore the database first to keep its instances).")
+            raise self._lost
 
     async def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         assert self._reader is not None, "the store is not open"
@@ -211,9 +237,10 @@ class SqliteStore:
         claimed: list[InstanceRecord] = await self._writer.submit(op)
         return claimed
 
-    async def renew_leases(self, owner: str, until_ms: float) -> None:
-        await self._writer.submit(lambda conn: conn.execute(
-            "UPDATE instances SET lease_expires = ? WHERE lease_owner = ?", (until_ms, owner)))
+    async def renew_leases(self, owner: str, until_ms: float, iids: Sequence[int]) -> None:
+        await self._writer.submit(lambda conn: conn.executemany(
+            "UPDATE instances SET lease_expires = ? WHERE iid = ? AND lease_owner = ?",
+            [(until_ms, iid, owner) for iid in iids]))
 
     async def register_engine(self, engine: EngineRecord) -> None:
         await self._writer.submit(lambda conn: conn.execute(

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from pyflow_cli.engine.errors import StorageError
+from pyflow_cli.engine.errors import StateLostError, StorageError
 
 T = TypeVar("T")
 Operation = Callable[[sqlite3.Connection], Any]
@@ -30,10 +30,13 @@ class GroupCommitWriter:
     """A dedicated writer thread with a queue of operations."""
 
     def __init__(self, connect: Callable[[], sqlite3.Connection], linger_s: float = 0.01,
-                 explain: Callable[[BaseException], Exception | None] | None = None) -> None:
+                 explain: Callable[[BaseException], Exception | None] | None = None,
+                 check: Callable[[], None] | None = None) -> None:
         self._connect = connect
         self._linger_s = linger_s
         self._explain = explain or (lambda error: None)
+        self._check = check  # raises if the database may no longer be written (before a batch)
+        self._died: Exception | None = None
         self._queue: list[tuple[Operation, asyncio.Future[Any]]] = []
         self._urgent = 0
         self._lazy_since: float | None = None
@@ -59,6 +62,9 @@ class GroupCommitWriter:
             if self._closed:
                 future.set_exception(StorageError("The state database is closed: pyflow is "
                                                   "shutting down. Try again once it runs."))
+                return future
+            if self._died is not None:
+                future.set_exception(self._died)
                 return future
             self._queue.append((operation, future))
             if not lazy:
@@ -86,22 +92,35 @@ class GroupCommitWriter:
             return
         self._ready.set()
         try:
-            while True:
-                with self._cond:
-                    while not self._ready_to_commit():
-                        self._cond.wait(self._wait_time())
-                    if not self._queue and self._closed:
-                        return
-                    batch, self._queue = self._queue, []
-                    self._urgent, self._lazy_since = 0, None
-                    self._committing = True
-                try:
-                    self._commit(conn, batch)
-                finally:
-                    with self._cond:
-                        self._committing = False
+            self._loop(conn)
+        except BaseException as exc:  # a bug: fail what waits and what comes, never hang it
+            self._stopped_by(exc)
         finally:
             conn.close()
+
+    def _loop(self, conn: sqlite3.Connection) -> None:
+        while True:
+            with self._cond:
+                while not self._ready_to_commit():
+                    self._cond.wait(self._wait_time())
+                if not self._queue and self._closed:
+                    return
+                batch, self._queue = self._queue, []
+                self._urgent, self._lazy_since = 0, None
+                self._committing = True
+            try:
+                self._commit(conn, batch)
+            finally:
+                with self._cond:
+                    self._committing = False
+
+    def _stopped_by(self, exc: BaseException) -> None:
+        died = StateLostError(f"The state store's writer stopped ({type(exc).__name__}: {exc}); "
+                              "nothing more can be stored. Restart the process.")
+        with self._cond:
+            self._died = died
+            waiting, self._queue = self._queue, []
+        _hand_back([(future, False, died) for _, future in waiting])
 
     @property
     def idle(self) -> bool:
@@ -154,13 +173,16 @@ class GroupCommitWriter:
                 batch: list[tuple[Operation, asyncio.Future[Any]]]) -> None:
         results: list[tuple[asyncio.Future[Any], bool, Any]] = []
         try:
+            if self._check is not None:
+                self._check()
             conn.execute("BEGIN IMMEDIATE")
             for run in _runs(batch):
                 results += self._apply_run(conn, run)
             conn.execute("COMMIT")
         except Exception as exc:
             if conn.in_transaction:
-                conn.execute("ROLLBACK")
+                with contextlib.suppress(sqlite3.Error):  # a failed COMMIT may have ended it
+                    conn.execute("ROLLBACK")
             results = [(future, False, exc) for _, future in batch]
         # An error that means the database itself is unusable (read-only, damaged) reaches the
         # caller as the one clear error saying so.
@@ -168,12 +190,17 @@ class GroupCommitWriter:
                    for future, ok, value in results]
         self.batches += 1
         self.operations += len(batch)
-        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], bool, Any]]] = {}
-        for item in results:
-            by_loop.setdefault(item[0].get_loop(), []).append(item)
-        for loop, items in by_loop.items():
-            with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting any more
-                loop.call_soon_threadsafe(_resolve, items)
+        _hand_back(results)
+
+
+def _hand_back(results: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
+    """Resolve futures on their own loops (from the writer thread)."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], bool, Any]]] = {}
+    for item in results:
+        by_loop.setdefault(item[0].get_loop(), []).append(item)
+    for loop, items in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting any more
+            loop.call_soon_threadsafe(_resolve, items)
 
 
 def _runs(batch: list[tuple[Operation, asyncio.Future[Any]]]

@@ -83,8 +83,10 @@ async def test_a_dead_engines_instances_are_taken_over_when_its_lease_expires(tm
         await asyncio.sleep(0.01)
     assert await store.claim_runnable("engine-b", clock.now_ms(), 10_000, 10, ["wf"]) == []
     # engine-a "dies" mid-step: its tasks stop and nothing is released
-    for task in [*first._tasks, *(r.task for r in first._running.values())]:
-        task.cancel()
+    for loop in first._loops:
+        loop.cancel()
+    for running in first._running.values():
+        running.task.cancel()
     await asyncio.sleep(0.05)
     gate.set()
     second = Engine(store, defs, clock, options, engine_id="engine-b")

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from pyflow_cli.engine import supervisor
 from pyflow_cli.engine.clock import ManualClock
 from pyflow_cli.server.cron import CronEntry, CronError, CronScheduler, parse_cron
 
@@ -107,3 +108,40 @@ async def test_a_failing_action_is_reported_and_the_schedule_goes_on() -> None:
         await asyncio.sleep(0.01)
     await scheduler.stop()
     assert calls == 2 and errors == ["nope", "nope"]
+
+
+class _StumblingClock(ManualClock):
+    """A clock whose first wait fails, as a bug in the scheduler's loop would."""
+
+    stumbles = 1
+
+    async def sleep_until(self, deadline_ms: float) -> None:
+        if self.stumbles:
+            self.stumbles -= 1
+            raise RuntimeError("stumbled")
+        await super().sleep_until(deadline_ms)
+
+
+async def test_a_scheduler_loop_that_dies_is_started_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(supervisor, "OUTAGE_FIRST_PAUSE_S", 0.01)
+    clock = _StumblingClock(START.timestamp() * 1000)
+    fired: list[str] = []
+    reports: list[str] = []
+
+    async def record(cron: str, scheduled_ms: float) -> None:
+        fired.append(cron)
+
+    scheduler = CronScheduler([CronEntry(parse_cron("* * * * *"), record)], clock,
+                              report=reports.append)
+    scheduler.start()
+    for _ in range(100):
+        deadline = clock.next_deadline()
+        if deadline is not None:
+            clock.set(deadline)
+            await asyncio.sleep(0.01)
+            break
+        await asyncio.sleep(0.01)
+    await scheduler.stop()
+    assert fired == ["* * * * *"]
+    assert reports == ["the cron scheduler stopped unexpectedly (RuntimeError: stumbled); "
+                       "starting it again in 0.01 s"]

@@ -76,14 +76,17 @@ async def test_an_engine_may_claim_its_own_expired_lease_again(store: Store) -> 
     assert [(r.iid, r.lease_expires) for r in claimed] == [(iid, 110.0)]
 
 
-async def test_renewing_extends_every_lease_of_the_owner_and_no_other(store: Store) -> None:
-    await store.create_instances([new("a"), new("b")], lease=("engine-1", 50.0))
+async def test_renewing_extends_the_owners_leases_on_the_given_instances_only(
+        store: Store) -> None:
+    [a, b, stranded] = await store.create_instances([new("a"), new("b"), new("s")],
+                                                    lease=("engine-1", 50.0))
     [other] = await store.create_instances([new("c")], lease=("engine-2", 50.0))
-    await store.renew_leases("engine-1", 500.0)
+    assert a is not None and b is not None and other is not None
+    await store.renew_leases("engine-1", 500.0, [a, b, other])
     page = await store.list_instances(WORKFLOW)
     assert sorted((r.id, r.lease_expires) for r in page.records) == [
-        ("a", 500.0), ("b", 500.0), ("c", 50.0)]
-    assert other is not None
+        ("a", 500.0), ("b", 500.0), ("c", 50.0), ("s", 50.0)]
+    assert stranded is not None
 
 
 async def test_engines_register_renew_and_unregister_releasing_their_leases(store: Store) -> None:
