@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from pyflow_cli.engine.errors import PyflowError
 from pyflow_cli.engine.events import LogEvent, TriggerSource
 from pyflow_cli.engine.processes import process_alive
 from pyflow_cli.engine.status import InstanceStatus
@@ -86,6 +87,8 @@ class LocalBackend:
         self.workspace = workspace
         self.service: WorkflowService = workspace.service
         self.in_process_engine = workspace.engine is not None
+        if workspace.engine is not None:  # its failure ends the command (describe says it)
+            workspace.engine.on_failure = lambda message: None
 
     async def status_counts(self, workflow: str) -> dict[str, int]:
         return await self.service.status_counts(workflow)
@@ -105,6 +108,11 @@ class LocalBackend:
         return await self.service.resolve(workflow, instance_id)
 
     async def describe(self, workflow: str, instance_id: str) -> dict[str, Any]:
+        engine = self.workspace.engine
+        if engine is not None and engine.failure is not None:
+            # The engine of `trigger --wait` stopped on its own (its state directory was
+            # deleted, say): the instance cannot get anywhere, so following it ends here.
+            raise PyflowError(engine.failure)
         return await self.service.describe(workflow, instance_id)
 
     async def list_instances(self, workflow: str, *, status: str | None = None, page: int = 1,

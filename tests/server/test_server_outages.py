@@ -8,6 +8,7 @@ import os
 import shutil
 import sqlite3
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -43,6 +44,28 @@ def test_deleting_the_state_directory_stops_pyflow_dev_with_one_line(root: Path)
                       "be lost, so pyflow stops writing. Start it again (restore the database "
                       "first to keep its instances)."], server.output
     assert "Traceback" not in server.output
+
+
+def test_deleting_the_state_directory_under_trigger_wait_ends_it_with_one_line(
+        root: Path) -> None:
+    env = {**os.environ, "NO_COLOR": "1"}
+    command = subprocess.Popen(
+        [sys.executable, "-m", "pyflow_cli", "--persist-to", "state", "workflows", "trigger",
+         "steps", '{"steps": 50, "nap": 100}', "--wait"],
+        cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_until(lambda: (root / "state" / "pyflow.sqlite").exists() and
+                   (root / "journal.txt").exists())
+        shutil.rmtree(root / "state")
+        out, err = command.communicate(timeout=20)
+    finally:
+        if command.poll() is None:
+            command.kill()
+    assert command.returncode == 1, out + err
+    assert err.strip().splitlines() == [
+        f"✘ [ERROR] The state database {root / 'state' / 'pyflow.sqlite'} was deleted or "
+        "replaced while pyflow was using it; anything written now would be lost, so pyflow "
+        "stops writing. Start it again (restore the database first to keep its instances)."]
 
 
 @pytest.fixture
