@@ -126,7 +126,11 @@ def test_a_full_disk_is_survived_and_every_instance_completes_once_space_is_free
                            == "complete", timeout=45)
         assert server.process.poll() is None
     finally:
-        code = server.stop()
+        try:
+            code = server.stop()
+        finally:
+            if server.process.poll() is None:  # it did not stop: never leave it running
+                server.kill()
     assert code == 0
     failed = [line for line in server.lines if "heartbeat" in line and " failed (" in line]
     assert len(failed) == 1, server.output

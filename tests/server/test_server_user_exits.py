@@ -72,6 +72,15 @@ def server(root: Path) -> Iterator[DevProcess]:
         process.kill()
 
 
+def stopped(process: DevProcess) -> int:
+    """Stop ``process`` with SIGTERM and return its exit code; killed if it does not stop."""
+    try:
+        return process.stop(signal.SIGTERM)
+    finally:
+        if process.process.poll() is None:
+            process.kill()
+
+
 def error_of(server: DevProcess, instance_id: str) -> object:
     with server.client() as client:
         wait_until(lambda: instance_status(client, "exits", instance_id) == "errored", timeout=30)
@@ -94,7 +103,7 @@ def test_exits_in_steps_run_and_the_worker_fail_only_their_own_work(server: DevP
         assert client.get("/").text == "alive"
     server.wait_for(r"Uncaught exception in GET /exit: SystemExit: 5")
     assert server.process.poll() is None
-    assert server.stop(signal.SIGTERM) == 0
+    assert stopped(server) == 0
 
 
 def test_a_restart_that_resumes_an_exiting_instance_keeps_running(root: Path) -> None:
@@ -105,7 +114,7 @@ def test_a_restart_that_resumes_an_exiting_instance_keeps_running(root: Path) ->
                                                                            "nap": "4 seconds"}})
             wait_until(lambda: instance_status(client, "exits", "later") == "waiting")
     finally:
-        assert first.stop(signal.SIGTERM) == 0
+        assert stopped(first) == 0
     second = DevProcess(root).ready()
     try:
         assert error_of(second, "later") == {"message": "4", "name": "SystemExit"}
@@ -113,7 +122,7 @@ def test_a_restart_that_resumes_an_exiting_instance_keeps_running(root: Path) ->
             assert client.get("/").text == "alive"
         assert second.process.poll() is None
     finally:
-        assert second.stop(signal.SIGTERM) == 0
+        assert stopped(second) == 0
 
 
 def test_exiting_at_import_during_hot_reload_keeps_the_last_good_version(
@@ -144,7 +153,7 @@ def test_exiting_at_import_on_start_waits_for_a_fix(root: Path) -> None:
         entry.write_text(ENTRY)
         process.ready()
     finally:
-        assert process.stop(signal.SIGTERM) == 0
+        assert stopped(process) == 0
 
 
 def pyflow(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
