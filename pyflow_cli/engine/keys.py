@@ -31,6 +31,11 @@ def _sha1(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()
 
 
+def do_key(name: str, count: int) -> StepKey:
+    """The key of the ``count``-th ``step.do`` named ``name`` in a lifetime."""
+    return StepKey(f"{_sha1(name)}-{count}", f"{name}-{count}", name, count)
+
+
 @dataclass
 class KeyCounter:
     """Per-lifetime counters; a fresh one is made for every execution of ``run()``."""
@@ -43,8 +48,7 @@ class KeyCounter:
         return n
 
     def do(self, name: str) -> StepKey:
-        n = self._next("run-" + name)
-        return StepKey(f"{_sha1(name)}-{n}", f"{name}-{n}", name, n)
+        return do_key(name, self._next("run-" + name))
 
     def sleep(self, name: str, duration_ms: float) -> StepKey:
         hashed = name + format_ms(duration_ms)

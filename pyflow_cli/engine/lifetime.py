@@ -17,7 +17,7 @@ import asyncio
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pyflow_cli.engine.clock import Clock
 from pyflow_cli.engine.entrypoint import WorkflowDefinition
@@ -34,6 +34,9 @@ from pyflow_cli.engine.store import (
     NewLogEvent,
     Store,
 )
+
+if TYPE_CHECKING:
+    from pyflow_cli.engine.modifiers import TestHooks
 
 
 class StateNotWritten(EngineControl):
@@ -128,6 +131,7 @@ class Lifetime:
     # Errors raised into run() by a failed step, by id (held, so that an id is not reused): an
     # error escaping run() that came from a step is reported differently from one run() raised.
     errors_from_steps: dict[int, BaseException] = field(default_factory=dict)
+    test: TestHooks | None = None  # set under pyflow_cli.testing only (engine/modifiers.py)
     _quiet_check_scheduled: bool = False
     _held: Change | None = None
 

@@ -16,7 +16,7 @@ from collections.abc import Callable, Coroutine, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from pyflow_cli.engine import serde, tracebacks
+from pyflow_cli.engine import modifiers, serde, tracebacks
 from pyflow_cli.engine.clock import iso_ms
 from pyflow_cli.engine.durations import InvalidDurationError, js_number, parse_duration_ms
 from pyflow_cli.engine.errors import (
@@ -99,6 +99,7 @@ async def do_step(life: Lifetime, name: str, body: StepBody,
         raise WorkflowFatalError("Cannot execute steps during rollback phase")
     check_step_call(life, name, config)
     key = life.counter.do(name)
+    modifiers.called(life, "do", key, body)
     record = life.history.steps.get(key.cache_key)
     if rollback is not None:
         life.rollback_specs[key.cache_key] = rollback
@@ -182,7 +183,7 @@ async def _attempts(life: Lifetime, key: StepKey, body: StepBody, config: Resolv
         retry_due = retry.due_ms if retry is not None else None
     while True:
         if retry_due is not None:
-            await _wait_until(life, retry_due)
+            await _wait_until(life, modifiers.retry_due(life, key, retry_due))
         attempt += 1
         change = opening if opening is not None else life.change()
         opening = None
@@ -224,6 +225,9 @@ def _start_attempt(life: Lifetime, key: StepKey, body: StepBody, config: Resolve
     result written with its start needs no such mark)."""
     change.log.append(NewLogEvent(key.events.attempt_start, life.now(), key.cache_key,
                                   key.target, {"attempt": attempt}, f'{{"attempt":{attempt}}}'))
+    mocked = modifiers.mocked_attempt(life, key, attempt)
+    if mocked is not None:
+        return mocked
     try:
         started = body(make_ctx(key, attempt, config) if wants_ctx else None)
         if inspect.iscoroutine(started):
@@ -624,6 +628,7 @@ async def sleep_until(life: Lifetime, name: str, when: object) -> None:
 
 
 async def _sleep_keyed(life: Lifetime, key: StepKey, duration_ms: float) -> None:
+    modifiers.called(life, "sleep", key)
     record = life.history.steps.get(key.cache_key)
     if (record is not None and record.state == "done") or life.replay_only:
         return
@@ -638,7 +643,7 @@ async def _sleep_keyed(life: Lifetime, key: StepKey, duration_ms: float) -> None
         change.steps.append(StepWrite(key.cache_key, "sleep", key.target, state="started"))
         change.set_timers.append(timer)
         life.write_soon(change)
-    await _wait_until(life, timer.due_ms)
+    await _wait_until(life, modifiers.sleep_due(life, key, timer.due_ms))
     change = life.change()
     change.log.append(life.log(EventType.SLEEP_COMPLETE, key.cache_key, key.target))
     change.steps.append(StepWrite(key.cache_key, "sleep", key.target, state="done",
@@ -673,6 +678,7 @@ async def wait_for_event(life: Lifetime, name: str, event_type: str, timeout: ob
     """``step.wait_for_event``: the next event of ``event_type``, or ``WorkflowTimeoutError``."""
     timeout_ms = parse_duration_ms(timeout)
     key = life.counter.wait_for_event(name)
+    modifiers.called(life, "wait_for_event", key)
     record = life.history.steps.get(key.cache_key)
     if record is not None and record.state == "done":
         return _event_result(serde.decode(record.value_json))
@@ -690,6 +696,8 @@ async def wait_for_event(life: Lifetime, name: str, event_type: str, timeout: ob
         change.steps.append(StepWrite(key.cache_key, "wait", key.target, state="started"))
         change.set_timers.append(timer)
         life.write_soon(change)
+    if modifiers.event_times_out(life, key):
+        return await _time_out(life, key, timeout_ms)
     event = life.take_event(event_type)
     if event is None and timer.due_ms > life.now():
         waiter = life.add_waiter(timer.due_ms, event_type)

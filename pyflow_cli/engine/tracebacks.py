@@ -49,7 +49,7 @@ def capture(error: BaseException, roots: Sequence[str] = ()) -> dict[str, Any] |
     if not frames:
         return None
     kept = frames[-MAX_FRAMES:]
-    shown = [{"file": _shown_path(frame.filename, roots), "line": frame.lineno or 0,
+    shown = [{"file": shown_path(frame.filename, roots), "line": frame.lineno or 0,
               "function": _cut(frame.name, MAX_NAME), "source": _source(frame)}
              for frame in kept]
     return {"frames": shown, "omitted": len(frames) - len(kept),
@@ -84,7 +84,8 @@ def _under(path: str, directory: str) -> bool:
     return path == directory or path.startswith(directory.rstrip(os.sep) + os.sep)
 
 
-def _shown_path(filename: str, roots: Sequence[str]) -> str:
+def shown_path(filename: str, roots: Sequence[str]) -> str:
+    """``filename`` relative to the source root it is under, else in full."""
     path = os.path.abspath(filename)
     for root in roots:
         if _under(path, os.path.abspath(root)):

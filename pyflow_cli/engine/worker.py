@@ -24,6 +24,7 @@ from pyflow_cli.engine.collector import tune_for_engine
 from pyflow_cli.engine.entrypoint import Env, WorkflowDefinition
 from pyflow_cli.engine.errors import StateLostError
 from pyflow_cli.engine.lifetime import EndReason, EngineOptions, Lifetime, StateNotWritten
+from pyflow_cli.engine.modifiers import TestHooks
 from pyflow_cli.engine.processes import process_alive
 from pyflow_cli.engine.replay import record_end, replay_for_rollbacks, run_lifetime
 from pyflow_cli.engine.rollback import TERMINATED, Terminated, run_rollbacks
@@ -76,6 +77,8 @@ class Engine:
         self.control_handler: ControlHandler | None = None
         self.on_failure: Callable[[str], None] | None = None  # told when the engine gives up
         self.failure: str | None = None  # why the engine stopped on its own, if it did
+        self.test_hooks: Callable[[Lifetime], TestHooks] | None = None
+        """Set by ``pyflow_cli.testing``: gives each lifetime its test modifiers."""
         self._running: dict[int, _Running] = {}
         self._held: set[int] = set()  # instances held outside a lifetime (being rolled back)
         self._wake = asyncio.Event()
@@ -267,6 +270,7 @@ class Engine:
         life = Lifetime(record, definition, history, self.store, self.clock, self.options,
                         self._on_end, status=record.status)
         life.max_inbox_seq = max((e.seq for e in history.inbox), default=0)
+        life.test = self.test_hooks(life) if self.test_hooks is not None else None
         # Registered before the task first runs, so control calls see it at once.
         self._running[record.iid] = _Running(life, task, holder)
 
