@@ -14,10 +14,25 @@ PUBLIC = {
 }
 
 
+TESTING = {
+    "InstanceIntrospector", "InstanceModifier", "IntrospectionError", "NonDeterminismError",
+    "Selector", "StepFailedError", "WorkflowIntrospector", "WorkflowTestEnv", "introspectWorkflow",
+    "introspectWorkflowInstance", "introspect_workflow", "introspect_workflow_instance",
+}
+
+
 def test_public_api_is_pinned() -> None:
     assert set(pyflow_cli.__all__) == PUBLIC
     for name in pyflow_cli.__all__:
         assert hasattr(pyflow_cli, name)
+
+
+def test_the_testing_kit_is_pinned() -> None:
+    import pyflow_cli.testing as testing
+
+    assert set(testing.__all__) == TESTING
+    for name in testing.__all__:
+        assert hasattr(testing, name)
 
 
 def test_engine_imports_nothing_but_the_standard_library() -> None:
