@@ -175,7 +175,7 @@ async def connect(project: ProjectConfig, persist_to: Path | None = None, *, cre
     without creating the file (a lookup never writes).
     """
     from pyflow_cli.server.session import read_session
-    from pyflow_cli.storage.sqlite import DB_NAME
+    from pyflow_cli.storage.url import DB_NAME
     from pyflow_cli.workspace import open_workspace, state_dir
 
     directory = state_dir(project, persist_to)

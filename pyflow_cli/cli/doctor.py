@@ -25,7 +25,7 @@ def doctor(ctx: typer.Context) -> None:
     writable."""
     from pyflow_cli.cli.doc import Field, labelled
     from pyflow_cli.storage.health import damaged, integrity_report, read_only
-    from pyflow_cli.storage.sqlite import DB_NAME
+    from pyflow_cli.storage.url import DB_NAME
     from pyflow_cli.workspace import state_dir
 
     inv = begin(ctx)

@@ -55,6 +55,35 @@ class InstanceRecord:
     lifetime: int
     signal: int  # changes whenever the instance is signalled; compare it, do not count it
     control: str | None
+    lease_epoch: int = 0  # increases at every claim: (lease_owner, lease_epoch) fences writes
+
+    @property
+    def lease(self) -> Lease | None:
+        """The lease as a fence for the holder's writes (None if nobody holds it)."""
+        return Lease(self.lease_owner, self.lease_epoch) if self.lease_owner is not None else None
+
+
+class Lease(NamedTuple):
+    """Who holds an instance, and since which claim: a change carrying it as its ``fence`` is
+    applied only while the instance's lease is still exactly this one."""
+
+    owner: str
+    epoch: int
+
+
+FIRST_EPOCH = 1
+"""The lease epoch of an instance created already leased (``create_instances(lease=...)``)."""
+
+
+class LeaseLost(Exception):
+    """A change's fence no longer matches its instance's lease: another engine claimed the
+    instance since (or the lease was released). Nothing of the change was written."""
+
+    def __init__(self, iid: int, fence: Lease) -> None:
+        super().__init__(f"instance #{iid} is no longer leased to {fence.owner} "
+                         f"(claim {fence.epoch})")
+        self.iid = iid
+        self.fence = fence
 
 
 @dataclass(frozen=True)
@@ -188,6 +217,10 @@ class Change:
     wipe_all: bool = False
     wipe_keys: Sequence[str] = ()
     wipe_run_rows: bool = False
+    # The writer's lease: the change is applied only if the instance's lease is still this one
+    # (owner and epoch); otherwise nothing is written and ``commit`` raises ``LeaseLost``.
+    # Checked before the guards. Every write a lifetime makes carries one.
+    fence: Lease | None = None
     # Applied only if the row still matches (compare-and-set); otherwise the change is dropped
     # and ``commit`` resolves to False.
     expect_status: InstanceStatus | None = None
@@ -197,8 +230,8 @@ class Change:
 
     @property
     def plain(self) -> bool:
-        """No guard, no wipe and no shift: it can be merged with (``absorb``) or applied
-        together with other plain changes."""
+        """No guard, no wipe and no shift (a fence is fine): it can be merged with
+        (``absorb``) or applied together with other plain changes."""
         return (self.expect_status is None and self.expect_owner is UNSET
                 and self.expect_lifetime is None and self.expect_signal is None
                 and not self.wipe_all and not self.wipe_keys and not self.wipe_run_rows
@@ -210,6 +243,8 @@ class Change:
         the signal: two bumps make one change of it). Successive writes of one step row become
         one; a timer ``later`` sets or clears replaces what ``self`` did to it. Returns ``self``."""
         assert self.plain and later.plain and self.iid == later.iid
+        assert later.fence is None or later.fence == self.fence or self.fence is None
+        self.fence = self.fence or later.fence
         if later.instance is not None:
             self.instance = (later.instance if self.instance is None
                              else self.instance.updated_by(later.instance))
@@ -246,6 +281,11 @@ class NewInstance:
     trigger: int
     version_id: str | None
     shown_params_json: str | None = None  # as the log shows the params, if not params_json
+
+    def queued_metadata(self) -> str:
+        """The metadata of its ``WORKFLOW_QUEUED`` row, encoded (the params as shown)."""
+        params = self.shown_params_json or self.params_json
+        return '{"params":' + params + ',"trigger":{"source":' + str(self.trigger) + "}}"
 
 
 @dataclass(frozen=True)
@@ -291,18 +331,21 @@ class LogQuery:
     since_ms: float | None = None
     until_ms: float | None = None
     """``since_ms <= timestamp < until_ms``"""
-    after_seq: int | None = None
-    before_seq: int | None = None
-    """``after_seq < seq < before_seq`` (read on from the newest row seen, or page back)"""
+    after: int | None = None
+    before: int | None = None
+    """``after < position < before`` (read on from the newest row seen, or page back)"""
     limit: int = 100
 
 
 @dataclass(frozen=True)
 class WorkflowLogEvent:
-    """A row of a workflow's event log, with the id of its instance."""
+    """A row of a workflow's event log, with the id of its instance and its position: the
+    rows of the whole store in the order they were written, never reused (an instance's own
+    ``row.seq`` counts that instance's rows only)."""
 
     instance_id: str
     row: LogEvent
+    position: int
 
 
 class Store(Protocol):
@@ -323,15 +366,21 @@ class Store(Protocol):
       durably (visible to every other store on the same data, and kept by a crash); cancelling
       it does not cancel the write. A write that cannot be committed raises (``StorageError``
       once the store is closed).
-    - **Log order.** Log rows get sequence numbers that are unique in the store and increase in
-      the order rows are committed; they are not consecutive (another instance's rows, or rows a
-      restart wiped, leave gaps). A row never becomes visible after a later-numbered row of the
+    - **Log order.** Each instance numbers its own log rows 1, 2, 3... in the order they are
+      committed, without gaps (only rows a restart wiped leave holes; the numbering goes on
+      after them, never back). A row never becomes visible after a later-numbered row of the
       same instance, so reading on from the last number seen (``read_log(after_seq=...)``)
-      misses nothing. An instance's rows from one change stand together, in the change's order.
+      misses nothing, however many processes write. An instance's rows from one change stand
+      together, in the change's order.
     - **Ids.** An iid is never reused, not even after its instance is deleted, so a write still
       on its way for a deleted instance cannot land on a new one.
     - **Leases.** A lease is live while ``now <= lease_expires``; an instance may be claimed when
-      it is due and unleased or its lease is no longer live.
+      it is due and unleased or its lease is no longer live. Every claim increases the
+      instance's ``lease_epoch``; a change whose ``fence`` (owner, epoch) is not the instance's
+      lease any more writes nothing and its ``commit`` raises ``LeaseLost``, so an engine that
+      lost an instance (stalled past its lease, partitioned) cannot change it. Times are the
+      caller's (``now_ms``, ``lease_expires``): an engine on a shared database uses the
+      database's clock (see ``storage/clock.py``).
     """
 
     async def open(self) -> None:
@@ -346,7 +395,8 @@ class Store(Protocol):
     # -- writes -----------------------------------------------------------------------------------
     def commit(self, change: Change, urgent: bool = True) -> Awaitable[bool]:
         """Enqueue ``change``; the awaitable resolves once it is durable: True, or False if it
-        was dropped (a guard failed, or its instance does not exist). A change nobody waits for
+        was dropped (a guard failed, or its instance does not exist); it raises ``LeaseLost``
+        if the change's fence does not hold (nothing written). A change nobody waits for
         may be ``urgent=False``: the backend may then hold it back a few milliseconds to share a
         commit with the next urgent one; it is still committed (at the latest by ``close``)."""
         ...
@@ -357,7 +407,7 @@ class Store(Protocol):
         ``WORKFLOW_QUEUED`` and ``WORKFLOW_START`` rows; returns their new iids in order. An id
         its workflow has already (or twice in ``instances``) yields ``None`` at its position and
         leaves the existing instance alone. ``lease`` (owner, expiry) hands them straight to that
-        engine, sparing it a claim."""
+        engine, sparing it a claim: their lease epoch is then ``FIRST_EPOCH`` (0 otherwise)."""
         ...
 
     async def delete_instances(self, workflow: str, ids: Sequence[str] | None) -> list[str]:
@@ -383,8 +433,10 @@ class Store(Protocol):
         """Lease up to ``limit`` instances of ``workflows`` that are due (``runnable_at <=
         now_ms``) and not leased by a live owner, to ``owner`` until ``now_ms + lease_ms``:
         unleased ones earliest due first, then ones whose lease expired (``lease_expires <
-        now_ms``; an engine may so take back its own). Returns their records as they now are,
-        leased to ``owner``; status and ``runnable_at`` are left alone."""
+        now_ms``; an engine may so take back its own). Each claim increases the instance's lease
+        epoch. Returns their records as they now are, leased to ``owner``; status and
+        ``runnable_at`` are left alone. Claims by stores of several processes at once never
+        hand one instance to two of them."""
         ...
 
     async def renew_leases(self, owner: str, until_ms: float, iids: Sequence[int]) -> None:

@@ -277,7 +277,8 @@ def _local_paths() -> dict[str, Any]:
                     "next": _array(_STRING), "error": _NULLABLE_STRING, "runs": _array(run)})
     engine = _object({"id": _STRING, "host": _STRING, "pid": _INTEGER, "version": _NULLABLE_STRING,
                       "heartbeat": _STRING, "current": _BOOLEAN, "alive": _BOOLEAN})
-    event = _object({"seq": _INTEGER, "instance_id": _STRING, "timestamp": _STRING,
+    event = _object({"seq": _INTEGER, "instance_seq": _INTEGER, "instance_id": _STRING,
+                     "timestamp": _STRING,
                      "timestamp_ms": _NUMBER, "event": _INTEGER, "event_name": _STRING,
                      "group_key": _NULLABLE_STRING, "target": _NULLABLE_STRING,
                      "metadata": {"type": "object"},

@@ -173,6 +173,43 @@ ALTER TABLE log ADD COLUMN traceback TEXT;
 -- The version of the user's code each engine runs, for the explorer's list of engines.
 ALTER TABLE engines ADD COLUMN version TEXT;
 """),
+    (7, "fenced leases, log numbered per instance", """
+-- Every claim by a new holder increases lease_epoch, and a lease holder's writes carry (owner,
+-- epoch) and are refused once another claim has happened. Each instance numbers its own log
+-- 1, 2, 3... without gaps: a new row takes the instance's highest number + 1, and log_floor (the
+-- highest number a restart wiped) keeps the numbering from ever going back. pos orders the
+-- rows of the whole store (a workflow's log across its instances), in commit order, never
+-- reused. Rows written before keep their (store-wide) numbers, as seq and as pos.
+ALTER TABLE instances ADD COLUMN lease_epoch INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE instances ADD COLUMN log_floor INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE log_v7 (
+    pos INTEGER PRIMARY KEY AUTOINCREMENT,
+    iid INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    ts REAL NOT NULL,
+    event INTEGER NOT NULL,
+    group_key TEXT,
+    target TEXT,
+    metadata TEXT NOT NULL,
+    traceback TEXT,
+    UNIQUE (iid, seq)
+);
+INSERT INTO log_v7 (pos, iid, seq, ts, event, group_key, target, metadata, traceback)
+    SELECT seq, iid, seq, ts, event, group_key, target, metadata, traceback FROM log;
+-- pos goes on above every number the old log gave out, deleted rows' included.
+INSERT INTO sqlite_sequence (name, seq) SELECT 'log_v7', 0
+    WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'log_v7');
+UPDATE sqlite_sequence SET seq = MAX(seq, COALESCE(
+    (SELECT MAX(seq) FROM sqlite_sequence WHERE name = 'log'), 0)) WHERE name = 'log_v7';
+DROP TABLE log;
+ALTER TABLE log_v7 RENAME TO log;
+CREATE INDEX log_metrics ON log (ts) WHERE event <= 4 AND event <> 1;
+-- As v3 did: no new iid below one that rows of a deleted instance still hold.
+UPDATE sqlite_sequence SET seq = MAX(seq,
+    COALESCE((SELECT MAX(iid) FROM log), 0), COALESCE((SELECT MAX(iid) FROM steps), 0),
+    COALESCE((SELECT MAX(iid) FROM timers), 0), COALESCE((SELECT MAX(iid) FROM inbox), 0))
+    WHERE name = 'instances';
+"""),
 )
 
 LATEST_VERSION = MIGRATIONS[-1][0]

@@ -20,6 +20,7 @@ from pyflow_cli.engine.events import EventType, LogEvent
 from pyflow_cli.engine.serde import parse_shown
 from pyflow_cli.engine.status import InstanceStatus
 from pyflow_cli.engine.store import (
+    FIRST_EPOCH,
     UNSET,
     Change,
     EngineRecord,
@@ -28,6 +29,7 @@ from pyflow_cli.engine.store import (
     InstancePage,
     InstanceRecord,
     InstanceUpdate,
+    LeaseLost,
     LogQuery,
     MetricsRows,
     NewInstance,
@@ -39,14 +41,13 @@ from pyflow_cli.engine.store import (
 )
 from pyflow_cli.storage import health
 from pyflow_cli.storage.schema import migrate
+from pyflow_cli.storage.url import DB_NAME
 from pyflow_cli.storage.writer import GroupCommitWriter
 
-DB_NAME = "pyflow.sqlite"
 _INSTANCE_COLUMNS = (
     "iid, workflow, id, status, created_ms, params, output, error, version_id, trigger, "
-    "runnable_at, lease_owner, lease_expires, paused_at, lifetime, signal, control"
+    "runnable_at, lease_owner, lease_expires, paused_at, lifetime, signal, control, lease_epoch"
 )
-_ACTIVE = ("queued", "running", "waiting", "waitingForPause")
 _UPDATABLE = ("status", "output_json", "error_json", "runnable_at", "lease_owner",
               "lease_expires", "paused_at", "version_id", "control", "lifetime")
 _COLUMN = {"output_json": "output", "error_json": "error"}
@@ -58,15 +59,17 @@ def _instance(row: Sequence[Any]) -> InstanceRecord:
         iid=row[0], workflow=row[1], id=row[2], status=InstanceStatus(row[3]), created_ms=row[4],
         params_json=row[5], output_json=row[6], error_json=row[7], version_id=row[8],
         trigger=row[9], runnable_at=row[10], lease_owner=row[11], lease_expires=row[12],
-        paused_at=row[13], lifetime=row[14], signal=row[15], control=row[16])
+        paused_at=row[13], lifetime=row[14], signal=row[15], control=row[16], lease_epoch=row[17])
 
 
 class SqliteStore:
-    """``Store`` on one SQLite file (``<state_dir>/pyflow.sqlite``)."""
+    """``Store`` on one SQLite file: ``<state_dir>/pyflow.sqlite``, or ``file``."""
 
-    def __init__(self, state_dir: Path | str, durability: str = "full") -> None:
-        self.state_dir = Path(state_dir)
-        self.path = self.state_dir / DB_NAME
+    def __init__(self, state_dir: Path | str | None = None, durability: str = "full", *,
+                 file: Path | str | None = None) -> None:
+        assert (state_dir is None) != (file is None), "a state directory or a file"
+        self.path = Path(file) if file is not None else Path(state_dir or ".") / DB_NAME
+        self.state_dir = self.path.parent
         if durability not in ("full", "normal"):
             raise StorageError(f'Unknown durability "{durability}": use "full" or "normal".')
         self.durability = durability
@@ -161,6 +164,7 @@ class SqliteStore:
     async def create_instances(self, instances: Sequence[NewInstance],
                                lease: tuple[str, float] | None = None) -> list[int | None]:
         owner, expires = lease if lease is not None else (None, None)
+        epoch = FIRST_EPOCH if lease is not None else 0
 
         def op(conn: sqlite3.Connection) -> list[int | None]:
             created: list[int | None] = []
@@ -172,13 +176,12 @@ class SqliteStore:
                     continue
                 cursor = conn.execute(
                     "INSERT INTO instances (workflow, id, status, created_ms, params, "
-                    "version_id, trigger, runnable_at, lease_owner, lease_expires) "
-                    "VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?)",
+                    "version_id, trigger, runnable_at, lease_owner, lease_expires, lease_epoch) "
+                    "VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?)",
                     (new.workflow, new.id, new.created_ms, new.params_json, new.version_id,
-                     new.trigger, new.created_ms, owner, expires))
+                     new.trigger, new.created_ms, owner, expires, epoch))
                 iid = cursor.lastrowid
-                _queued_rows(conn, iid, new.created_ms, new.shown_params_json or new.params_json,
-                             new.trigger)
+                _queued_rows(conn, iid, new)
                 created.append(iid)
             return created
 
@@ -230,9 +233,11 @@ class SqliteStore:
                 rows += conn.execute(claim_expired_sql(len(workflows)),
                                      (now_ms, now_ms, *workflows, limit - len(rows))).fetchall()
             expires = now_ms + lease_ms
-            conn.executemany("UPDATE instances SET lease_owner = ?, lease_expires = ? "
-                             "WHERE iid = ?", [(owner, expires, r[0]) for r in rows])
-            return [_instance((*r[:11], owner, expires, *r[13:])) for r in rows]  # as now leased
+            conn.executemany("UPDATE instances SET lease_owner = ?, lease_expires = ?, "
+                             "lease_epoch = lease_epoch + 1 WHERE iid = ?",
+                             [(owner, expires, r[0]) for r in rows])
+            # As they now are: leased to the claimant, one claim further.
+            return [_instance((*r[:11], owner, expires, *r[13:17], r[17] + 1)) for r in rows]
 
         claimed: list[InstanceRecord] = await self._writer.submit(op)
         return claimed
@@ -342,16 +347,17 @@ class SqliteStore:
 
     async def read_workflow_log(self, workflow: str, query: LogQuery) -> list[WorkflowLogEvent]:
         where, params = workflow_log_filter(workflow, query)
-        # The log is read newest first by seq (its rowid) and each row's instance looked up, so a
-        # page stops after `limit` matches and reading on from a seq reads only the new rows.
+        # The log is read newest first by pos (its rowid) and each row's instance looked up, so a
+        # page stops after `limit` matches and reading on from a position reads only new rows.
         rows = await self._rows(
-            "SELECT i.id, l.seq, l.ts, l.event, l.group_key, l.target, l.metadata, l.traceback "
-            f"FROM log l CROSS JOIN instances i ON i.iid = l.iid WHERE {' AND '.join(where)} "
-            "ORDER BY l.seq DESC LIMIT ?", (*params, max(0, min(query.limit, _MAX_INTEGER))))
+            "SELECT i.id, l.pos, l.seq, l.ts, l.event, l.group_key, l.target, l.metadata, "
+            f"l.traceback FROM log l CROSS JOIN instances i ON i.iid = l.iid WHERE "
+            f"{' AND '.join(where)} ORDER BY l.pos DESC LIMIT ?",
+            (*params, max(0, min(query.limit, _MAX_INTEGER))))
         return [WorkflowLogEvent(instance_id, LogEvent(
                     seq, ts, EventType(event), key, target, parse_shown(meta),
-                    parse_shown(trace) if trace is not None else None))
-                for instance_id, seq, ts, event, key, target, meta, trace in rows]
+                    parse_shown(trace) if trace is not None else None), pos)
+                for instance_id, pos, seq, ts, event, key, target, meta, trace in rows]
 
     async def read_timers(self, iid: int) -> list[TimerRecord]:
         rows = self._point_rows("SELECT cache_key, kind, due_ms FROM timers WHERE iid = ?", (iid,))
@@ -448,7 +454,7 @@ def workflow_log_filter(workflow: str, query: LogQuery) -> tuple[list[str], list
         where.append("instr(lower(l.target), lower(?)) > 0")
         params.append(query.step)
     for term, bound in (("l.ts >= ?", query.since_ms), ("l.ts < ?", query.until_ms),
-                        ("l.seq > ?", query.after_seq), ("l.seq < ?", query.before_seq)):
+                        ("l.pos > ?", query.after), ("l.pos < ?", query.before)):
         if bound is not None:
             where.append(term)
             params.append(bound)
@@ -481,12 +487,11 @@ def next_due_sql(workflows: int) -> str:
 # -- applying a Change (runs on the writer thread) ----------------------------------------------------
 
 
-def _queued_rows(conn: sqlite3.Connection, iid: int | None, ts: float, params_json: str,
-                 trigger: int) -> None:
-    queued = '{"params":' + params_json + ',"trigger":{"source":' + str(trigger) + "}}"
-    conn.executemany("INSERT INTO log (iid, ts, event, metadata) VALUES (?, ?, ?, ?)",
-                     [(iid, ts, int(EventType.WORKFLOW_QUEUED), queued),
-                      (iid, ts, int(EventType.WORKFLOW_START), "{}")])
+def _queued_rows(conn: sqlite3.Connection, iid: int | None, new: NewInstance) -> None:
+    ts = new.created_ms
+    conn.executemany("INSERT INTO log (iid, seq, ts, event, metadata) VALUES (?, ?, ?, ?, ?)",
+                     [(iid, 1, ts, int(EventType.WORKFLOW_QUEUED), new.queued_metadata()),
+                      (iid, 2, ts, int(EventType.WORKFLOW_START), "{}")])
 
 
 class _PlainChange:
@@ -497,19 +502,34 @@ class _PlainChange:
     def __init__(self, change: Change) -> None:
         self.change = change
 
-    def __call__(self, conn: sqlite3.Connection) -> bool:
+    def __call__(self, conn: sqlite3.Connection) -> bool | LeaseLost:
         return _write(conn, [self.change])[0]
 
     @staticmethod
-    def apply_many(conn: sqlite3.Connection, operations: list[_PlainChange]) -> list[bool]:
+    def apply_many(conn: sqlite3.Connection, operations: list[_PlainChange]
+                   ) -> list[bool | LeaseLost]:
         return _write(conn, [op.change for op in operations])
 
 
-def _apply(conn: sqlite3.Connection, change: Change) -> bool:
+def _apply(conn: sqlite3.Connection, change: Change) -> bool | LeaseLost:
     """A change with a guard, a wipe or a shift: checked, wiped, then written like any other."""
     iid = change.iid
-    if not _guard_holds(conn, change):
+    row = conn.execute("SELECT status, lease_owner, lifetime, signal, lease_epoch FROM instances "
+                       "WHERE iid = ?", (iid,)).fetchone()
+    if row is None:
         return False
+    status, owner, lifetime, signal, epoch = row
+    if change.fence is not None and (owner, epoch) != change.fence:
+        return LeaseLost(iid, change.fence)
+    if ((change.expect_status is not None and status != change.expect_status.value)
+            or (change.expect_owner is not UNSET and owner != change.expect_owner)
+            or (change.expect_lifetime is not None and lifetime != change.expect_lifetime)
+            or (change.expect_signal is not None and signal != change.expect_signal)):
+        return False
+    if change.wipe_all or change.wipe_keys or change.wipe_run_rows:
+        # The numbers of wiped rows are not given out again (a reader may have seen them).
+        conn.execute(f"UPDATE instances SET log_floor = MAX(log_floor, {_LAST_SEQ}) WHERE iid = ?",
+                     (iid,))
     if change.wipe_all:
         for table in ("log", "steps", "timers", "inbox"):
             conn.execute(f"DELETE FROM {table} WHERE iid = ?", (iid,))
@@ -521,45 +541,55 @@ def _apply(conn: sqlite3.Connection, change: Change) -> bool:
             conn.execute(f"DELETE FROM steps WHERE iid = ? AND cache_key IN ({marks})", (iid, *keys))
             conn.execute(f"DELETE FROM timers WHERE iid = ? AND cache_key IN ({marks})",
                          (iid, *keys))
-        conn.execute("DELETE FROM log WHERE iid = ? AND group_key IS NULL AND event NOT IN (?, ?)",
-                     (iid, int(EventType.WORKFLOW_QUEUED), int(EventType.WORKFLOW_START)))
+        if change.wipe_run_rows:
+            conn.execute("DELETE FROM log WHERE iid = ? AND group_key IS NULL AND event NOT IN "
+                         "(?, ?)", (iid, int(EventType.WORKFLOW_QUEUED),
+                                    int(EventType.WORKFLOW_START)))
     return _write(conn, [change])[0]
 
 
-def _guard_holds(conn: sqlite3.Connection, change: Change) -> bool:
-    row = conn.execute("SELECT status, lease_owner, lifetime, signal FROM instances WHERE iid = ?",
-                       (change.iid,)).fetchone()
-    if row is None:
-        return False
-    status, owner, lifetime, signal = row
-    return not (
-        (change.expect_status is not None and status != change.expect_status.value)
-        or (change.expect_owner is not UNSET and owner != change.expect_owner)
-        or (change.expect_lifetime is not None and lifetime != change.expect_lifetime)
-        or (change.expect_signal is not None and signal != change.expect_signal)
-    )
-
-
-def _write(conn: sqlite3.Connection, changes: list[Change]) -> list[bool]:
+def _write(conn: sqlite3.Connection, changes: list[Change]) -> list[bool | LeaseLost]:
     """Write ``changes`` (guards and wipes done) as they would be written one after another, in a
-    statement per table; a change for an instance that does not exist writes nothing (False)."""
+    statement per table: a change for an instance that does not exist writes nothing (False), nor
+    does one whose fence no longer holds (``LeaseLost``); the others number their log rows on
+    from their instance's last number."""
     iids = list({change.iid for change in changes})
-    if sum(row[0] for row in _instance_rows(conn, "COUNT(*)", iids)) == len(iids):
-        written = [True] * len(changes)
-    else:
-        existing = {row[0] for row in _instance_rows(conn, "iid", iids)}
-        written = [change.iid in existing for change in changes]
-        changes = [change for change in changes if change.iid in existing]
-    _insert_log(conn, [(c.iid, e) for c in changes for e in c.log])
-    _upsert_steps(conn, [(c.iid, s) for c in changes for s in c.steps])
-    _write_timers(conn, changes)
-    consumed = [(key, seq, c.iid) for c in changes for seq, key in c.consume_events]
+    # iid -> [lease owner, lease epoch, last log number]
+    rows = {row[0]: [row[1], row[2], row[3]] for row in _instance_rows(
+        conn, f"iid, lease_owner, lease_epoch, MAX(log_floor, {_LAST_SEQ})", iids)}
+    outcomes: list[bool | LeaseLost] = []
+    written: list[Change] = []
+    log: list[tuple[int, int, NewLogEvent]] = []
+    for change in changes:
+        row = rows.get(change.iid)
+        if row is None:
+            outcomes.append(False)
+            continue
+        fence = change.fence
+        if fence is not None and (row[0] != fence.owner or row[1] != fence.epoch):
+            outcomes.append(LeaseLost(change.iid, fence))
+            continue
+        outcomes.append(True)
+        written.append(change)
+        for event in change.log:
+            row[2] += 1
+            log.append((change.iid, row[2], event))
+        if change.instance is not None and change.instance.lease_owner is not UNSET:
+            row[0] = change.instance.lease_owner  # a later change's fence sees it
+    _insert_log(conn, log)
+    _upsert_steps(conn, [(c.iid, s) for c in written for s in c.steps])
+    _write_timers(conn, written)
+    consumed = [(key, seq, c.iid) for c in written for seq, key in c.consume_events]
     if consumed:
         conn.executemany("UPDATE inbox SET consumed_by = ? WHERE seq = ? AND iid = ?", consumed)
-    for change in changes:
+    for change in written:
         if change.instance is not None:
             _update_instance(conn, change.iid, change.instance)
-    return written
+    return outcomes
+
+
+_LAST_SEQ = "COALESCE((SELECT MAX(seq) FROM log WHERE log.iid = instances.iid), 0)"
+"""The instance's highest log number (in a statement on ``instances``): the end of an index."""
 
 
 def _instance_rows(conn: sqlite3.Connection, columns: str, iids: list[int]) -> Iterator[Any]:
@@ -593,13 +623,13 @@ def _write_timers(conn: sqlite3.Connection, changes: list[Change]) -> None:
         conn.executemany("DELETE FROM timers WHERE iid = ? AND cache_key = ? AND kind = ?", cleared)
 
 
-def _insert_log(conn: sqlite3.Connection, rows: list[tuple[int, NewLogEvent]]) -> None:
+def _insert_log(conn: sqlite3.Connection, rows: list[tuple[int, int, NewLogEvent]]) -> None:
     if rows:
         conn.executemany(
-            "INSERT INTO log (iid, ts, event, group_key, target, metadata, traceback) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [(iid, e.timestamp_ms, int(e.event), e.group_key, e.target, e.encoded_metadata(),
-              e.encoded_traceback()) for iid, e in rows])
+            "INSERT INTO log (iid, seq, ts, event, group_key, target, metadata, traceback) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [(iid, seq, e.timestamp_ms, int(e.event), e.group_key, e.target, e.encoded_metadata(),
+              e.encoded_traceback()) for iid, seq, e in rows])
 
 
 def _upsert_steps(conn: sqlite3.Connection, rows: list[tuple[int, StepWrite]]) -> None:

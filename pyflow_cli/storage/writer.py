@@ -1,6 +1,7 @@
 """Group commit: one thread owns the write connection and commits many changes at once.
 
-Callers on the event loop enqueue an operation (a function of the connection) and get a future.
+Callers on the event loop enqueue an operation (a function of the connection) and get a future,
+which an operation that returns an exception (a refusal: it wrote nothing) makes raise it.
 The thread takes everything queued, runs each operation inside its own savepoint (one failing
 operation does not undo the others), commits once, and then resolves all the futures with one
 hop back to the loop. Under load, hundreds of step results share one fsync.
@@ -144,7 +145,7 @@ class GroupCommitWriter:
                 conn.execute("RELEASE run")
             else:
                 conn.execute("RELEASE run")
-                return [(future, True, value) for (_, future), value in zip(run, values, strict=True)]
+                return [_outcome(future, value) for (_, future), value in zip(run, values, strict=True)]
         results: list[tuple[asyncio.Future[Any], bool, Any]] = []
         for operation, future in run:
             conn.execute("SAVEPOINT op")
@@ -156,7 +157,7 @@ class GroupCommitWriter:
                 results.append((future, False, exc))
             else:
                 conn.execute("RELEASE op")
-                results.append((future, True, value))
+                results.append(_outcome(future, value))
         return results
 
     def _ready_to_commit(self) -> bool:
@@ -214,6 +215,11 @@ def _runs(batch: list[tuple[Operation, asyncio.Future[Any]]]
         else:
             runs.append([item])
     return runs
+
+
+def _outcome(future: asyncio.Future[Any], value: Any) -> tuple[asyncio.Future[Any], bool, Any]:
+    """An operation that refuses (it wrote nothing) returns its exception: its caller gets it."""
+    return (future, not isinstance(value, Exception), value)
 
 
 def _resolve(items: list[tuple[asyncio.Future[Any], bool, Any]], start: int = 0) -> None:

@@ -95,8 +95,8 @@ def test_pages_counts_and_metrics_never_scan_every_instance(tmp_path: Path) -> N
     conn.executemany(
         "INSERT INTO instances (workflow, id, status, created_ms, params) VALUES (?, ?, ?, ?, '{}')",
         [(f"w{k % 3}", f"i{k}", ["complete", "running", "errored"][k % 3], float(k)) for k in range(3000)])
-    conn.executemany("INSERT INTO log (iid, ts, event, metadata) VALUES (?, ?, ?, '{}')",
-                     [(k % 3000 + 1, float(k), k % 16) for k in range(12000)])
+    conn.executemany("INSERT INTO log (iid, seq, ts, event, metadata) VALUES (?, ?, ?, ?, '{}')",
+                     [(k % 3000 + 1, k // 3000 + 1, float(k), k % 16) for k in range(12000)])
     conn.execute("COMMIT")
     conn.execute("ANALYZE")
     columns = "iid, workflow, id, status, created_ms"

@@ -91,11 +91,11 @@ async def test_each_change_of_a_group_is_applied_atomically_and_a_failing_one_al
     assert [(await store.load_history(i)).steps["k"].value_json for i in iids] == ["8", "7", "7", "7"]
 
 
-async def test_log_sequence_numbers_increase_in_commit_order_and_a_tail_misses_nothing(
+async def test_log_sequence_numbers_count_each_instance_s_rows_and_a_tail_misses_nothing(
         store_factory: StoreFactory) -> None:
-    """Sequence numbers are unique and increase in the order rows are committed (they need not
-    be consecutive); a row never shows up below one already seen, so reading on from the last
-    sequence number seen (``after_seq``) misses nothing."""
+    """Each instance numbers its rows 1, 2, 3... in the order they are committed, without gaps;
+    a row never shows up below one already seen, so reading on from the last sequence number
+    seen (``after_seq``) misses nothing."""
     store = await store_factory.open()
     iids = [await create(store, f"i{n}") for n in range(3)]
     seen: dict[int, list[int]] = {iid: [r.seq for r in await store.read_log(iid)] for iid in iids}
@@ -110,17 +110,29 @@ async def test_log_sequence_numbers_increase_in_commit_order_and_a_tail_misses_n
         for iid in iids:
             tail = await store.read_log(iid, after_seq=seen[iid][-1])
             seen[iid] += [r.seq for r in tail]
-    everything: list[int] = []
     for iid in iids:
         log = await store.read_log(iid)
-        assert [r.seq for r in log] == seen[iid]
-        assert seen[iid] == sorted(set(seen[iid]))
+        assert [r.seq for r in log] == seen[iid] == list(range(1, len(log) + 1))
         # The rows of one change stand next to each other, in the order written.
         stamps = [r.timestamp_ms for r in log[2:]]
         assert all(stamps[n + 1] == stamps[n] + 0.5 for n in range(0, len(stamps), 2))
         assert stamps == sorted(stamps)
-        everything += seen[iid]
-    assert len(everything) == len(set(everything))
+
+
+async def test_log_numbers_go_on_after_rows_a_restart_wiped_and_never_go_back(
+        store: Store) -> None:
+    """A reader that saw rows up to n before a restart wiped them reads on after n: the new
+    rows must be numbered above it."""
+    iid = await create(store)
+    assert await store.commit(Change(iid, log=[row(key="k1"), row(key="k2"), row(key="k3")]))
+    assert [r.seq for r in await store.read_log(iid)] == [1, 2, 3, 4, 5]
+    assert await store.commit(Change(iid, wipe_keys=["k2"], log=[row(key="k4")]))
+    assert [r.seq for r in await store.read_log(iid)] == [1, 2, 3, 5, 6]
+    assert [r.group_key for r in await store.read_log(iid, after_seq=5)] == ["k4"]
+    assert await store.commit(Change(iid, wipe_all=True, log=[row(key=None), row(key="k5")]))
+    assert [r.seq for r in await store.read_log(iid)] == [7, 8]
+    other = await create(store, "b")
+    assert [r.seq for r in await store.read_log(other)] == [1, 2]  # every instance on its own
 
 
 async def test_a_commit_resolves_only_once_another_store_on_the_same_location_sees_it(

@@ -37,8 +37,8 @@ async def test_a_workflows_log_is_every_row_of_its_instances_newest_first(store:
         ("first", EventType.STEP_START, "charge card-1-target")]
     assert {f.instance_id for f in found} == {"first", "second"}
     assert len(found) == 8  # queued and start rows of both instances too
-    seqs = [f.row.seq for f in found]
-    assert seqs == sorted(seqs, reverse=True)
+    positions = [f.position for f in found]
+    assert positions == sorted(set(positions), reverse=True)
     assert found[1].row.metadata == {"error": {"message": "declined"}}
     assert await store.read_workflow_log("nobody", LogQuery()) == []
 
@@ -54,10 +54,10 @@ async def test_the_log_filters_by_event_step_time_and_sequence(store: Store) -> 
     window = await store.read_workflow_log(WORKFLOW, LogQuery(since_ms=20.0, until_ms=40.0))
     assert [f.row.timestamp_ms for f in window] == [30.0, 20.0]
     newest, *_ = await store.read_workflow_log(WORKFLOW, LogQuery())
-    older = await store.read_workflow_log(WORKFLOW, LogQuery(before_seq=newest.row.seq, limit=2))
+    older = await store.read_workflow_log(WORKFLOW, LogQuery(before=newest.position, limit=2))
     assert [f.row.event for f in older] == [EventType.ATTEMPT_FAILURE, EventType.STEP_START]
-    newer = await store.read_workflow_log(WORKFLOW, LogQuery(after_seq=older[-1].row.seq))
-    assert [f.row.seq for f in newer] == [newest.row.seq, older[0].row.seq]
+    newer = await store.read_workflow_log(WORKFLOW, LogQuery(after=older[-1].position))
+    assert [f.position for f in newer] == [newest.position, older[0].position]
     assert await store.read_workflow_log(WORKFLOW, LogQuery(limit=0)) == []
 
 
@@ -68,7 +68,7 @@ async def test_rows_written_later_are_read_on_from_the_newest_seen(store: Store)
     assert second is not None
     assert await store.commit(logged(row(EventType.STEP_SUCCESS, 50.0, "Ship box-1"),
                                      iid=second.iid))
-    fresh = await store.read_workflow_log(WORKFLOW, LogQuery(after_seq=newest.row.seq))
+    fresh = await store.read_workflow_log(WORKFLOW, LogQuery(after=newest.position))
     assert _shown(fresh) == [("second", EventType.STEP_SUCCESS, "Ship box-1-target")]
 
 

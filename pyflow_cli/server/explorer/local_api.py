@@ -121,9 +121,12 @@ def local_routes(runtime: DevRuntime, routes: Routes) -> list[Route]:
 
 def _event_json(found: WorkflowLogEvent) -> dict[str, Any]:
     row = found.row
-    shown = {"seq": row.seq, "instance_id": found.instance_id, "timestamp": iso_ms(row.timestamp_ms),
-             "timestamp_ms": row.timestamp_ms, "event": int(row.event), "event_name": row.event.name,
-             "group_key": row.group_key, "target": row.target, "metadata": row.metadata}
+    # "seq" is the row's position in the workflow's log (the cursor of after_seq / before_seq);
+    # "instance_seq" its number in its instance's own log.
+    shown = {"seq": found.position, "instance_seq": row.seq, "instance_id": found.instance_id,
+             "timestamp": iso_ms(row.timestamp_ms), "timestamp_ms": row.timestamp_ms,
+             "event": int(row.event), "event_name": row.event.name, "group_key": row.group_key,
+             "target": row.target, "metadata": row.metadata}
     if row.traceback is not None:
         shown["traceback"] = row.traceback
     return shown
@@ -143,8 +146,8 @@ def _log_query(request: Request, now_ms: float) -> LogQuery:
     return LogQuery(
         events=tuple(dict.fromkeys(events)), step=text_param(request, "step", 256),
         since_ms=_moment(request, "since", now_ms), until_ms=_moment(request, "until", now_ms),
-        after_seq=whole_number(request, "after_seq", None),
-        before_seq=whole_number(request, "before_seq", None, 1, MAX_SEQ),
+        after=whole_number(request, "after_seq", None),
+        before=whole_number(request, "before_seq", None, 1, MAX_SEQ),
         limit=whole_number(request, "limit", 100, 1, MAX_EVENTS_PAGE) or 100)
 
 
