@@ -5,11 +5,9 @@ Every test in tests/storage/ that takes ``store_factory`` (or ``store``) runs on
 (``pyflow_cli/engine/store.py``). A backend is a ``StoreFactory``: it opens stores on fresh or
 existing locations and offers the few hooks the port cannot express (holding commits so that
 they share one group transaction, building a database at an older schema version). A new
-backend joins the suite by implementing ``StoreFactory`` and adding one entry to ``BACKENDS`` —
-PostgreSQL is to be the next::
-
-    BACKENDS = [pytest.param(SqliteFactory, id="sqlite"),
-                pytest.param(PostgresFactory, id="postgres")]
+backend joins the suite by implementing ``StoreFactory`` and adding one entry to ``BACKENDS``.
+PostgreSQL runs on the session's server (``tests/pgcluster.py``): each location is a schema of
+its own; without a server its tests are skipped, saying why.
 
 Tests of one backend's own machinery (the SQLite group-commit writer) take no backend fixture.
 """
@@ -26,10 +24,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pgcluster import shared_server
 
 from pyflow_cli.engine.store import Store
+from pyflow_cli.storage import pg_schema
+from pyflow_cli.storage.factory import build_store
 from pyflow_cli.storage.schema import MIGRATIONS, migrate
 from pyflow_cli.storage.sqlite import DB_NAME, SqliteStore
+from pyflow_cli.storage.url import PostgresLocation, parse_store_url
 
 Row = Mapping[str, Any]
 
@@ -155,4 +157,105 @@ class SqliteFactory(StoreFactory):
         return sqlite3.connect(Path(location) / DB_NAME, isolation_level=None)
 
 
-BACKENDS = [pytest.param(SqliteFactory, id="sqlite")]
+class PostgresFactory(StoreFactory):
+    """``PostgresStore``: a location is a store URL naming a schema of its own."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        super().__init__(tmp_path)
+        self.server = shared_server()
+
+    def new_location(self) -> str:
+        return self.server.location()
+
+    def _make(self, location: str, durable: bool) -> Store:
+        return build_store(self._parse(location), "full" if durable else "normal")
+
+    @contextlib.asynccontextmanager
+    async def hold_commits(self, store: Store) -> AsyncIterator[None]:
+        # The writer sends one batch at a time: an operation that waits in the middle of one
+        # makes every write after it queue up for the next.
+        entered, release = asyncio.Event(), asyncio.Event()
+
+        class Block:
+            async def send(self, cursor: Any) -> None:
+                entered.set()
+                await release.wait()
+                await cursor.execute("SELECT 1")
+
+            def result(self, rows: list[Any]) -> None:
+                return None
+
+        blocker = store._writer.submit(Block())  # type: ignore[attr-defined]
+        await asyncio.wait_for(entered.wait(), 10)
+        try:
+            yield
+        finally:
+            release.set()
+            await blocker
+
+    @property
+    def schema_versions(self) -> Sequence[int]:
+        return [version for version, _, _ in pg_schema.MIGRATIONS]
+
+    def create_at_version(self, version: int) -> str:
+        location = self.new_location()
+
+        async def migrate_to() -> None:
+            import psycopg
+
+            async with await psycopg.AsyncConnection.connect(self.server.url,
+                                                             autocommit=True) as conn:
+                await pg_schema.migrate(conn, self._parse(location).schema, upto=version)
+
+        _in_thread(migrate_to)
+        return location
+
+    def insert_rows(self, location: str, table: str, rows: Sequence[Row]) -> None:
+        schema = pg_schema.quoted(self._parse(location).schema)
+        with self.server.connect() as conn:
+            for row in rows:
+                conn.execute(f"INSERT INTO {schema}.{table} ({', '.join(row)}) "
+                             f"VALUES ({', '.join(['%s'] * len(row))})", tuple(row.values()))
+            # As the older pyflow that wrote them would have: new ids come after them.
+            for name, column in (("instances", "iid"), ("inbox", "seq")):
+                if table == name:
+                    conn.execute(f"SELECT setval(pg_get_serial_sequence('{schema}.{name}', "
+                                 f"'{column}'), (SELECT MAX({column}) FROM {schema}.{name}))")
+
+    def read_rows(self, location: str, table: str, columns: Sequence[str]) -> list[tuple[Any, ...]]:
+        schema = pg_schema.quoted(self._parse(location).schema)
+        with self.server.connect() as conn:
+            return list(conn.execute(f"SELECT {', '.join(columns)} FROM {schema}.{table} "
+                                     f"ORDER BY {', '.join(columns)}").fetchall())
+
+    def schema_version(self, location: str) -> int:
+        schema = pg_schema.quoted(self._parse(location).schema)
+        with self.server.connect() as conn:
+            row = conn.execute(f"SELECT MAX(version) FROM {schema}.schema_migrations").fetchone()
+            return int(row[0])
+
+    def _parse(self, location: str) -> PostgresLocation:
+        parsed = parse_store_url(location, self.tmp_path)
+        assert isinstance(parsed, PostgresLocation)
+        return parsed
+
+
+def _in_thread(work: Any) -> None:
+    """Run the coroutine function ``work`` to completion on a loop of its own (the calling
+    test's loop is busy running it)."""
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            asyncio.run(work())
+        except BaseException as exc:  # handed back to the caller
+            failure.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    if failure:
+        raise failure[0]
+
+
+BACKENDS = [pytest.param(SqliteFactory, id="sqlite"), pytest.param(PostgresFactory, id="postgres")]

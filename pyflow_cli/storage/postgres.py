@@ -1,0 +1,398 @@
+"""The PostgreSQL store: many engine processes on many machines sharing one database.
+
+Writes go through one connection per process, group-committed in pipeline mode
+(``pg_writer.py``); reads through a small pool of connections, so HTTP reads, the engine's
+claims and describes do not wait for each other. Its tables live in their own schema
+(``pg_schema.py``), migrated once under an advisory lock.
+
+What makes many processes safe is in the SQL: a claim locks the rows it takes with ``FOR UPDATE
+SKIP LOCKED`` (two engines never take one instance; neither waits for the other) and checks the
+claim's condition again on the locked row; every change is checked against its fence and
+guards, and numbers its instance's log rows, under that instance's row lock, in the transaction
+that writes it. Times come from the database's clock (``clock.DatabaseClock``).
+
+``commit`` knows, for each batch, which instances were written: where wake-up notifications
+(LISTEN/NOTIFY) will be sent from, after the batch commits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Awaitable, Sequence
+from typing import Any
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool
+
+from pyflow_cli.engine.errors import StorageError
+from pyflow_cli.engine.events import EventType, LogEvent
+from pyflow_cli.engine.serde import decode
+from pyflow_cli.engine.status import InstanceStatus
+from pyflow_cli.engine.store import (
+    FIRST_EPOCH,
+    Change,
+    EngineRecord,
+    History,
+    InboxEvent,
+    InstancePage,
+    InstanceRecord,
+    LeaseLost,
+    NewInstance,
+    StepRecord,
+    TimerRecord,
+)
+from pyflow_cli.storage import pg_connect
+from pyflow_cli.storage.clock import RESYNC_S, DatabaseClock
+from pyflow_cli.storage.pg_changes import APPLIED, FENCED, encode_changes
+from pyflow_cli.storage.pg_schema import migrate, quoted
+from pyflow_cli.storage.pg_writer import PgWriter
+from pyflow_cli.storage.url import PostgresLocation
+
+_COLUMNS = ("iid, workflow, id, status, created_ms, params, output, error, version_id, trigger, "
+            "runnable_at, lease_owner, lease_expires, paused_at, lifetime, signal, control, "
+            "lease_epoch")
+_ACTIVE = ["queued", "running", "waiting", "waitingForPause"]
+_MAX_BIGINT = 2**63 - 1
+READ_POOL_SIZE = 4
+
+
+def _record(row: Sequence[Any]) -> InstanceRecord:
+    return InstanceRecord(
+        iid=row[0], workflow=row[1], id=row[2], status=InstanceStatus(row[3]), created_ms=row[4],
+        params_json=row[5], output_json=row[6], error_json=row[7], version_id=row[8],
+        trigger=row[9], runnable_at=row[10], lease_owner=row[11], lease_expires=row[12],
+        paused_at=row[13], lifetime=row[14], signal=row[15], control=row[16], lease_epoch=row[17])
+
+
+class PostgresStore:
+    """``Store`` on a PostgreSQL database (see the module docstring)."""
+
+    def __init__(self, location: PostgresLocation, durability: str = "full") -> None:
+        if durability not in ("full", "normal"):
+            raise StorageError(f'Unknown durability "{durability}": use "full" or "normal".')
+        self.location = location
+        self.durability = durability
+        self.clock = DatabaseClock()
+        s = quoted(location.schema)
+        self.schema_sql = s
+        self._apply_sql = f"SELECT {s}.apply_changes(%s::jsonb)"
+        self._writer = PgWriter(self._connect_writer, location.server)
+        self._pool: AsyncConnectionPool[Any] | None = None
+        self._resync: asyncio.Task[None] | None = None
+
+    # -- connections --------------------------------------------------------------------------------
+    async def _connect_writer(self) -> psycopg.AsyncConnection[Any]:
+        conn: psycopg.AsyncConnection[Any] = await pg_connect.connect(self.location)
+        if self.durability == "normal":  # a crash of the server may lose the last commits
+            await conn.execute("SET synchronous_commit = off")
+        return conn
+
+    async def open(self) -> None:
+        conn = await pg_connect.connect(self.location)
+        try:
+            await migrate(conn, self.location.schema)
+        except psycopg.errors.InsufficientPrivilege as error:
+            await conn.close()
+            raise StorageError(
+                f'User "{self.location.user or "?"}" may not create pyflow\'s tables in schema '
+                f'"{self.location.schema}" of database "{self.location.database}" on PostgreSQL at '
+                f"{self.location.server} ({pg_connect.scrub(self.location, str(error).strip())}). "
+                "Grant it CREATE on the database, or name a schema it owns (?schema=NAME)."
+            ) from None
+        except BaseException:
+            await conn.close()
+            raise
+        if self.durability == "normal":
+            await conn.execute("SET synchronous_commit = off")
+        await self._writer.start(conn)
+        self._pool = AsyncConnectionPool(
+            self.location.conninfo, min_size=1, max_size=READ_POOL_SIZE, open=False,
+            kwargs=pg_connect.connect_options(self.location), name="pyflow-read")
+        try:
+            await self._pool.open(wait=True, timeout=pg_connect.CONNECT_TIMEOUT_S)
+            await self.clock.sync(self._server_ms)
+        except (psycopg.Error, OSError, TimeoutError) as error:
+            await self.close()
+            raise pg_connect.explain(self.location, error) from None
+        self._resync = asyncio.create_task(self._keep_clock(), name="pyflow-postgres-clock")
+
+    async def close(self) -> None:
+        if self._resync is not None:
+            self._resync.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._resync
+            self._resync = None
+        await self._writer.close()
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+    async def _server_ms(self) -> float:
+        rows = await self._rows("SELECT (extract(epoch FROM clock_timestamp()) * 1000)::float8")
+        return float(rows[0][0])
+
+    async def _keep_clock(self) -> None:
+        while True:
+            await asyncio.sleep(RESYNC_S)
+            with contextlib.suppress(Exception):  # a failed sync keeps the last offset
+                await self.clock.sync(self._server_ms)
+
+    async def _rows(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[Any]:
+        if self._pool is None:
+            raise StorageError("The state database is closed: pyflow is shutting down.")
+        try:
+            async with self._pool.connection() as conn:
+                cursor = await conn.execute(sql, params)
+                return await cursor.fetchall() if cursor.description else []
+        except psycopg.OperationalError as error:
+            raise StorageError(f"Lost the connection to PostgreSQL at {self.location.server} "
+                               f"({pg_connect.scrub(self.location, str(error).strip())})."
+                               ) from None
+
+    # -- writes -------------------------------------------------------------------------------------
+    def commit(self, change: Change, urgent: bool = True) -> Awaitable[bool]:
+        return self._writer.submit(_ChangeOp(self._apply_sql, change), lazy=not urgent)
+
+    async def create_instances(self, instances: Sequence[NewInstance],
+                               lease: tuple[str, float] | None = None) -> list[int | None]:
+        owner, expires = lease if lease is not None else (None, None)
+        news = json.dumps([[n.workflow, n.id, n.created_ms, n.params_json, n.version_id,
+                            n.trigger, n.queued_metadata()] for n in instances])
+        created: list[int | None] = await self._write(
+            f"SELECT {self.schema_sql}.create_instances(%s::jsonb, %s, %s, %s, %s, %s)",
+            (news, owner, expires, FIRST_EPOCH if lease is not None else 0,
+             int(EventType.WORKFLOW_QUEUED), int(EventType.WORKFLOW_START)),
+            lambda rows: list(rows[0][0]))
+        return created
+
+    async def delete_instances(self, workflow: str, ids: Sequence[str] | None) -> list[str]:
+        s = self.schema_sql
+        tables = "".join(f", d_{t} AS (DELETE FROM {s}.{t} WHERE iid IN (SELECT iid FROM gone))"
+                         for t in ("log", "steps", "timers", "inbox"))
+        wanted = list(dict.fromkeys(ids)) if ids is not None else None
+        deleted: list[str] = await self._write(
+            f"WITH gone AS (DELETE FROM {s}.instances WHERE workflow = %s AND "
+            f"(%s::text[] IS NULL OR id = ANY(%s::text[])) RETURNING iid, id){tables} "
+            "SELECT id FROM gone", (workflow, wanted, wanted),
+            lambda rows: [row[0] for row in rows])
+        if wanted is not None:
+            deleted.sort(key=wanted.index)
+        return deleted
+
+    async def add_event(self, iid: int, event_type: str, payload_json: str | None,
+                        timestamp_ms: float) -> int | None:
+        s = self.schema_sql
+        # The instance's row is locked before the event takes its number: an instance's events
+        # commit in the order of their numbers, whatever the number of processes.
+        seq: int | None = await self._write(
+            f"WITH woken AS (UPDATE {s}.instances SET signal = signal + 1, runnable_at = CASE "
+            "WHEN status = ANY(%s) THEN LEAST(COALESCE(runnable_at, %s), %s) ELSE runnable_at "
+            f"END WHERE iid = %s RETURNING iid) INSERT INTO {s}.inbox (iid, type, payload, ts) "
+            "SELECT iid, %s, %s, %s FROM woken RETURNING seq",
+            (_ACTIVE, timestamp_ms, timestamp_ms, iid, event_type, payload_json, timestamp_ms),
+            lambda rows: rows[0][0] if rows else None)
+        return seq
+
+    async def claim_runnable(self, owner: str, now_ms: float, lease_ms: float, limit: int,
+                             workflows: Sequence[str]) -> list[InstanceRecord]:
+        if limit <= 0 or not workflows:
+            return []
+        s = self.schema_sql
+        # Due unleased rows first (earliest due first), then expired leases (longest expired
+        # first); rows another transaction holds are skipped, not waited for, and the claim's
+        # condition is checked again on each row once locked.
+        sql = (
+            f"WITH due AS (SELECT iid, 0 AS k, runnable_at AS o FROM {s}.instances "
+            "WHERE runnable_at IS NOT NULL AND lease_owner IS NULL AND runnable_at <= %(now)s "
+            "AND workflow = ANY(%(workflows)s) ORDER BY runnable_at LIMIT %(limit)s "
+            "FOR UPDATE SKIP LOCKED), "
+            f"expired AS (SELECT iid, 1 AS k, lease_expires AS o FROM {s}.instances "
+            "WHERE lease_owner IS NOT NULL AND lease_expires < %(now)s AND runnable_at <= %(now)s "
+            "AND workflow = ANY(%(workflows)s) ORDER BY lease_expires "
+            "LIMIT (SELECT %(limit)s - count(*) FROM due) FOR UPDATE SKIP LOCKED), "
+            "picked AS (SELECT * FROM due UNION ALL SELECT * FROM expired) "
+            f"UPDATE {s}.instances AS i SET lease_owner = %(owner)s, lease_expires = %(expires)s, "
+            "lease_epoch = i.lease_epoch + 1 FROM picked WHERE i.iid = picked.iid "
+            "AND i.runnable_at <= %(now)s AND (i.lease_owner IS NULL OR i.lease_expires < %(now)s) "
+            f"RETURNING picked.k, picked.o, {', '.join('i.' + c for c in _COLUMNS.split(', '))}")
+        params = {"now": now_ms, "workflows": list(workflows), "limit": limit, "owner": owner,
+                  "expires": now_ms + lease_ms}
+        rows: list[Any] = await self._write(sql, params, lambda rows: rows)
+        return [_record(row[2:]) for row in sorted(rows, key=lambda row: (row[0], row[1]))]
+
+    async def renew_leases(self, owner: str, until_ms: float) -> None:
+        await self._write(f"UPDATE {self.schema_sql}.instances SET lease_expires = %s "
+                          "WHERE lease_owner = %s", (until_ms, owner))
+
+    async def register_engine(self, engine: EngineRecord) -> None:
+        await self._write(
+            f"INSERT INTO {self.schema_sql}.engines VALUES (%s, %s, %s, %s) ON CONFLICT (id) "
+            "DO UPDATE SET pid = excluded.pid, host = excluded.host, "
+            "heartbeat_ms = excluded.heartbeat_ms",
+            (engine.id, engine.pid, engine.host, engine.heartbeat_ms))
+
+    async def unregister_engine(self, engine_id: str) -> None:
+        s = self.schema_sql
+        await self._write(
+            f"WITH released AS (UPDATE {s}.instances SET lease_owner = NULL, lease_expires = NULL "
+            f"WHERE lease_owner = %s) DELETE FROM {s}.engines WHERE id = %s",
+            (engine_id, engine_id))
+
+    def _write(self, sql: str, params: Any, read: Any = None) -> asyncio.Future[Any]:
+        return self._writer.submit(_Statement(sql, params, read))
+
+    # -- reads --------------------------------------------------------------------------------------
+    async def list_engines(self) -> list[EngineRecord]:
+        rows = await self._rows(f"SELECT id, pid, host, heartbeat_ms FROM {self.schema_sql}.engines")
+        return [EngineRecord(*row) for row in rows]
+
+    async def get_instance(self, workflow: str, instance_id: str) -> InstanceRecord | None:
+        rows = await self._rows(f"SELECT {_COLUMNS} FROM {self.schema_sql}.instances "
+                                "WHERE workflow = %s AND id = %s", (workflow, instance_id))
+        return _record(rows[0]) if rows else None
+
+    async def get_instance_by_iid(self, iid: int) -> InstanceRecord | None:
+        rows = await self._rows(f"SELECT {_COLUMNS} FROM {self.schema_sql}.instances "
+                                "WHERE iid = %s", (iid,))
+        return _record(rows[0]) if rows else None
+
+    async def latest_instance(self, workflow: str) -> InstanceRecord | None:
+        rows = await self._rows(f"SELECT {_COLUMNS} FROM {self.schema_sql}.instances "
+                                "WHERE workflow = %s ORDER BY created_ms DESC, iid DESC LIMIT 1",
+                                (workflow,))
+        return _record(rows[0]) if rows else None
+
+    async def list_instances(self, workflow: str, *, statuses: Sequence[InstanceStatus] = (),
+                             created_from_ms: float | None = None,
+                             created_to_ms: float | None = None, offset: int = 0, limit: int = 25,
+                             newest_first: bool = True) -> InstancePage:
+        where, params = ["workflow = %s"], [workflow]
+        if statuses:
+            where.append("status = ANY(%s)")
+            params.append([s.value for s in statuses])  # type: ignore[arg-type]
+        if created_from_ms is not None:
+            where.append("created_ms >= %s")
+            params.append(created_from_ms)  # type: ignore[arg-type]
+        if created_to_ms is not None:
+            where.append("created_ms <= %s")
+            params.append(created_to_ms)  # type: ignore[arg-type]
+        clause = " AND ".join(where)
+        order = "DESC" if newest_first else "ASC"
+        table = f"{self.schema_sql}.instances"
+        rows = await self._rows(
+            f"SELECT {_COLUMNS} FROM {table} WHERE {clause} ORDER BY created_ms {order}, "
+            f"iid {order} LIMIT %s OFFSET %s",
+            (*params, min(limit, _MAX_BIGINT), min(offset, _MAX_BIGINT)))
+        total = (await self._rows(f"SELECT COUNT(*) FROM {table} WHERE {clause}", params))[0][0]
+        return InstancePage([_record(row) for row in rows], total)
+
+    async def status_counts(self, workflow: str) -> dict[str, int]:
+        rows = await self._rows(f"SELECT status, COUNT(*) FROM {self.schema_sql}.instances "
+                                "WHERE workflow = %s GROUP BY status", (workflow,))
+        return {status: count for status, count in rows}
+
+    async def read_log(self, iid: int, after_seq: int = 0) -> list[LogEvent]:
+        rows = await self._rows(
+            f"SELECT seq, ts, event, group_key, target, metadata FROM {self.schema_sql}.log "
+            "WHERE iid = %s AND seq > %s ORDER BY seq", (iid, min(after_seq, _MAX_BIGINT)))
+        return [LogEvent(seq, ts, EventType(event), key, target, decode(meta))
+                for seq, ts, event, key, target, meta in rows]
+
+    async def read_timers(self, iid: int) -> list[TimerRecord]:
+        rows = await self._rows(f"SELECT cache_key, kind, due_ms FROM {self.schema_sql}.timers "
+                                "WHERE iid = %s", (iid,))
+        return [TimerRecord(*row) for row in rows]
+
+    async def load_history(self, iid: int) -> History:
+        return (await self.load_histories([iid]))[iid]
+
+    async def load_histories(self, iids: Sequence[int]) -> dict[int, History]:
+        histories = {iid: History({}, {}, []) for iid in iids}
+        if not iids:
+            return histories
+        s = self.schema_sql
+        rows = await self._rows(
+            "SELECT iid, 0, cache_key, kind, target, state, value, error, config, "
+            f"attempts::float8, attempt_open FROM {s}.steps WHERE iid = ANY(%(iids)s) UNION ALL "
+            "SELECT iid, 1, cache_key, kind, NULL, NULL, NULL, NULL, NULL, due_ms, NULL "
+            f"FROM {s}.timers WHERE iid = ANY(%(iids)s) UNION ALL "
+            "SELECT iid, 2, seq::text, type, NULL, NULL, payload, NULL, NULL, ts, NULL "
+            f"FROM {s}.inbox WHERE iid = ANY(%(iids)s) AND consumed_by IS NULL",
+            {"iids": list(iids)})
+        for iid, table, key, kind, target, state, value, error, config, number, is_open in rows:
+            history = histories[iid]
+            if table == 0:
+                history.steps[key] = StepRecord(key, kind, target, state or "started", value,
+                                                error, config, int(number or 0), bool(is_open))
+            elif table == 1:
+                history.timers[(key, kind)] = TimerRecord(key, kind, number)
+            else:
+                history.inbox.append(InboxEvent(int(key), kind, value, number))
+        for history in histories.values():
+            history.inbox.sort(key=lambda event: event.seq)
+        return histories
+
+    async def load_inbox(self, iid: int) -> list[InboxEvent]:
+        rows = await self._rows(f"SELECT seq, type, payload, ts FROM {self.schema_sql}.inbox "
+                                "WHERE iid = %s AND consumed_by IS NULL ORDER BY seq", (iid,))
+        return [InboxEvent(*row) for row in rows]
+
+    async def signalled(self, owner: str) -> list[tuple[int, int]]:
+        rows = await self._rows(f"SELECT iid, signal FROM {self.schema_sql}.instances "
+                                "WHERE lease_owner = %s", (owner,))
+        return [(iid, signal) for iid, signal in rows]
+
+    async def next_runnable_ms(self, workflows: Sequence[str]) -> float | None:
+        if not workflows:
+            return None
+        rows = await self._rows(
+            f"SELECT MIN(runnable_at) FROM {self.schema_sql}.instances WHERE runnable_at IS NOT "
+            "NULL AND lease_owner IS NULL AND workflow = ANY(%s)", (list(workflows),))
+        value = rows[0][0] if rows else None
+        return float(value) if value is not None else None
+
+
+class _Statement:
+    """One statement of a batch, and how to read its rows."""
+
+    __slots__ = ("params", "read", "sql")
+
+    def __init__(self, sql: str, params: Any, read: Any = None) -> None:
+        self.sql, self.params, self.read = sql, params, read
+
+    async def send(self, cursor: psycopg.AsyncCursor[Any]) -> None:
+        await cursor.execute(self.sql, self.params)
+
+    def result(self, rows: list[Any]) -> Any:
+        return self.read(rows) if self.read is not None else None
+
+
+class _ChangeOp:
+    """A ``Change``; consecutive ones go to ``apply_changes`` together."""
+
+    __slots__ = ("change", "sql")
+
+    def __init__(self, sql: str, change: Change) -> None:
+        self.sql, self.change = sql, change
+
+    async def send(self, cursor: psycopg.AsyncCursor[Any]) -> None:
+        await cursor.execute(self.sql, (encode_changes([self.change]),))
+
+    def result(self, rows: list[Any]) -> bool | LeaseLost:
+        return _outcome(rows[0][0][0], self.change)
+
+    @classmethod
+    async def send_many(cls, cursor: psycopg.AsyncCursor[Any], run: list[_ChangeOp]) -> None:
+        await cursor.execute(run[0].sql, (encode_changes([op.change for op in run]),))
+
+    @classmethod
+    def results_many(cls, rows: list[Any], run: list[_ChangeOp]) -> list[bool | LeaseLost]:
+        return [_outcome(code, op.change) for code, op in zip(rows[0][0], run, strict=True)]
+
+
+def _outcome(code: str, change: Change) -> bool | LeaseLost:
+    if code == FENCED and change.fence is not None:
+        return LeaseLost(change.iid, change.fence)
+    return code == APPLIED
