@@ -47,6 +47,7 @@ from pyflow_cli.engine.status import (
     control_effect,
 )
 from pyflow_cli.engine.store import (
+    FIRST_EPOCH,
     Change,
     InboxEvent,
     InstancePage,
@@ -173,7 +174,7 @@ class WorkflowService:
                 engine.adopt(InstanceRecord(
                     iid, new.workflow, new.id, InstanceStatus.QUEUED, new.created_ms,
                     new.params_json, None, None, new.version_id, new.trigger, new.created_ms,
-                    lease[0], lease[1], None, 0, 0, None))
+                    lease[0], lease[1], None, 0, 0, None, FIRST_EPOCH))
         return iids
 
     async def create_batch(self, workflow: str, items: Sequence[Mapping[str, Any]],

@@ -7,8 +7,10 @@ nothing runs and something waits, the instance is ``waiting`` (SPEC A5); if the 
 is far enough away (or hibernation is forced), the lifetime ends itself and the instance is
 dropped from memory until a timer or an event wakes it.
 
-Every write goes through ``write``: once a lifetime has ended (paused, terminated, restarted,
-deleted, hibernated, engine stopped) it writes nothing more.
+Every write goes through ``write`` (or ``commit_end``) and carries the lifetime's lease as its
+fence: once a lifetime has ended (paused, terminated, restarted, deleted, hibernated, engine
+stopped) it writes nothing more, and once another engine has claimed the instance the store
+refuses its writes (``LeaseLost``) and the lifetime ends (``EndReason.LEASE_LOST``).
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ from pyflow_cli.engine.store import (
     InboxEvent,
     InstanceRecord,
     InstanceUpdate,
+    Lease,
+    LeaseLost,
     NewLogEvent,
     Store,
 )
@@ -57,6 +61,7 @@ class EndReason(StrEnum):
     RESTART = "restart"
     DELETE = "delete"
     SHUTDOWN = "shutdown"
+    LEASE_LOST = "lease lost"  # the store refused a write: another engine holds the instance now
 
 
 @dataclass(frozen=True)
@@ -107,6 +112,7 @@ class Lifetime:
     clock: Clock
     options: EngineOptions
     on_end: Callable[[Lifetime], None]
+    lease: Lease | None = None  # the fence of every write (None: unleased, e.g. in unit tests)
     counter: KeyCounter = field(default_factory=KeyCounter)
     steps_used: int = 0
     busy: int = 0
@@ -162,8 +168,12 @@ class Lifetime:
         if self._held is not None:
             change = self._held.absorb(change)
             self._held = None
+        change.fence = self.lease
         try:
             return await self.store.commit(change)
+        except LeaseLost as lost:
+            self.on_end_request(EndReason.LEASE_LOST)
+            raise StateNotWritten(lost) from lost
         except Exception as error:
             self.store_failure = error
             raise StateNotWritten(error) from error
@@ -183,7 +193,23 @@ class Lifetime:
     def _release_held(self) -> None:
         held, self._held = self._held, None
         if held is not None and not self.ended:
-            self.store.commit(held, urgent=False)
+            held.fence = self.lease
+            asyncio.ensure_future(self.store.commit(held, urgent=False)).add_done_callback(
+                self._released)
+
+    def _released(self, committed: asyncio.Future[bool]) -> None:
+        if not committed.cancelled() and isinstance(committed.exception(), LeaseLost):
+            self.on_end_request(EndReason.LEASE_LOST)
+
+    async def commit_end(self, change: Change) -> bool:
+        """Commit what this lifetime leaves behind once ended (fenced like every write of it);
+        False if it was not applied, the lease lost included (``end_reason`` then says so)."""
+        change.fence = self.lease
+        try:
+            return await self.store.commit(change)
+        except LeaseLost:
+            self.end_reason = EndReason.LEASE_LOST
+            return False
 
     def change(self) -> Change:
         return Change(self.iid)

@@ -169,18 +169,19 @@ async def record_end(life: Lifetime) -> None:
         change.instance = InstanceUpdate(runnable_at=life.wake_at, lease_owner=None,
                                          lease_expires=None)
         change.expect_signal = life.instance.signal
-        if not await life.store.commit(change):
+        if not await life.commit_end(change) and life.end_reason is EndReason.HIBERNATE:
             # Something arrived for it while it was going to sleep: run it again straight away.
-            await life.store.commit(Change(life.iid, instance=InstanceUpdate(
+            await life.commit_end(Change(life.iid, instance=InstanceUpdate(
                 runnable_at=life.now(), lease_owner=None, lease_expires=None)))
     elif reason is EndReason.PAUSE:
         now = life.now()
         change.log.append(life.log(EventType.WORKFLOW_PAUSED))
         change.instance = InstanceUpdate(status=InstanceStatus.PAUSED, paused_at=now,
                                          runnable_at=None, lease_owner=None, lease_expires=None)
-        await life.store.commit(change)
+        await life.commit_end(change)
     elif reason is EndReason.SHUTDOWN:
         change.instance = InstanceUpdate(lease_owner=None, lease_expires=None)
         with contextlib.suppress(Exception):
-            await life.store.commit(change)
-    # TERMINATE / RESTART / DELETE: the service already wrote the new state.
+            await life.commit_end(change)
+    # TERMINATE / RESTART / DELETE: the service already wrote the new state. LEASE_LOST: another
+    # engine holds the instance; nothing of this lifetime may be written any more.

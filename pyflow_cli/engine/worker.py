@@ -1,7 +1,9 @@
 """The engine: claims due instances (leases), runs their lifetimes, and recovers after crashes.
 
 One engine per process. It leases an instance before running it, renews its leases while it
-runs, and releases them when an instance finishes, hibernates or pauses. When it starts, engines
+runs, and releases them when an instance finishes, hibernates or pauses. Its lifetimes write
+under their lease (a fence): if another engine claims an instance meanwhile (this one stalled
+past its lease), the store refuses the stale lifetime's writes and it stops. When it starts, engines
 on this machine whose process is gone have their leases released at once, so their instances
 resume without waiting for the leases to expire (SPEC A6). Instances whose lease simply expired
 (an engine on another machine, later) are claimed like any due instance.
@@ -198,9 +200,11 @@ class Engine:
     async def _roll_back(self, record: InstanceRecord, definition: WorkflowDefinition,
                          ended: Lifetime | None) -> None:
         history = await self.store.load_history(record.iid)
+        held = await self.store.get_instance_by_iid(record.iid)  # under the caller's lease
         # Counted as running throughout: its rollback steps change no status.
         life = Lifetime(record, definition, history, self.store, self.clock, self.options,
-                        lambda _: None, status=InstanceStatus.RUNNING)
+                        lambda _: None, lease=held.lease if held is not None else None,
+                        status=InstanceStatus.RUNNING)
         if ended is not None and ended.rollbacks:
             life.rollback_specs, life.rollbacks = ended.rollback_specs, ended.rollbacks
         else:
@@ -268,7 +272,7 @@ class Engine:
         task = asyncio.create_task(self._run(record, holder), name=f"pyflow-instance-{record.id}",
                                    context=context_for(record.workflow, record.id))
         life = Lifetime(record, definition, history, self.store, self.clock, self.options,
-                        self._on_end, status=record.status)
+                        self._on_end, lease=record.lease, status=record.status)
         life.max_inbox_seq = max((e.seq for e in history.inbox), default=0)
         life.test = self.test_hooks(life) if self.test_hooks is not None else None
         # Registered before the task first runs, so control calls see it at once.
@@ -288,6 +292,8 @@ class Engine:
             if not running.life.ended:
                 raise
         except (Exception, StateNotWritten) as failure:  # the store failed: leave it for later
+            if running.life.end_reason is EndReason.LEASE_LOST:
+                return  # said below
             error = failure.cause if isinstance(failure, StateNotWritten) else failure
             if isinstance(error, StateLostError):
                 self._fail(error.message)  # one message for the engine, not one per instance
@@ -297,9 +303,14 @@ class Engine:
                            record.id, type(error).__name__, error)
             running.life.on_end_request(EndReason.SHUTDOWN)  # stops branches still running
             with contextlib.suppress(Exception):
-                await self.store.commit(Change(record.iid, instance=InstanceUpdate(
-                    lease_owner=None, lease_expires=None)))
+                await self.store.commit(Change(record.iid, fence=running.life.lease,
+                                               instance=InstanceUpdate(lease_owner=None,
+                                                                       lease_expires=None)))
         finally:
+            if running.life.end_reason is EndReason.LEASE_LOST:
+                _log.warning("pyflow: instance %s/%s is no longer leased to this engine (another "
+                             "engine claimed it, or its lease was released); this engine stops "
+                             "running it", record.workflow, record.id)
             full = len(self._running) >= self.options.max_concurrent
             self._running.pop(record.iid, None)
             # A finished run leaves nothing to schedule, unless it frees a slot others wait for;
@@ -312,7 +323,7 @@ class Engine:
         if running is None:
             return
         if life.end_reason in (EndReason.TERMINATE, EndReason.RESTART, EndReason.DELETE,
-                               EndReason.SHUTDOWN):
+                               EndReason.SHUTDOWN, EndReason.LEASE_LOST):
             for body in list(life.body_tasks):
                 body.cancel()
         for run_task in running.run_task:
