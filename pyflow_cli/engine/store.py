@@ -55,7 +55,7 @@ class InstanceRecord:
     lifetime: int
     signal: int  # changes whenever the instance is signalled; compare it, do not count it
     control: str | None
-    lease_epoch: int = 0  # increases at every claim: (lease_owner, lease_epoch) fences writes
+    lease_epoch: int = 0  # increases when a claim changes the holder: (owner, epoch) fences writes
 
     @property
     def lease(self) -> Lease | None:
@@ -375,10 +375,13 @@ class Store(Protocol):
     - **Ids.** An iid is never reused, not even after its instance is deleted, so a write still
       on its way for a deleted instance cannot land on a new one.
     - **Leases.** A lease is live while ``now <= lease_expires``; an instance may be claimed when
-      it is due and unleased or its lease is no longer live. Every claim increases the
-      instance's ``lease_epoch``; a change whose ``fence`` (owner, epoch) is not the instance's
-      lease any more writes nothing and its ``commit`` raises ``LeaseLost``, so an engine that
-      lost an instance (stalled past its lease, partitioned) cannot change it. Times are the
+      it is due and unleased or its lease is no longer live. A claim that gives the instance
+      to a new holder increases its ``lease_epoch`` (an engine taking back its own expired lease,
+      which nobody took or released meanwhile, keeps it: it never stopped holding it). A change
+      whose ``fence`` (owner, epoch) is not the instance's lease any more writes nothing and its
+      ``commit`` raises ``LeaseLost``, so an engine that lost an instance (stalled past its
+      lease, partitioned) cannot change it, even if it claims it again later. Engine ids must
+      be unique per process. Times are the
       caller's (``now_ms``, ``lease_expires``): an engine on a shared database uses the
       database's clock (see ``storage/clock.py``).
     """
@@ -433,8 +436,8 @@ class Store(Protocol):
         """Lease up to ``limit`` instances of ``workflows`` that are due (``runnable_at <=
         now_ms``) and not leased by a live owner, to ``owner`` until ``now_ms + lease_ms``:
         unleased ones earliest due first, then ones whose lease expired (``lease_expires <
-        now_ms``; an engine may so take back its own). Each claim increases the instance's lease
-        epoch. Returns their records as they now are, leased to ``owner``; status and
+        now_ms``; an engine may so take back its own). A claim by a new holder increases the
+        instance's lease epoch. Returns their records as they now are, leased to ``owner``; status and
         ``runnable_at`` are left alone. Claims by stores of several processes at once never
         hand one instance to two of them."""
         ...

@@ -78,7 +78,7 @@ class PostgresStore:
         s = quoted(location.schema)
         self.schema_sql = s
         self._apply_sql = f"SELECT {s}.apply_changes(%s::jsonb)"
-        self._writer = PgWriter(self._connect_writer, location.server)
+        self._writer = PgWriter(self._connect_writer, self._lost)
         self._pool: AsyncConnectionPool[Any] | None = None
         self._resync: asyncio.Task[None] | None = None
 
@@ -98,7 +98,7 @@ class PostgresStore:
             raise StorageError(
                 f'User "{self.location.user or "?"}" may not create pyflow\'s tables in schema '
                 f'"{self.location.schema}" of database "{self.location.database}" on PostgreSQL at '
-                f"{self.location.server} ({pg_connect.scrub(self.location, str(error).strip())}). "
+                f"{self.location.server} ({self.location.scrub(str(error).strip())}). "
                 "Grant it CREATE on the database, or name a schema it owns (?schema=NAME)."
             ) from None
         except BaseException:
@@ -147,9 +147,18 @@ class PostgresStore:
                 cursor = await conn.execute(sql, params)
                 return await cursor.fetchall() if cursor.description else []
         except psycopg.OperationalError as error:
-            raise StorageError(f"Lost the connection to PostgreSQL at {self.location.server} "
-                               f"({pg_connect.scrub(self.location, str(error).strip())})."
-                               ) from None
+            raise self._lost(error) from None
+
+    def _lost(self, error: BaseException) -> StorageError:
+        lines = str(error).strip().splitlines() or [type(error).__name__]
+        return StorageError(f"Lost the connection to PostgreSQL at {self.location.server} "
+                            f"({self.location.scrub(lines[0])}); pyflow connects again at the "
+                            "next use.")
+
+    @property
+    def writer(self) -> Any:
+        """The group-commit writer: its ``operations`` so far, and whether it is ``idle``."""
+        return self._writer
 
     # -- writes -------------------------------------------------------------------------------------
     def commit(self, change: Change, urgent: bool = True) -> Awaitable[bool]:
@@ -202,7 +211,8 @@ class PostgresStore:
         s = self.schema_sql
         # Due unleased rows first (earliest due first), then expired leases (longest expired
         # first); rows another transaction holds are skipped, not waited for, and the claim's
-        # condition is checked again on each row once locked.
+        # condition is checked again on each row once locked. A new holder means a new epoch;
+        # an engine taking back its own lease keeps it.
         sql = (
             f"WITH due AS (SELECT iid, 0 AS k, runnable_at AS o FROM {s}.instances "
             "WHERE runnable_at IS NOT NULL AND lease_owner IS NULL AND runnable_at <= %(now)s "
@@ -214,7 +224,8 @@ class PostgresStore:
             "LIMIT (SELECT %(limit)s - count(*) FROM due) FOR UPDATE SKIP LOCKED), "
             "picked AS (SELECT * FROM due UNION ALL SELECT * FROM expired) "
             f"UPDATE {s}.instances AS i SET lease_owner = %(owner)s, lease_expires = %(expires)s, "
-            "lease_epoch = i.lease_epoch + 1 FROM picked WHERE i.iid = picked.iid "
+            "lease_epoch = i.lease_epoch + CASE WHEN i.lease_owner IS DISTINCT FROM %(owner)s "
+            "THEN 1 ELSE 0 END FROM picked WHERE i.iid = picked.iid "
             "AND i.runnable_at <= %(now)s AND (i.lease_owner IS NULL OR i.lease_expires < %(now)s) "
             f"RETURNING picked.k, picked.o, {', '.join('i.' + c for c in _COLUMNS.split(', '))}")
         params = {"now": now_ms, "workflows": list(workflows), "limit": limit, "owner": owner,

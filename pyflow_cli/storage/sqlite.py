@@ -156,6 +156,11 @@ class SqliteStore:
         assert self._point_reader is not None, "the store is not open"
         return self._point_reader.execute(sql, params).fetchall()
 
+    @property
+    def writer(self) -> Any:
+        """The group-commit writer: its ``operations`` so far, and whether it is ``idle``."""
+        return self._writer
+
     # -- writes -------------------------------------------------------------------------------------
     def commit(self, change: Change, urgent: bool = True) -> Awaitable[bool]:
         operation = _PlainChange(change) if change.plain else (lambda conn: _apply(conn, change))
@@ -233,11 +238,12 @@ class SqliteStore:
                 rows += conn.execute(claim_expired_sql(len(workflows)),
                                      (now_ms, now_ms, *workflows, limit - len(rows))).fetchall()
             expires = now_ms + lease_ms
-            conn.executemany("UPDATE instances SET lease_owner = ?, lease_expires = ?, "
-                             "lease_epoch = lease_epoch + 1 WHERE iid = ?",
+            # A new holder means a new epoch; an engine taking back its own lease keeps it.
+            conn.executemany("UPDATE instances SET lease_owner = ?1, lease_expires = ?2, "
+                             "lease_epoch = lease_epoch + (lease_owner IS NOT ?1) WHERE iid = ?3",
                              [(owner, expires, r[0]) for r in rows])
-            # As they now are: leased to the claimant, one claim further.
-            return [_instance((*r[:11], owner, expires, *r[13:17], r[17] + 1)) for r in rows]
+            return [_instance((*r[:11], owner, expires, *r[13:17], r[17] + (r[11] != owner)))
+                    for r in rows]  # as they now are
 
         claimed: list[InstanceRecord] = await self._writer.submit(op)
         return claimed

@@ -1,5 +1,5 @@
-"""Fenced leases: every claim increases the lease epoch, and a change carrying a fence (owner,
-epoch) that is no longer the instance's lease writes nothing and raises ``LeaseLost``."""
+"""Fenced leases: a claim by a new holder increases the lease epoch, and a change carrying a fence
+(owner, epoch) that is no longer the instance's lease writes nothing and raises ``LeaseLost``."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def _step_result(iid: int, fence: Lease | None, **guards: object) -> Change:
                   **guards)  # type: ignore[arg-type]
 
 
-async def test_every_claim_increases_the_lease_epoch(store: Store) -> None:
+async def test_a_claim_by_a_new_holder_increases_the_lease_epoch(store: Store) -> None:
     iid = await create(store)
     assert (await record(store, iid)).lease_epoch == 0
     assert (await record(store, iid)).lease is None
@@ -47,10 +47,21 @@ async def test_every_claim_increases_the_lease_epoch(store: Store) -> None:
     assert (await record(store, iid)).lease == first.lease
     await store.renew_leases("engine-1", 5000.0, [iid])  # a renewal is the same lease
     assert (await record(store, iid)).lease == first.lease
-    [again] = await store.claim_runnable("engine-1", 6000.0, 100.0, 1, [WORKFLOW])  # its own, expired
-    [other] = await store.claim_runnable("engine-2", 7000.0, 100.0, 1, [WORKFLOW])
-    assert first.lease_epoch < again.lease_epoch < other.lease_epoch
+    [other] = await store.claim_runnable("engine-2", 6000.0, 100.0, 1, [WORKFLOW])
     assert other.lease == Lease("engine-2", other.lease_epoch)
+    assert other.lease_epoch > first.lease_epoch
+    assert await store.commit(Change(iid, instance=InstanceUpdate(lease_owner=None)))
+    [back] = await store.claim_runnable("engine-1", 7000.0, 100.0, 1, [WORKFLOW])
+    assert back.lease_epoch > other.lease_epoch  # released, then claimed: a new lease
+
+
+async def test_an_engine_taking_back_its_own_expired_lease_keeps_it(store: Store) -> None:
+    """Nobody took the instance meanwhile: the engine never stopped holding it, and what it is
+    still running may go on writing (a clock that jumped, a heartbeat late under load)."""
+    iid, lease = await _claimed(store, "engine-1", lease_ms=10.0)
+    [again] = await store.claim_runnable("engine-1", 3000.0, 100.0, 1, [WORKFLOW])
+    assert again.lease == lease and again.lease_expires == 3100.0
+    assert await store.commit(_step_result(iid, lease)) is True
 
 
 async def test_instances_created_with_a_lease_start_at_the_first_epoch(store: Store) -> None:
@@ -84,10 +95,12 @@ async def test_a_stale_holder_s_write_raises_lease_lost_and_writes_nothing(
     assert (await record(store, iid)).lease == taken.lease
 
 
-async def test_an_engine_that_claims_its_own_expired_lease_again_fences_out_its_old_writes(
+async def test_an_engine_that_lost_an_instance_stays_fenced_out_if_it_claims_it_again(
         store: Store) -> None:
     iid, old = await _claimed(store, "engine-1", lease_ms=10.0)
-    [again] = await store.claim_runnable("engine-1", 3000.0, 100.0, 1, [WORKFLOW])
+    await store.claim_runnable("engine-2", 3000.0, 10.0, 1, [WORKFLOW])
+    [again] = await store.claim_runnable("engine-1", 4000.0, 100.0, 1, [WORKFLOW])
+    assert again.lease_owner == "engine-1" and again.lease != old
     with pytest.raises(LeaseLost):
         await store.commit(_step_result(iid, old))
     assert await store.commit(_step_result(iid, again.lease)) is True
