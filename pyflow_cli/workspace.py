@@ -4,6 +4,7 @@ an engine — the one place the CLI, ``pyflow dev`` and tests assemble these par
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -14,21 +15,30 @@ from pyflow_cli.bindings.local import LocalBindings
 from pyflow_cli.engine.clock import Clock, SystemClock
 from pyflow_cli.engine.entrypoint import Env, WorkflowDefinition, WorkflowEntrypoint
 from pyflow_cli.engine.lifetime import EngineOptions
+from pyflow_cli.engine.store import Store
 from pyflow_cli.engine.worker import Engine
 from pyflow_cli.project.config import ProjectConfig, implicit_step_dependencies
 from pyflow_cli.project.imports import source_dirs
 from pyflow_cli.project.loader import LoadedModule, load_user_module, resolve_class
 from pyflow_cli.project.unemulated import stand_ins
 from pyflow_cli.service import WorkflowInfo, WorkflowService
-from pyflow_cli.storage.health import QUICK_CHECK_BUDGET_S
-from pyflow_cli.storage.sqlite import SqliteStore
+from pyflow_cli.storage.factory import open_store, store_clock
+from pyflow_cli.storage.url import DB_NAME, SqliteLocation, StoreLocation
 
 PRESERVE_NON_RETRYABLE_FLAG = "workflows_preserve_non_retryable_error_message"
 
 
 def state_dir(project: ProjectConfig, persist_to: Path | None = None) -> Path:
-    """Where the state database lives: ``--persist-to DIR``, else ``<project>/.pyflow/state``."""
+    """Where the project's local state lives (the SQLite store by default, KV, R2 and D1 data):
+    ``--persist-to DIR``, else ``<project>/.pyflow/state``."""
     return persist_to.resolve() if persist_to is not None else project.root / ".pyflow" / "state"
+
+
+def store_location(project: ProjectConfig, persist_to: Path | None = None,
+                   store: StoreLocation | None = None) -> StoreLocation:
+    """Where instances are stored: ``store`` (``--store``/``PYFLOW_STORE``), else the SQLite file
+    in the state directory."""
+    return store or SqliteLocation(state_dir(project, persist_to) / DB_NAME)
 
 
 def workflow_infos(project: ProjectConfig, version_id: str | None = None) -> dict[str, WorkflowInfo]:
@@ -73,7 +83,7 @@ class Workspace:
     """An open store with its service, and an engine when asked for one."""
 
     project: ProjectConfig
-    store: SqliteStore
+    store: Store
     service: WorkflowService
     engine: Engine | None = None
     loaded: LoadedModule | None = None
@@ -100,27 +110,29 @@ class Workspace:
 
 
 async def open_workspace(project: ProjectConfig, *, persist_to: Path | None = None,
-                         with_engine: bool = False, options: EngineOptions | None = None,
-                         clock: Clock | None = None, store: SqliteStore | None = None,
-                         loaded: LoadedModule | None = None) -> Workspace:
-    """Open the project's store; with ``with_engine``, load the user's code (or use ``loaded``)
-    and start an engine. ``store`` replaces the default store of the project's state directory
-    (``pyflow dev`` passes one that reports what is written)."""
-    clock = clock or SystemClock()
+                         location: StoreLocation | None = None, with_engine: bool = False,
+                         options: EngineOptions | None = None, clock: Clock | None = None,
+                         loaded: LoadedModule | None = None,
+                         observe: Callable[[Store], Store] | None = None) -> Workspace:
+    """Open the project's store (at ``location``, else the SQLite file of its state directory); with
+    ``with_engine``, load the user's code (or use ``loaded``) and start an engine. ``observe``
+    wraps the opened store (``pyflow dev`` reports what is written). The engine goes by the
+    store's clock (the database's, on PostgreSQL) unless ``clock`` is given."""
     # User code is loaded and checked before the store opens: a broken project leaves nothing open.
     if with_engine and loaded is None:
         loaded = load_user_module(project)
     defs = definitions(project, loaded) if with_engine and loaded is not None else None
-    store = store or SqliteStore(state_dir(project, persist_to))
     # An engine must not run on a damaged store: check it first (bounded in time).
-    await store.open(verify_s=QUICK_CHECK_BUDGET_S if with_engine else None)
+    opened = await open_store(store_location(project, persist_to, location), verify=with_engine)
+    clock = clock or store_clock(opened)
+    store = observe(opened) if observe is not None else opened
     engine = None
     if defs is not None:
         engine = Engine(store, defs, clock, options,
                         version=loaded.version_id if loaded is not None else None)
     infos = workflow_infos(project, loaded.version_id if loaded else None)
     service = WorkflowService(store, infos, clock, engine, config_name=project.config_path.name)
-    bindings = LocalBindings(store.state_dir, clock.now_ms)
+    bindings = LocalBindings(state_dir(project, persist_to), clock.now_ms)
     workspace = Workspace(project, store, service, engine, loaded, clock, bindings)
     if engine is not None:
         engine.env_factory = workspace.env

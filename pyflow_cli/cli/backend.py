@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from pyflow_cli.engine.lifetime import EngineOptions
     from pyflow_cli.project.config import ProjectConfig
     from pyflow_cli.service import RestartFrom, WorkflowService
+    from pyflow_cli.storage.url import StoreLocation
     from pyflow_cli.workspace import Workspace
 
 ENGINE_STALE_MS = 15_000.0  # an engine whose heartbeat is older than this is not running
@@ -166,22 +167,23 @@ def runs_engine_here(backend: Backend) -> bool:
 
 @contextlib.asynccontextmanager
 async def connect(project: ProjectConfig, persist_to: Path | None = None, *, creates: bool = False,
-                  engine_options: EngineOptions | None = None) -> AsyncIterator[Backend]:
-    """The backend for ``project``; closed on exit.
+                  engine_options: EngineOptions | None = None,
+                  store: StoreLocation | None = None) -> AsyncIterator[Backend]:
+    """The backend for ``project`` and its store (``store``, else the project's SQLite file);
+    closed on exit.
 
     ``engine_options`` asks for an engine in this process (``trigger --wait``), loading the user's
     code first, so a broken module fails before anything is written. Unless the command
-    ``creates`` instances, a project without a state database yet is read as an empty one,
+    ``creates`` instances, a project without a SQLite state database yet is read as an empty one,
     without creating the file (a lookup never writes).
     """
     from pyflow_cli.server.session import read_session
-    from pyflow_cli.storage.url import DB_NAME
-    from pyflow_cli.workspace import open_workspace, state_dir
+    from pyflow_cli.storage.url import SqliteLocation
+    from pyflow_cli.workspace import open_workspace, store_location
 
-    directory = state_dir(project, persist_to)
+    location = store_location(project, persist_to, store)
     session = read_session(project.root)
-    if session is not None and (not session.state_dir
-                                or Path(session.state_dir).resolve() == directory):
+    if session is not None and session.serves(location):
         # A live `pyflow dev` runs this store: go through its local API, so its engine (the one
         # that holds the instances) applies every change at once.
         from pyflow_cli.client import DevClient
@@ -191,10 +193,11 @@ async def connect(project: ProjectConfig, persist_to: Path | None = None, *, cre
         return
     with_engine = engine_options is not None
     with contextlib.ExitStack() as stack:
-        if not creates and not (directory / DB_NAME).exists():
-            directory = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="pyflow-empty-")))
-        workspace = await open_workspace(project, persist_to=directory, with_engine=with_engine,
-                                         options=engine_options)
+        if isinstance(location, SqliteLocation) and not creates and not location.path.exists():
+            empty = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="pyflow-empty-")))
+            location = SqliteLocation(empty / location.path.name)
+        workspace = await open_workspace(project, persist_to=persist_to, location=location,
+                                         with_engine=with_engine, options=engine_options)
         try:
             yield LocalBackend(workspace)
         finally:

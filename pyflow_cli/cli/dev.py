@@ -11,6 +11,8 @@ from typing import Annotated
 
 import typer
 
+from pyflow_cli.cli.options import Runtime, StoreUrl, store_location
+
 LOG_LEVELS = ("debug", "log", "info", "warn", "error", "none")
 
 
@@ -21,7 +23,9 @@ def dev(
                      "to your network.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8787,
     persist_to: Annotated[Path | None, typer.Option(
-        "--persist-to", help="Directory for the state database (default .pyflow/state).")] = None,
+        "--persist-to", help="Directory of the state (default .pyflow/state): the SQLite store, "
+                             "and the KV, R2 and D1 data.")] = None,
+    store: StoreUrl = None,
     no_reload: Annotated[bool, typer.Option(
         "--no-reload", help="Do not reload when project files change.")] = False,
     env: Annotated[str | None, typer.Option(
@@ -41,16 +45,19 @@ def dev(
     from pyflow_cli.server.logs import DevLog
     from pyflow_cli.server.serve import DevOptions, run_dev
 
-    # The root command's --cwd, -c, -e and --persist-to apply; the same flags given after `dev`
-    # win over them.
+    # The root command's --cwd, -c, -e, --persist-to and --store apply; the same flags given after
+    # `dev` win over them.
     root = getattr(ctx.find_root().obj, "options", None)
     cwd = Path(getattr(root, "cwd", None) or Path.cwd())
+    runtime = getattr(ctx.find_root().obj, "runtime", None) or Runtime()
     options = DevOptions(
         cwd=cwd, config_path=config if config is not None else getattr(root, "config", None),
         env_name=env if env is not None else getattr(root, "env", None), ip=ip, port=port,
         persist_to=(cwd / persist_to).resolve() if persist_to is not None
         else getattr(root, "persist_to", None),
-        reload=not no_reload, time_scale=time_scale)
+        reload=not no_reload, time_scale=time_scale,
+        store=store_location(store, runtime, cwd) if store is not None
+        else getattr(root, "store", None) or store_location(None, runtime, cwd))
     code = run_dev(options, DevLog(log_level))
     if code:
         raise typer.Exit(code)

@@ -55,7 +55,7 @@ class Invocation:
         from pyflow_cli.cli.backend import connect
 
         return connect(self.project, self.state.options.persist_to, creates=creates,
-                       engine_options=engine_options)
+                       engine_options=engine_options, store=self.state.options.store)
 
     def no_engine_note(self, what: str) -> None:
         """Say that nothing runs the change until an engine starts."""

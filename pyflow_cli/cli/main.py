@@ -22,7 +22,7 @@ from typer.core import TyperGroup
 from pyflow_cli import __version__
 from pyflow_cli.cli import d1, dev, doctor, init, kv, r2, workflows
 from pyflow_cli.cli.invocation import Stopped
-from pyflow_cli.cli.options import CliState, GlobalOptions, Runtime
+from pyflow_cli.cli.options import CliState, GlobalOptions, Runtime, StoreUrl, store_location
 
 # Hints for the runtime's error codes (SPEC §1.4): what to do next.
 WORKFLOW_ERROR_HINTS = {
@@ -58,13 +58,15 @@ def report(ctx: Context, exc: BaseException) -> int:
     """Print ``exc`` as one error line (after its traceback with ``--debug``); the exit code."""
     from pyflow_cli.bindings.errors import BindingError
     from pyflow_cli.engine.errors import PyflowError, WorkflowError
+    from pyflow_cli.storage.url import scrub
 
     obj = ctx.obj
     ui = _ui(ctx)
+    store = obj.options.store if isinstance(obj, CliState) else None
     if isinstance(obj, CliState) and obj.options.debug:
-        ui.err.file.write("".join(traceback.format_exception(exc)))
+        ui.err.file.write(scrub(store, "".join(traceback.format_exception(exc))))
     if isinstance(exc, PyflowError):
-        ui.error(exc.message)
+        ui.error(scrub(store, exc.message))
         return exc.exit_code
     if isinstance(exc, BindingError):  # KV, R2 or D1 refused: its own words, as wrangler prints them
         ui.error(exc.message)
@@ -74,7 +76,8 @@ def report(ctx: Context, exc: BaseException) -> int:
         message = f"WorkflowError: {exc}"
         ui.error(message if message.endswith(".") else message + ".", hint)
         return 1
-    ui.error(f"Unexpected error: {type(exc).__name__}: {exc} (run with --debug for the traceback)")
+    ui.error(scrub(store, f"Unexpected error: {type(exc).__name__}: {exc} (run with --debug for "
+                          "the traceback)"))
     return 1
 
 
@@ -116,8 +119,9 @@ def root(
         show_default=False)] = None,
     persist_to: Annotated[Path | None, typer.Option(
         "--persist-to", metavar="DIR",
-        help="Directory of the state database (default: .pyflow/state in the project).",
-        show_default=False)] = None,
+        help="Directory of the state (default: .pyflow/state in the project): the SQLite "
+             "store, and the KV, R2 and D1 data.", show_default=False)] = None,
+    store: StoreUrl = None,
     debug: Annotated[bool, typer.Option(
         "--debug", help="Show the full traceback when a command fails.")] = False,
     version: Annotated[bool, typer.Option(
@@ -128,7 +132,9 @@ def root(
     runtime = ctx.obj if isinstance(ctx.obj, Runtime) else Runtime()
     base = (cwd or Path.cwd()).resolve()
     persist = (base / persist_to).resolve() if persist_to is not None else None
-    ctx.obj = CliState(GlobalOptions(base, config, env, persist, debug), runtime)
+    ctx.obj = CliState(GlobalOptions(base, config, env, persist, debug), runtime)  # if --store is bad
+    ctx.obj = CliState(GlobalOptions(base, config, env, persist, debug,
+                                     store_location(store, runtime, base)), runtime)
 
 
 init.register(app)

@@ -1,6 +1,7 @@
 """Options shared by many commands, defined once, and the state the root command hands down.
 
-``GlobalOptions`` are the root flags (``--cwd``, ``-c``, ``-e``, ``--persist-to``, ``--debug``).
+``GlobalOptions`` are the root flags (``--cwd``, ``-c``, ``-e``, ``--persist-to``, ``--store``,
+``--debug``).
 ``Runtime`` is what the environment gives the CLI — the clock used for "now", the time zone, the
 terminal — so tests can pass fixed ones (``CliRunner.invoke(app, args, obj=Runtime(...))``).
 """
@@ -20,6 +21,7 @@ import typer
 
 if TYPE_CHECKING:
     from pyflow_cli.project.config import ProjectConfig
+    from pyflow_cli.storage.url import StoreLocation
 
 
 def _wall_clock_ms() -> float:
@@ -65,6 +67,7 @@ class GlobalOptions:
     env: str | None = None
     persist_to: Path | None = None
     debug: bool = False
+    store: StoreLocation | None = None  # --store or PYFLOW_STORE; None: the project's SQLite file
 
     def load_project(self) -> ProjectConfig:
         """Read the project config (once per command, at the edge)."""
@@ -91,6 +94,21 @@ def state(ctx: typer.Context) -> CliState:
 
 
 # -- shared arguments and options --------------------------------------------------------------------
+StoreUrl = Annotated[str | None, typer.Option(
+    "--store", metavar="URL", show_default=False,
+    help="Where instances are stored: a SQLite file (a path, or sqlite:///path) or a PostgreSQL "
+         "database (postgresql://user[:password]@host[:port]/db[?schema=NAME]). Default: "
+         "$PYFLOW_STORE, else .pyflow/state/pyflow.sqlite in the project (see --persist-to).")]
+"""The store option of every command that opens the store (the root's, ``dev``'s...)."""
+
+
+def store_location(flag: str | None, runtime: Runtime, cwd: Path) -> StoreLocation | None:
+    """``--store``, else ``PYFLOW_STORE`` from the environment; parsed (a bad URL is one line)."""
+    from pyflow_cli.storage.url import resolve_store
+
+    return resolve_store(flag, runtime.environ, cwd)
+
+
 WorkflowName = Annotated[str, typer.Argument(
     metavar="NAME", help="Name of the workflow (the [[workflows]] name in wrangler.toml).",
     show_default=False)]

@@ -4,8 +4,8 @@ One engine per process. It leases an instance before running it, renews its leas
 runs, and releases them when an instance finishes, hibernates or pauses. Its lifetimes write
 under their lease (a fence): if another engine claims an instance meanwhile (this one stalled
 past its lease), the store refuses the stale lifetime's writes and it stops. Taking back its own
-expired lease, which nobody else took meanwhile, is a renewal: its lifetime goes on. When it starts, engines
-on this machine whose process is gone have their leases released at once, so their instances
+expired lease, which nobody else took meanwhile, is a renewal: its lifetime goes on. When it
+starts, engines on this machine whose process is gone have their leases released at once, so their instances
 resume without waiting for the leases to expire (SPEC A6). Instances whose lease simply expired
 (an engine on another machine, later) are claimed like any due instance.
 """

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from pyflow_cli.project import unemulated
 from pyflow_cli.project.config import ProjectConfig
+from pyflow_cli.storage.url import DB_NAME, PostgresLocation, SqliteLocation, StoreLocation
 
 _MAX_VALUE = 60
 
@@ -19,8 +20,10 @@ def pyflow_version() -> str:
         return "0.0.0"
 
 
-def banner_lines(project: ProjectConfig, state: Path, time_scale: float = 1.0) -> list[str]:
-    """The lines printed before the server starts."""
+def banner_lines(project: ProjectConfig, state: Path, time_scale: float = 1.0,
+                 store: StoreLocation | None = None) -> list[str]:
+    """The lines printed before the server starts; ``store`` if instances are not stored in the
+    state directory (``--store``)."""
     title = f" ⛅️ pyflow {pyflow_version()} (dev)"
     lines = [title, "─" * (len(title) + 1)]
     if project.secrets:
@@ -50,7 +53,7 @@ def banner_lines(project: ProjectConfig, state: Path, time_scale: float = 1.0) -
     if crons:
         lines.append("Cron triggers (UTC):")
         lines += crons
-    lines.append(f"Instances are stored in {_relative(state, project.root)}")
+    lines.append(f"Instances are stored in {_store(store, state, project.root)}")
     if project.kv_namespaces or project.r2_buckets or project.d1_databases:
         lines.append(f"KV, R2 and D1 data are stored in {_relative(state, project.root)} "
                      "(kv/, r2/, d1/)")
@@ -81,6 +84,14 @@ def _variants(name: str, project: ProjectConfig) -> tuple[str, ...]:
 def _shown(value: object) -> str:
     text = json.dumps(value, ensure_ascii=False)
     return text if len(text) <= _MAX_VALUE else text[:_MAX_VALUE - 3] + "..."
+
+
+def _store(store: StoreLocation | None, state: Path, root: Path) -> str:
+    if isinstance(store, PostgresLocation):
+        return f"PostgreSQL, {store.shown} (schema {store.schema})"  # never with its password
+    if isinstance(store, SqliteLocation) and store.path != state / DB_NAME:
+        return _relative(store.path, root)
+    return _relative(state, root)
 
 
 def _relative(path: Path, root: Path) -> str:

@@ -1,9 +1,10 @@
 """Terminal lines about instances and steps, read off the writes the engine makes.
 
-``ObservedStore`` is the SQLite store with listeners on its writes: every change the engine or
-the service commits carries the event-log rows that describe it (the log is the truth), so the
-dev server can print a line per instance event (``info``) and per step event (``debug``), and
-push live updates to the explorer, without the engine knowing about either.
+``ObservedStore`` wraps the store (whichever backend) with listeners on its writes: every
+change the engine or the service commits carries the event-log rows that describe it (the log
+is the truth), so the dev server can print a line per instance event (``info``) and per step
+event (``debug``), and push live updates to the explorer, without the engine knowing about
+either.
 """
 
 from __future__ import annotations
@@ -11,14 +12,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Protocol
 
 from pyflow_cli.engine.events import EventType, TriggerSource
-from pyflow_cli.engine.store import Change, InstanceRecord, NewInstance, NewLogEvent
+from pyflow_cli.engine.store import Change, InstanceRecord, NewInstance, NewLogEvent, Store
 from pyflow_cli.engine.tracebacks import text_of
 from pyflow_cli.server.logs import DevLog
-from pyflow_cli.storage.sqlite import SqliteStore
 
 _TRIGGERS = {TriggerSource.API: "🌎 API", TriggerSource.BINDING: "🔗 Binding",
              TriggerSource.EVENT: "📩 Event", TriggerSource.CRON: "⏰ Cron",
@@ -183,16 +182,19 @@ def _duration(ms: float) -> str:
     return f"{minutes}m {seconds}s"
 
 
-class ObservedStore(SqliteStore):
-    """The SQLite store, telling its listeners about every write once it is durable."""
+class ObservedStore:
+    """A store that tells its listeners about every write once it is durable; everything else
+    goes straight to the store it wraps."""
 
-    def __init__(self, state_dir: Path | str, *listeners: StoreListener,
-                 durability: str = "full") -> None:
-        super().__init__(state_dir, durability)
+    def __init__(self, inner: Store, *listeners: StoreListener) -> None:
+        self.inner = inner
         self.listeners = list(listeners)
 
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
     def commit(self, change: Change, *args: Any, **kwargs: Any) -> Awaitable[bool]:
-        result = super().commit(change, *args, **kwargs)
+        result = self.inner.commit(change, *args, **kwargs)
         listeners = self.listeners
         if not listeners or not change.log:
             return result
@@ -212,7 +214,7 @@ class ObservedStore(SqliteStore):
 
     async def create_instances(self, instances: Sequence[NewInstance],
                                lease: tuple[str, float] | None = None) -> list[int | None]:
-        iids = await super().create_instances(instances, lease)
+        iids = await self.inner.create_instances(instances, lease)
         for listener in self.listeners:
             for new, iid in zip(instances, iids, strict=True):
                 if iid is not None:
@@ -220,7 +222,7 @@ class ObservedStore(SqliteStore):
         return iids
 
     async def delete_instances(self, workflow: str, ids: Sequence[str] | None) -> list[str]:
-        deleted = await super().delete_instances(workflow, ids)
+        deleted = await self.inner.delete_instances(workflow, ids)
         if deleted:
             for listener in self.listeners:
                 listener.deleted(workflow, deleted)
@@ -228,13 +230,15 @@ class ObservedStore(SqliteStore):
 
     async def claim_runnable(self, owner: str, now_ms: float, lease_ms: float, limit: int,
                              workflows: Sequence[str]) -> list[InstanceRecord]:
-        records = await super().claim_runnable(owner, now_ms, lease_ms, limit, workflows)
+        records = await self.inner.claim_runnable(owner, now_ms, lease_ms, limit, workflows)
         for listener in self.listeners:
             for record in records:
                 listener.remember(record.iid, record.workflow, record.id, record.created_ms)
         return records
 
     def instance_name(self, iid: int) -> tuple[str, str] | None:
-        """(workflow, id) of instance ``iid``, read right here (a primary-key lookup)."""
-        rows = self._point_rows("SELECT workflow, id FROM instances WHERE iid = ?", (iid,))
-        return (rows[0][0], rows[0][1]) if rows else None
+        """(workflow, id) of instance ``iid`` if the store can read it right here (SQLite: a
+        primary-key lookup), else None (the listeners know the instances created or claimed
+        in this process)."""
+        read = getattr(self.inner, "instance_name", None)
+        return read(iid) if read is not None else None

@@ -18,6 +18,7 @@ from pathlib import Path
 from pyflow_cli.compat import output
 from pyflow_cli.engine.events import TriggerSource
 from pyflow_cli.engine.lifetime import EngineOptions
+from pyflow_cli.engine.store import Store
 from pyflow_cli.engine.worker import Engine
 from pyflow_cli.project.config import ProjectConfig, load_project
 from pyflow_cli.project.imports import source_dirs
@@ -36,7 +37,8 @@ from pyflow_cli.server.logs import DevLog, sentence
 from pyflow_cli.server.observe import InstanceLog, ObservedStore
 from pyflow_cli.server.worker import NoHandlerError, WorkerHandlers, WorkerRunner
 from pyflow_cli.service import WorkflowService
-from pyflow_cli.workspace import Workspace, definitions, open_workspace, state_dir, workflow_infos
+from pyflow_cli.storage.url import StoreLocation
+from pyflow_cli.workspace import Workspace, definitions, open_workspace, workflow_infos
 
 
 @dataclass(frozen=True)
@@ -96,19 +98,25 @@ class DevRuntime:
 
     @classmethod
     async def open(cls, project: ProjectConfig, *, persist_to: Path | None = None,
-                   options: EngineOptions | None = None, log: DevLog | None = None,
-                   loaded: LoadedModule | None = None) -> DevRuntime:
+                   location: StoreLocation | None = None, options: EngineOptions | None = None,
+                   log: DevLog | None = None, loaded: LoadedModule | None = None) -> DevRuntime:
         """Open the store, load the user's code and start the engine (``open_workspace`` with an
         observed store, so the terminal gets a line per instance event and the explorer's live
         streams a note per change)."""
         log = log or DevLog()
         loaded = loaded or load_user_module(project)
         handlers = WorkerHandlers.from_module(loaded.module)
-        store = ObservedStore(state_dir(project, persist_to), InstanceLog(log))
-        live = LiveHub(store.instance_name)
-        store.listeners.append(live)
-        workspace = await open_workspace(project, with_engine=True, options=options, store=store,
-                                         loaded=loaded)
+        live = LiveHub()
+        log_lines = InstanceLog(log)
+
+        def observe(store: Store) -> Store:
+            observed = ObservedStore(store, log_lines, live)
+            live.resolve = observed.instance_name
+            return observed
+
+        workspace = await open_workspace(
+            project, persist_to=persist_to, location=location, with_engine=True, options=options,
+            loaded=loaded, observe=observe)
         worker = WorkerRunner(handlers, workspace.env, log, source_dirs(project.root, project.main),
                               loaded.main_path)
         # console.log and outbound fetch lines of user code go to this dev log.

@@ -31,7 +31,8 @@ from pyflow_cli.server.reload import Reloader, changes
 from pyflow_cli.server.runtime import DevRuntime
 from pyflow_cli.server.security import LocalOnly, is_loopback_bind
 from pyflow_cli.server.session import DevSession, read_session, remove_session, write_session
-from pyflow_cli.workspace import state_dir
+from pyflow_cli.storage.url import StoreLocation
+from pyflow_cli.workspace import state_dir, store_location
 
 SHUTDOWN_GRACE_S = 5
 
@@ -48,6 +49,7 @@ class DevOptions:
     persist_to: Path | None = None
     reload: bool = True
     time_scale: float = 1.0
+    store: StoreLocation | None = None  # --store / PYFLOW_STORE; None: the state directory's
 
 
 class _Server(uvicorn.Server):
@@ -153,18 +155,20 @@ async def _first_load(project: ProjectConfig, options: DevOptions, log: DevLog
 async def _serve(project: ProjectConfig, loaded: LoadedModule, sock: socket.socket,
                  options: DevOptions, log: DevLog) -> int:
     state = state_dir(project, options.persist_to)
-    for line in banner_lines(project, state, options.time_scale):
+    location = store_location(project, options.persist_to, options.store)
+    for line in banner_lines(project, state, options.time_scale, options.store):
         log.log(line)
     engine_options = EngineOptions(time_scale=options.time_scale)
     try:
         runtime = await DevRuntime.open(project, persist_to=options.persist_to,
-                                        options=engine_options, log=log, loaded=loaded)
+                                        location=location, options=engine_options, log=log,
+                                        loaded=loaded)
     except PyflowError as exc:
         log.error(exc.message)
         return 1
     port = sock.getsockname()[1]
     session = DevSession(os.getpid(), port, options.ip, datetime.now(UTC).isoformat(),
-                         str(state), socket.gethostname())
+                         str(state), socket.gethostname(), location.shown)
     reloader = Reloader(runtime, log)
     app = create_app(runtime, LocalOnly(bound_ip=options.ip), log)
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",

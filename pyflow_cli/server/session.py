@@ -1,5 +1,5 @@
 """The dev session file, ``<project>/.pyflow/dev.json``: how other pyflow processes find a running
-``pyflow dev`` (its pid, address and state directory).
+``pyflow dev`` (its pid, address, state directory and store).
 
 Written when the server is listening, removed when it exits. A file whose process is gone (the
 server was killed) is stale: readers ignore it and the next ``pyflow dev`` replaces it. Standard
@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from pyflow_cli.engine.processes import process_alive
+from pyflow_cli.storage.url import DB_NAME, SqliteLocation, StoreLocation
 
 SESSION_FILE = Path(".pyflow") / "dev.json"
 
@@ -29,6 +30,15 @@ class DevSession:
     started_at: str
     state_dir: str = ""
     hostname: str = ""
+    store: str = ""  # the store it runs on, as shown (a path, or a URL without its password)
+
+    def serves(self, location: StoreLocation) -> bool:
+        """Whether this session's engine runs on the store at ``location``."""
+        if self.store:
+            return self.store == location.shown
+        # A file of an earlier pyflow names only its state directory (and SQLite was all).
+        return isinstance(location, SqliteLocation) and (
+            not self.state_dir or (Path(self.state_dir) / DB_NAME).resolve() == location.path)
 
     @property
     def base_url(self) -> str:

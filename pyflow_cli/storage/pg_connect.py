@@ -62,7 +62,7 @@ def connect_options(location: PostgresLocation) -> dict[str, Any]:
 
 def explain(location: PostgresLocation, error: BaseException) -> StorageError:
     """One line for a failed connection: unreachable, refused credentials, missing database."""
-    reason = scrub(location, _reason(error))
+    reason = location.scrub(_reason(error))
     lowered = reason.lower()
     if "does not exist" in lowered and "database" in lowered:
         name = location.database or location.user or "?"
@@ -79,26 +79,6 @@ def explain(location: PostgresLocation, error: BaseException) -> StorageError:
     return StorageError(f"Cannot connect to PostgreSQL at {location.server}: {reason}.")
 
 
-def scrub(location: PostgresLocation, text: str) -> str:
-    """``text`` with the URL's password (as given, and decoded) replaced by ``***``."""
-    for secret in _passwords(location):
-        text = text.replace(secret, "***")
-    return text
-
-
-def _passwords(location: PostgresLocation) -> list[str]:
-    from urllib.parse import parse_qsl, unquote
-
-    found: list[str] = []
-    authority = location.conninfo.partition("://")[2].partition("/")[0]
-    userinfo = authority.rpartition("@")[0]
-    if ":" in userinfo:
-        found.append(userinfo.partition(":")[2])
-    query = location.conninfo.partition("?")[2]
-    found += [value for key, value in parse_qsl(query) if key == "password"]
-    return sorted({p for raw in found for p in (raw, unquote(raw)) if p}, key=len, reverse=True)
-
-
 def _reason(error: BaseException) -> str:
     """libpq's own words, without its prefixes: ``Connection refused``, ``FATAL: ...``."""
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
@@ -108,3 +88,29 @@ def _reason(error: BaseException) -> str:
                   "", text)
     text = re.sub(r"^(FATAL|ERROR):\s+", "", text)
     return text.rstrip(".") or type(error).__name__
+
+
+async def inspect(location: PostgresLocation) -> tuple[str, int | None, int | None]:
+    """What ``pyflow doctor`` reports, read without changing anything: the server's version,
+    the schema version of pyflow's tables (None: not created yet) and how many instances."""
+    from pyflow_cli.storage.pg_schema import quoted
+
+    conn = await connect(location)
+    try:
+        cursor = await conn.execute("SHOW server_version")
+        server = str((await cursor.fetchone())[0]).split()[0]
+        cursor = await conn.execute("SELECT to_regclass(%s) IS NOT NULL",
+                                    (f"{quoted(location.schema)}.schema_migrations",))
+        if not (await cursor.fetchone())[0]:
+            return server, None, None
+        schema = quoted(location.schema)
+        cursor = await conn.execute(f"SELECT MAX(version) FROM {schema}.schema_migrations")
+        version = (await cursor.fetchone())[0]
+        cursor = await conn.execute(f"SELECT to_regclass('{schema}.instances') IS NOT NULL")
+        count = None
+        if (await cursor.fetchone())[0]:
+            cursor = await conn.execute(f"SELECT COUNT(*) FROM {schema}.instances")
+            count = int((await cursor.fetchone())[0])
+        return server, version, count
+    finally:
+        await conn.close()

@@ -27,6 +27,7 @@ from pyflow_cli.engine.errors import StorageError
 from pyflow_cli.storage.writer import RESOLVE_CHUNK
 
 Connect = Callable[[], Awaitable[psycopg.AsyncConnection[Any]]]
+Lost = Callable[[BaseException], StorageError]  # the error callers get for a dropped connection
 _DEADLOCK_RETRIES = 3
 
 
@@ -57,15 +58,16 @@ _Item = tuple[Operation, "asyncio.Future[Any]"]
 class PgWriter:
     """The writer task and its queue."""
 
-    def __init__(self, connect: Connect, server: str, linger_s: float = 0.01) -> None:
+    def __init__(self, connect: Connect, lost: Lost, linger_s: float = 0.01) -> None:
         self._connect = connect
-        self._server = server
+        self._lost = lost
         self._linger_s = linger_s
         self._conn: psycopg.AsyncConnection[Any] | None = None
         self._queue: list[_Item] = []
         self._urgent = asyncio.Event()
         self._lazy_since: float | None = None
         self._closed = False
+        self._committing = False
         self._task: asyncio.Task[None] | None = None
         self.batches = 0
         self.operations = 0
@@ -102,7 +104,8 @@ class PgWriter:
 
     @property
     def idle(self) -> bool:
-        return not self._queue and not self._urgent.is_set()
+        """Nothing queued and nothing being committed."""
+        return not self._queue and not self._committing
 
     async def _run(self) -> None:
         while True:
@@ -110,7 +113,11 @@ class PgWriter:
             self._urgent.clear()
             batch, self._queue, self._lazy_since = self._queue, [], None
             if batch:
-                results = await self._commit(batch)
+                self._committing = True
+                try:
+                    results = await self._commit(batch)
+                finally:
+                    self._committing = False
                 self.batches += 1
                 self.operations += len(batch)
                 _resolve(results)
@@ -169,8 +176,7 @@ class PgWriter:
 
     def _failed(self, batch: list[_Item], error: BaseException
                 ) -> list[tuple[asyncio.Future[Any], bool, Any]]:
-        failure = StorageError(f"Lost the connection to PostgreSQL at {self._server} "
-                               f"({_first_line(error)}); pyflow connects again at the next write.")
+        failure = self._lost(error)
         failure.__cause__ = error
         return [(future, False, failure) for _, future in batch]
 
@@ -239,10 +245,6 @@ def _runs(operations: list[Operation]) -> list[list[Operation]]:
 
 def _outcome(future: asyncio.Future[Any], value: Any) -> tuple[asyncio.Future[Any], bool, Any]:
     return (future, not isinstance(value, Exception), value)
-
-
-def _first_line(error: BaseException) -> str:
-    return (str(error).strip().splitlines() or [type(error).__name__])[0]
 
 
 def _resolve(items: list[tuple[asyncio.Future[Any], bool, Any]], start: int = 0) -> None:

@@ -277,6 +277,11 @@ class SqliteStore:
                                 "AND id = ?", (workflow, instance_id))
         return _instance(rows[0]) if rows else None
 
+    def instance_name(self, iid: int) -> tuple[str, str] | None:
+        """(workflow, id) of instance ``iid``, read right here (a primary-key lookup)."""
+        rows = self._point_rows("SELECT workflow, id FROM instances WHERE iid = ?", (iid,))
+        return (rows[0][0], rows[0][1]) if rows else None
+
     async def get_instance_by_iid(self, iid: int) -> InstanceRecord | None:
         rows = self._point_rows(f"SELECT {_INSTANCE_COLUMNS} FROM instances WHERE iid = ?", (iid,))
         return _instance(rows[0]) if rows else None

@@ -14,6 +14,7 @@ for people (``shown``, ``server``) is built without it. Standard library only.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlencode
@@ -50,8 +51,35 @@ class PostgresLocation:
     database: str | None
     schema: str = DEFAULT_SCHEMA
 
+    def scrub(self, text: str) -> str:
+        """``text`` with the URL's password (as given, and decoded) replaced by ``***``: for any
+        text that may reach a person and might quote what it was given."""
+        for secret in self._passwords():
+            text = text.replace(secret, "***")
+        return text
+
+    def _passwords(self) -> list[str]:
+        found: list[str] = []
+        userinfo = self.conninfo.partition("://")[2].partition("/")[0].rpartition("@")[0]
+        if ":" in userinfo:
+            found.append(userinfo.partition(":")[2])
+        query = self.conninfo.partition("?")[2]
+        found += [value for key, value in parse_qsl(query) if key == "password"]
+        return sorted({p for raw in found for p in (raw, unquote(raw)) if p}, key=len, reverse=True)
+
 
 StoreLocation = SqliteLocation | PostgresLocation
+
+
+def resolve_store(flag: str | None, environ: Mapping[str, str], cwd: Path) -> StoreLocation | None:
+    """The store ``--store`` names, else ``PYFLOW_STORE``; None: the project's default."""
+    given = flag if flag is not None else environ.get(ENV_VAR) or None
+    return parse_store_url(given, cwd) if given is not None else None
+
+
+def scrub(location: StoreLocation | None, text: str) -> str:
+    """``text`` without the password of ``location`` (if it has one)."""
+    return location.scrub(text) if isinstance(location, PostgresLocation) else text
 
 
 def parse_store_url(text: str, cwd: Path) -> StoreLocation:

@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
 from types import ModuleType, TracebackType
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, cast
 
 from pyflow_cli.bindings.local import LocalBindings
 from pyflow_cli.compat import fetch
@@ -38,11 +38,12 @@ from pyflow_cli.engine.entrypoint import (
 )
 from pyflow_cli.engine.lifetime import EngineOptions
 from pyflow_cli.engine.status import InstanceStatus
-from pyflow_cli.engine.store import InstanceRecord
+from pyflow_cli.engine.store import InstanceRecord, Store
 from pyflow_cli.engine.worker import Engine
 from pyflow_cli.project.config import ProjectConfig
 from pyflow_cli.service import WorkflowInfo, WorkflowService
-from pyflow_cli.storage.sqlite import SqliteStore
+from pyflow_cli.storage.factory import build_store
+from pyflow_cli.storage.url import DB_NAME, SqliteLocation, parse_store_url
 from pyflow_cli.testing.registry import Registry
 from pyflow_cli.testing.replay import NonDeterminismError
 from pyflow_cli.testing.service import TestService
@@ -69,7 +70,10 @@ class WorkflowTestEnv:
         durability: str = "normal",
         bindings: LocalBindings | None = None,
         time: TimeMode = "skip",
+        store: str | None = None,
     ) -> None:
+        """``store`` (a store URL, e.g. ``postgresql://...``) stores the instances there instead
+        of in a SQLite file in ``state_dir`` (a temporary directory unless given)."""
         if time not in ("skip", "real"):
             raise ValueError(f'time must be "skip" (a virtual clock) or "real", got {time!r}')
         self.definitions = {
@@ -82,9 +86,12 @@ class WorkflowTestEnv:
             self._tmp = tempfile.TemporaryDirectory(prefix="pyflow-test-")
             state_dir = Path(self._tmp.name)
         self.time = time
+        self.state_dir = state_dir
         self.clock: ManualClock | SystemClock = (
             (clock or ManualClock()) if time == "skip" else SystemClock())
-        self.store = SqliteStore(state_dir, durability=durability)
+        location = (parse_store_url(store, Path.cwd()) if store is not None
+                    else SqliteLocation(state_dir / DB_NAME))
+        self.store: Store = build_store(location, durability)
         self.bindings = bindings
         self.project: ProjectConfig | None = None
         self.module: ModuleType | None = None  # the project's entry module (from_project)
@@ -118,8 +125,7 @@ class WorkflowTestEnv:
         test_env = cls(definitions(project, loaded), state_dir=state_dir, options=options,
                        clock=clock, time=time)
         test_env.project = project
-        test_env.module = loaded.module
-        test_env.bindings = LocalBindings(test_env.store.state_dir, test_env.clock.now_ms)
+        test_env.bindings = LocalBindings(test_env.state_dir, test_env.clock.now_ms)
         test_env._env = lambda service: project_env(project, service, test_env.bindings)
         return test_env
 
@@ -190,7 +196,7 @@ class WorkflowTestEnv:
         """Let everything that can run without time passing run: returns once the store has seen
         no write for a few loop turns, the engine's scheduler is parked and no outbound ``fetch``
         waits for its answer (any other step body awaiting something outside counts as idle)."""
-        writer = self.store._writer
+        writer = cast(Any, self.store).writer
         stable = 0
         last = -1
         while stable < 3:

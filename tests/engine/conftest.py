@@ -1,4 +1,5 @@
-"""Fixtures for engine tests: a real SQLite store in tmp_path and a manual clock."""
+"""Fixtures for engine tests: a real store (SQLite in tmp_path, unless a module says otherwise) and
+a manual clock."""
 
 from __future__ import annotations
 
@@ -24,13 +25,20 @@ def hibernation(request: pytest.FixtureRequest) -> bool:
 
 
 @pytest.fixture
-def make_env(tmp_path: Path) -> EnvFactory:
+def engine_store() -> str | None:
+    """The store URL the engine tests run on: None, a SQLite file in tmp_path (a module may
+    override this fixture, as ``test_engine_postgres.py`` does)."""
+    return None
+
+
+@pytest.fixture
+def make_env(tmp_path: Path, engine_store: str | None) -> EnvFactory:
     @asynccontextmanager
     async def factory(workflows: Mapping[str, type[WorkflowEntrypoint] | WorkflowDefinition],
                       force_hibernate: bool = False, **kwargs: Any) -> AsyncIterator[WorkflowTestEnv]:
         options = EngineOptions(force_hibernate=force_hibernate, poll_interval_s=0.05)
         async with WorkflowTestEnv(workflows, state_dir=tmp_path / "state", options=options,
-                                   **kwargs) as env:
+                                   store=engine_store, **kwargs) as env:
             yield env
 
     return factory
