@@ -41,8 +41,8 @@ def _encode(change: Change) -> dict[str, Any]:
         out["wk"] = list(change.wipe_keys)
         out["keep"] = _KEEP_ON_RUN_WIPE
     if change.log:
-        out["l"] = [[e.timestamp_ms, int(e.event), e.group_key, e.target, e.encoded_metadata()]
-                    for e in change.log]
+        out["l"] = [[e.timestamp_ms, int(e.event), e.group_key, e.target, e.encoded_metadata(),
+                     e.encoded_traceback()] for e in change.log]
     if change.steps:
         out["s"] = [_step(step) for step in _merged_steps(change.steps)]
     if change.shift_timers_ms:

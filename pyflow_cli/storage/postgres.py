@@ -27,46 +27,28 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from pyflow_cli.engine.errors import StorageError
-from pyflow_cli.engine.events import EventType, LogEvent
-from pyflow_cli.engine.serde import decode
-from pyflow_cli.engine.status import InstanceStatus
+from pyflow_cli.engine.events import EventType
 from pyflow_cli.engine.store import (
     FIRST_EPOCH,
     Change,
     EngineRecord,
-    History,
-    InboxEvent,
-    InstancePage,
     InstanceRecord,
     LeaseLost,
     NewInstance,
-    StepRecord,
-    TimerRecord,
 )
 from pyflow_cli.storage import pg_connect
 from pyflow_cli.storage.clock import RESYNC_S, DatabaseClock
 from pyflow_cli.storage.pg_changes import APPLIED, FENCED, encode_changes
+from pyflow_cli.storage.pg_reads import COLUMNS, PgReads, record
 from pyflow_cli.storage.pg_schema import migrate, quoted
 from pyflow_cli.storage.pg_writer import PgWriter
 from pyflow_cli.storage.url import PostgresLocation
 
-_COLUMNS = ("iid, workflow, id, status, created_ms, params, output, error, version_id, trigger, "
-            "runnable_at, lease_owner, lease_expires, paused_at, lifetime, signal, control, "
-            "lease_epoch")
 _ACTIVE = ["queued", "running", "waiting", "waitingForPause"]
-_MAX_BIGINT = 2**63 - 1
 READ_POOL_SIZE = 4
 
 
-def _record(row: Sequence[Any]) -> InstanceRecord:
-    return InstanceRecord(
-        iid=row[0], workflow=row[1], id=row[2], status=InstanceStatus(row[3]), created_ms=row[4],
-        params_json=row[5], output_json=row[6], error_json=row[7], version_id=row[8],
-        trigger=row[9], runnable_at=row[10], lease_owner=row[11], lease_expires=row[12],
-        paused_at=row[13], lifetime=row[14], signal=row[15], control=row[16], lease_epoch=row[17])
-
-
-class PostgresStore:
+class PostgresStore(PgReads):
     """``Store`` on a PostgreSQL database (see the module docstring)."""
 
     def __init__(self, location: PostgresLocation, durability: str = "full") -> None:
@@ -227,22 +209,22 @@ class PostgresStore:
             "lease_epoch = i.lease_epoch + CASE WHEN i.lease_owner IS DISTINCT FROM %(owner)s "
             "THEN 1 ELSE 0 END FROM picked WHERE i.iid = picked.iid "
             "AND i.runnable_at <= %(now)s AND (i.lease_owner IS NULL OR i.lease_expires < %(now)s) "
-            f"RETURNING picked.k, picked.o, {', '.join('i.' + c for c in _COLUMNS.split(', '))}")
+            f"RETURNING picked.k, picked.o, {', '.join('i.' + c for c in COLUMNS.split(', '))}")
         params = {"now": now_ms, "workflows": list(workflows), "limit": limit, "owner": owner,
                   "expires": now_ms + lease_ms}
         rows: list[Any] = await self._write(sql, params, lambda rows: rows)
-        return [_record(row[2:]) for row in sorted(rows, key=lambda row: (row[0], row[1]))]
+        return [record(row[2:]) for row in sorted(rows, key=lambda row: (row[0], row[1]))]
 
-    async def renew_leases(self, owner: str, until_ms: float) -> None:
+    async def renew_leases(self, owner: str, until_ms: float, iids: Sequence[int]) -> None:
         await self._write(f"UPDATE {self.schema_sql}.instances SET lease_expires = %s "
-                          "WHERE lease_owner = %s", (until_ms, owner))
+                          "WHERE iid = ANY(%s) AND lease_owner = %s", (until_ms, list(iids), owner))
 
     async def register_engine(self, engine: EngineRecord) -> None:
         await self._write(
-            f"INSERT INTO {self.schema_sql}.engines VALUES (%s, %s, %s, %s) ON CONFLICT (id) "
-            "DO UPDATE SET pid = excluded.pid, host = excluded.host, "
-            "heartbeat_ms = excluded.heartbeat_ms",
-            (engine.id, engine.pid, engine.host, engine.heartbeat_ms))
+            f"INSERT INTO {self.schema_sql}.engines (id, pid, host, heartbeat_ms, version) VALUES "
+            "(%s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET pid = excluded.pid, "
+            "host = excluded.host, heartbeat_ms = excluded.heartbeat_ms, version = excluded.version",
+            (engine.id, engine.pid, engine.host, engine.heartbeat_ms, engine.version))
 
     async def unregister_engine(self, engine_id: str) -> None:
         s = self.schema_sql
@@ -253,116 +235,6 @@ class PostgresStore:
 
     def _write(self, sql: str, params: Any, read: Any = None) -> asyncio.Future[Any]:
         return self._writer.submit(_Statement(sql, params, read))
-
-    # -- reads --------------------------------------------------------------------------------------
-    async def list_engines(self) -> list[EngineRecord]:
-        rows = await self._rows(f"SELECT id, pid, host, heartbeat_ms FROM {self.schema_sql}.engines")
-        return [EngineRecord(*row) for row in rows]
-
-    async def get_instance(self, workflow: str, instance_id: str) -> InstanceRecord | None:
-        rows = await self._rows(f"SELECT {_COLUMNS} FROM {self.schema_sql}.instances "
-                                "WHERE workflow = %s AND id = %s", (workflow, instance_id))
-        return _record(rows[0]) if rows else None
-
-    async def get_instance_by_iid(self, iid: int) -> InstanceRecord | None:
-        rows = await self._rows(f"SELECT {_COLUMNS} FROM {self.schema_sql}.instances "
-                                "WHERE iid = %s", (iid,))
-        return _record(rows[0]) if rows else None
-
-    async def latest_instance(self, workflow: str) -> InstanceRecord | None:
-        rows = await self._rows(f"SELECT {_COLUMNS} FROM {self.schema_sql}.instances "
-                                "WHERE workflow = %s ORDER BY created_ms DESC, iid DESC LIMIT 1",
-                                (workflow,))
-        return _record(rows[0]) if rows else None
-
-    async def list_instances(self, workflow: str, *, statuses: Sequence[InstanceStatus] = (),
-                             created_from_ms: float | None = None,
-                             created_to_ms: float | None = None, offset: int = 0, limit: int = 25,
-                             newest_first: bool = True) -> InstancePage:
-        where, params = ["workflow = %s"], [workflow]
-        if statuses:
-            where.append("status = ANY(%s)")
-            params.append([s.value for s in statuses])  # type: ignore[arg-type]
-        if created_from_ms is not None:
-            where.append("created_ms >= %s")
-            params.append(created_from_ms)  # type: ignore[arg-type]
-        if created_to_ms is not None:
-            where.append("created_ms <= %s")
-            params.append(created_to_ms)  # type: ignore[arg-type]
-        clause = " AND ".join(where)
-        order = "DESC" if newest_first else "ASC"
-        table = f"{self.schema_sql}.instances"
-        rows = await self._rows(
-            f"SELECT {_COLUMNS} FROM {table} WHERE {clause} ORDER BY created_ms {order}, "
-            f"iid {order} LIMIT %s OFFSET %s",
-            (*params, min(limit, _MAX_BIGINT), min(offset, _MAX_BIGINT)))
-        total = (await self._rows(f"SELECT COUNT(*) FROM {table} WHERE {clause}", params))[0][0]
-        return InstancePage([_record(row) for row in rows], total)
-
-    async def status_counts(self, workflow: str) -> dict[str, int]:
-        rows = await self._rows(f"SELECT status, COUNT(*) FROM {self.schema_sql}.instances "
-                                "WHERE workflow = %s GROUP BY status", (workflow,))
-        return {status: count for status, count in rows}
-
-    async def read_log(self, iid: int, after_seq: int = 0) -> list[LogEvent]:
-        rows = await self._rows(
-            f"SELECT seq, ts, event, group_key, target, metadata FROM {self.schema_sql}.log "
-            "WHERE iid = %s AND seq > %s ORDER BY seq", (iid, min(after_seq, _MAX_BIGINT)))
-        return [LogEvent(seq, ts, EventType(event), key, target, decode(meta))
-                for seq, ts, event, key, target, meta in rows]
-
-    async def read_timers(self, iid: int) -> list[TimerRecord]:
-        rows = await self._rows(f"SELECT cache_key, kind, due_ms FROM {self.schema_sql}.timers "
-                                "WHERE iid = %s", (iid,))
-        return [TimerRecord(*row) for row in rows]
-
-    async def load_history(self, iid: int) -> History:
-        return (await self.load_histories([iid]))[iid]
-
-    async def load_histories(self, iids: Sequence[int]) -> dict[int, History]:
-        histories = {iid: History({}, {}, []) for iid in iids}
-        if not iids:
-            return histories
-        s = self.schema_sql
-        rows = await self._rows(
-            "SELECT iid, 0, cache_key, kind, target, state, value, error, config, "
-            f"attempts::float8, attempt_open FROM {s}.steps WHERE iid = ANY(%(iids)s) UNION ALL "
-            "SELECT iid, 1, cache_key, kind, NULL, NULL, NULL, NULL, NULL, due_ms, NULL "
-            f"FROM {s}.timers WHERE iid = ANY(%(iids)s) UNION ALL "
-            "SELECT iid, 2, seq::text, type, NULL, NULL, payload, NULL, NULL, ts, NULL "
-            f"FROM {s}.inbox WHERE iid = ANY(%(iids)s) AND consumed_by IS NULL",
-            {"iids": list(iids)})
-        for iid, table, key, kind, target, state, value, error, config, number, is_open in rows:
-            history = histories[iid]
-            if table == 0:
-                history.steps[key] = StepRecord(key, kind, target, state or "started", value,
-                                                error, config, int(number or 0), bool(is_open))
-            elif table == 1:
-                history.timers[(key, kind)] = TimerRecord(key, kind, number)
-            else:
-                history.inbox.append(InboxEvent(int(key), kind, value, number))
-        for history in histories.values():
-            history.inbox.sort(key=lambda event: event.seq)
-        return histories
-
-    async def load_inbox(self, iid: int) -> list[InboxEvent]:
-        rows = await self._rows(f"SELECT seq, type, payload, ts FROM {self.schema_sql}.inbox "
-                                "WHERE iid = %s AND consumed_by IS NULL ORDER BY seq", (iid,))
-        return [InboxEvent(*row) for row in rows]
-
-    async def signalled(self, owner: str) -> list[tuple[int, int]]:
-        rows = await self._rows(f"SELECT iid, signal FROM {self.schema_sql}.instances "
-                                "WHERE lease_owner = %s", (owner,))
-        return [(iid, signal) for iid, signal in rows]
-
-    async def next_runnable_ms(self, workflows: Sequence[str]) -> float | None:
-        if not workflows:
-            return None
-        rows = await self._rows(
-            f"SELECT MIN(runnable_at) FROM {self.schema_sql}.instances WHERE runnable_at IS NOT "
-            "NULL AND lease_owner IS NULL AND workflow = ANY(%s)", (list(workflows),))
-        value = rows[0][0] if rows else None
-        return float(value) if value is not None else None
 
 
 class _Statement:
