@@ -30,7 +30,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import quote
 
 import pytest
@@ -85,14 +85,19 @@ def shared_server() -> Server:
     global _state
     if _state is None:
         try:
-            _state = _start()
+            _state = start()
         except Exception as exc:  # any failure to start is a reason to report
             _state = f"the throwaway cluster did not start ({type(exc).__name__}: {exc})"
     if isinstance(_state, str):
-        if os.environ.get(ENV_REQUIRE) == "1":
-            pytest.fail(f"PostgreSQL is required ({ENV_REQUIRE}=1), but {_state}", pytrace=False)
-        pytest.skip(f"no PostgreSQL: {_state}")
+        unavailable(_state)
     return _state
+
+
+def unavailable(reason: str) -> NoReturn:
+    """Skip the calling test, saying why; fail it instead when CI requires PostgreSQL."""
+    if os.environ.get(ENV_REQUIRE) == "1":
+        pytest.fail(f"PostgreSQL is required ({ENV_REQUIRE}=1), but {reason}", pytrace=False)
+    pytest.skip(f"no PostgreSQL: {reason}")
 
 
 def stop_shared() -> None:
@@ -106,7 +111,7 @@ def stop_shared() -> None:
     _state = None
 
 
-def _start() -> Server | str:
+def start() -> Server | str:
     global _cluster
     try:
         import psycopg  # noqa: F401

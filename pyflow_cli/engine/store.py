@@ -7,7 +7,7 @@ returns an awaitable that resolves when the change is durable, so the engine can
 (a step result must be durable before ``step.do`` returns) or not (an ``ATTEMPT_START`` row rides
 along with the next commit).
 
-Nothing here knows SQL; ``pyflow_cli.storage.sqlite`` is one implementation, PostgreSQL another.
+Nothing here knows SQL; the backends (SQLite, PostgreSQL) live in ``pyflow_cli/storage/``.
 What every implementation must do is stated on ``Store`` and checked, for each backend, by the
 contract suite in ``tests/storage/``.
 """

@@ -1,6 +1,8 @@
 """An engine process for the crash tests: runs a fixed set of instances until all are finished.
 
-    python crash_worker.py STATE_DIR JOURNAL MODE INSTANCES STEPS
+    python crash_worker.py STORE JOURNAL MODE INSTANCES STEPS
+
+STORE is a state directory (SQLite) or a store URL (``postgresql://...``).
 
 Every step body appends ``start`` and ``done`` lines to JOURNAL (with O_APPEND, so a SIGKILL
 never leaves a torn line) and returns a fresh random token; the test compares the journal with
@@ -26,9 +28,10 @@ from pyflow_cli.engine.errors import DuplicateInstanceError
 from pyflow_cli.engine.lifetime import EngineOptions
 from pyflow_cli.engine.worker import Engine
 from pyflow_cli.service import WorkflowInfo, WorkflowService
-from pyflow_cli.storage.sqlite import SqliteStore
+from pyflow_cli.storage.factory import build_store
+from pyflow_cli.storage.url import DB_NAME, SqliteLocation, StoreLocation, parse_store_url
 
-STATE, JOURNAL, MODE = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+STORE, JOURNAL, MODE = sys.argv[1], sys.argv[2], sys.argv[3]
 INSTANCES, STEPS = int(sys.argv[4]), int(sys.argv[5])
 journal_fd = os.open(JOURNAL, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
 
@@ -66,7 +69,13 @@ class Crashy(WorkflowEntrypoint):
         return tokens
 
 
-async def send_events(service: WorkflowService, store: SqliteStore) -> None:
+def location(store: str) -> StoreLocation:
+    if "://" in store:
+        return parse_store_url(store, Path.cwd())
+    return SqliteLocation(Path(store) / DB_NAME)
+
+
+async def send_events(service: WorkflowService, store: Any) -> None:
     """Keep one undelivered "go" event queued for each unfinished instance."""
     while True:
         for i in range(INSTANCES):
@@ -78,7 +87,7 @@ async def send_events(service: WorkflowService, store: SqliteStore) -> None:
 
 
 async def main() -> None:
-    store = SqliteStore(STATE)
+    store = build_store(location(STORE))
     await store.open()
     clock = SystemClock()
     engine = Engine(store, {"crashy": WorkflowDefinition("crashy", Crashy)}, clock,

@@ -22,19 +22,21 @@ from typing import Any
 import pytest
 
 from pyflow_cli.engine.serde import decode
-from pyflow_cli.storage.sqlite import SqliteStore
+from pyflow_cli.storage.factory import build_store
+from pyflow_cli.storage.url import DB_NAME, SqliteLocation, parse_store_url
 
 WORKER = Path(__file__).with_name("crash_worker.py")
 
 
-def start_worker(state: Path, journal: Path, mode: str, instances: int, steps: int) -> subprocess.Popen[str]:
+def start_worker(state: str, journal: Path, mode: str, instances: int, steps: int) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, str(WORKER), str(state), str(journal), mode, str(instances), str(steps)],
+        [sys.executable, str(WORKER), state, str(journal), mode, str(instances), str(steps)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def run_with_kills(tmp_path: Path, mode: str, instances: int, steps: int, kills: int) -> Path:
-    state, journal = tmp_path / "state", tmp_path / "journal.jsonl"
+def run_with_kills(tmp_path: Path, mode: str, instances: int, steps: int, kills: int,
+                   state: str) -> str:
+    journal = tmp_path / "journal.jsonl"
     rng = random.Random(1234 if mode == "steps" else 4321)
     killed = 0
     while killed < kills:
@@ -63,8 +65,10 @@ def count_done(journal: Path) -> int:
     return journal.read_text().count('"done"') if journal.exists() else 0
 
 
-async def stored_results(state: Path) -> dict[tuple[str, str], Any]:
-    store = SqliteStore(state)
+async def stored_results(state: str) -> dict[tuple[str, str], Any]:
+    location = (parse_store_url(state, Path.cwd()) if "://" in state
+                else SqliteLocation(Path(state) / DB_NAME))  # as crash_worker.py reads it
+    store = build_store(location)
     await store.open()
     try:
         page = await store.list_instances("crashy", limit=1000)
@@ -96,9 +100,17 @@ def check_journal(journal: Path, results: dict[tuple[str, str], Any], steps: int
         assert not later, f"{key}: the body ran again after its result was committed: {later}"
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The engines' store: a state directory, or a schema of the session's PostgreSQL server."""
+    if request.param == "sqlite":
+        return str(tmp_path / "state")
+    return str(request.getfixturevalue("postgres").location())
+
+
 @pytest.mark.parametrize(("mode", "instances", "steps"), [("steps", 50, 30), ("mixed", 30, 10)])
 def test_sigkill_loses_no_completed_step_and_reruns_none(tmp_path: Path, mode: str, instances: int,
-                                                         steps: int) -> None:
-    state = run_with_kills(tmp_path, mode, instances, steps, kills=6)
+                                                         steps: int, store: str) -> None:
+    state = run_with_kills(tmp_path, mode, instances, steps, kills=6, state=store)
     results = asyncio.run(stored_results(state))
     check_journal(tmp_path / "journal.jsonl", results, steps, instances)
