@@ -202,6 +202,9 @@ def parser(description: str) -> argparse.ArgumentParser:
     p.add_argument("--json", type=Path, default=None, help="where to write the JSON result")
     p.add_argument("--workdir", type=Path, default=None,
                    help="directory for databases (default: a fresh temporary directory)")
+    p.add_argument("--store", default=None, metavar="URL",
+                   help="pyflow: a postgresql:// database instead of SQLite (each run in a new "
+                        "schema of it)")
     return p
 
 
@@ -344,7 +347,9 @@ class PyflowHarness:
     """Store + engine + service for workflows ``{name: WorkflowEntrypoint subclass}``."""
 
     def __init__(self, workflows: dict[str, Any], state_dir: Path, durability: str = "full",
-                 options: Any = None, start_engine: bool = True, clock: Any = None) -> None:
+                 options: Any = None, start_engine: bool = True, clock: Any = None,
+                 store: str | None = None) -> None:
+        self.store_url = store  # a PostgreSQL URL: a fresh schema of it per harness
         self.workflows = workflows
         self.clock = clock
         self.state_dir = state_dir
@@ -358,12 +363,21 @@ class PyflowHarness:
         from pyflow_cli.engine.lifetime import EngineOptions
         from pyflow_cli.engine.worker import Engine
         from pyflow_cli.service import WorkflowInfo, WorkflowService
-        from pyflow_cli.storage.sqlite import SqliteStore
+        from pyflow_cli.storage.factory import build_store, store_clock
+        from pyflow_cli.storage.url import DB_NAME, SqliteLocation, parse_store_url
 
-        self.raw_store = SqliteStore(self.state_dir, durability=self.durability)
+        if self.store_url is not None:
+            import uuid
+
+            sep = "&" if "?" in self.store_url else "?"
+            url = f"{self.store_url}{sep}schema=bench_{uuid.uuid4().hex[:12]}"
+            location: Any = parse_store_url(url, Path.cwd())
+        else:
+            location = SqliteLocation(self.state_dir / DB_NAME)
+        self.raw_store = build_store(location, self.durability)
         self.store = ObservedStore(self.raw_store)
         await self.raw_store.open()
-        self.clock = self.clock or SystemClock()
+        self.clock = self.clock or (store_clock(self.raw_store) if self.store_url else SystemClock())
         defs = {name: WorkflowDefinition(name=name, cls=cls, class_name=cls.__name__,
                                          script_name="bench")
                 for name, cls in self.workflows.items()}

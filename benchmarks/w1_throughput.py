@@ -54,10 +54,11 @@ def pyflow_workflow(steps: int) -> type:
     return Steps
 
 
-async def pyflow_once(base: Path, durability: str, n: int, steps: int, probe: bool
+async def pyflow_once(base: Path, durability: str, n: int, steps: int, probe: bool,
+                      store: str | None = None
                       ) -> dict[str, Any]:
     wf = pyflow_workflow(steps)
-    async with PyflowHarness({"w1": wf}, base, durability) as h:
+    async with PyflowHarness({"w1": wf}, base, durability, store=store) as h:
         ids = [f"i{k}" for k in range(n)]
         created: list[str] = []
         latencies: list[float] = []
@@ -178,7 +179,7 @@ def main() -> None:
     def once(n: int, probe: bool, rep: int) -> dict[str, Any]:
         if args.system == "pyflow":
             return asyncio.run(pyflow_once(base / f"pyflow-{n}-{rep}-{int(probe)}",
-                                           args.durability, n, args.steps, probe))
+                                           args.durability, n, args.steps, probe, args.store))
         return dbos_once(base, args.journal, n, args.steps, probe, wf, rep + 100 * int(probe))
 
     metrics: dict[str, dict[str, Any]] = {}
