@@ -341,7 +341,10 @@ class LogQuery:
 class WorkflowLogEvent:
     """A row of a workflow's event log, with the id of its instance and its position: the
     rows of the whole store in the order they were written, never reused (an instance's own
-    ``row.seq`` counts that instance's rows only)."""
+    ``row.seq`` counts that instance's rows only). With one writing process (SQLite) positions
+    increase in commit order; on PostgreSQL they are given out at insert, so with several
+    writing processes a row may become visible after a higher position was read: reading on
+    from a position is exact for one instance's ``seq``, best effort across instances."""
 
     instance_id: str
     row: LogEvent

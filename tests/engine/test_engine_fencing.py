@@ -74,8 +74,8 @@ async def test_a_stalled_engine_s_late_result_is_refused_and_it_stops_running_th
     await stalled.start()
     await _until(lambda: _true(started["body"] == 1))
     # engine-a stalls (a GC pause, SIGSTOP, a partition): it renews nothing, claims nothing...
-    for task in stalled._tasks:
-        task.cancel()
+    for loop in stalled._loops:
+        loop.cancel()
     clock.advance(OPTIONS.lease_ms + 1)  # ... past its lease, and engine-b takes the instance
     # (engine-b's lease is long: the test moves the clock faster than its heartbeat renews.)
     taker = Engine(stores[1], DEFS, clock, EngineOptions(poll_interval_s=0.01, lease_ms=3.6e6),
