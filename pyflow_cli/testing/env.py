@@ -125,6 +125,7 @@ class WorkflowTestEnv:
         test_env = cls(definitions(project, loaded), state_dir=state_dir, options=options,
                        clock=clock, time=time)
         test_env.project = project
+        test_env.module = loaded.module
         test_env.bindings = LocalBindings(test_env.state_dir, test_env.clock.now_ms)
         test_env._env = lambda service: project_env(project, service, test_env.bindings)
         return test_env
