@@ -227,3 +227,50 @@ def _closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])  # closed again once this returns
+
+
+async def test_postgres_reads_what_sqlite_reads_for_the_explorer(
+        postgres: Server, tmp_path: Path) -> None:
+    """Metrics, a workflow's log, counts and searches: the same answers from both backends for
+    the same writes (the SQLite ones are checked on their own in the contract suite and in
+    test_sqlite_explorer_reads.py)."""
+    from storekit import new
+
+    from pyflow_cli.engine.events import EventType
+    from pyflow_cli.engine.status import InstanceStatus
+    from pyflow_cli.engine.store import InstanceUpdate, LogQuery, NewLogEvent
+
+    stores = [build_store(parse_store_url(str(tmp_path / "reference.sqlite"), tmp_path), "normal"),
+              build_store(_location(postgres.location()), "normal")]
+    answers = []
+    for store in stores:
+        await store.open()
+        iids = await store.create_instances(
+            [new(f"order-{n}", created_ms=1000.0 * n, params_json=f'{{"sku":"AB{n}"}}')
+             for n in range(6)] + [new("other", workflow="else")])
+        for n, iid in enumerate(iids[:6]):
+            assert iid is not None
+            rows = [NewLogEvent(EventType.STEP_START, 1000.0 * n + 10, f"k{n}", "charge-1"),
+                    NewLogEvent(EventType.ATTEMPT_FAILURE, 1000.0 * n + 20, f"k{n}", "charge-1",
+                                {"retryDelayMs": 500} if n % 2 else {"error": {}})]
+            if n % 3 == 0:
+                rows.append(NewLogEvent(EventType.WORKFLOW_SUCCESS, 1000.0 * n + 900))
+            elif n % 3 == 1:
+                rows.append(NewLogEvent(EventType.WORKFLOW_FAILURE, 1000.0 * n + 700))
+            status = [InstanceStatus.COMPLETE, InstanceStatus.ERRORED, InstanceStatus.RUNNING][n % 3]
+            assert await store.commit(Change(iid, log=rows, instance=InstanceUpdate(status=status)))
+        metrics = await store.metrics_rows("wf", 0.0, 10_000.0, 2000.0)
+        log = await store.read_workflow_log("wf", LogQuery(limit=100))
+        steps = await store.read_workflow_log("wf", LogQuery(events=(EventType.ATTEMPT_FAILURE,),
+                                                             step="CHARGE", since_ms=2000.0))
+        page = await store.list_instances("wf", id_prefix="order-", text="ab3", limit=10)
+        answers.append((
+            sorted(metrics.outcomes), sorted(metrics.wall_times), sorted(metrics.steps),
+            [(e.instance_id, e.row.seq, e.row.event, e.row.metadata) for e in log],
+            [(e.instance_id, e.row.timestamp_ms) for e in steps],
+            [r.id for r in page.records], page.total, await store.status_counts("wf")))
+        positions = [e.position for e in log]
+        assert positions == sorted(set(positions), reverse=True)
+        await store.close()
+    assert answers[1] == answers[0]
+    assert answers[0][5] == ["order-3"] and answers[0][2]  # the comparison compared something
