@@ -223,6 +223,7 @@ class DevClient:
         body = await self._call("GET", self._instance(workflow, instance_id), workflow=workflow,
                                 instance_id=instance_id)
         details: dict[str, Any] = body["result"]
+        details.pop("actions", None)  # the explorer's; the table is at hand in this process
         trigger = details.get("trigger")
         if isinstance(trigger, dict) and isinstance(trigger.get("source"), str):
             details["trigger"] = {**trigger, "source": _TRIGGER_NUMBERS.get(trigger["source"], 0)}

@@ -40,6 +40,7 @@ from pyflow_cli.engine.limits import (
 )
 from pyflow_cli.engine.processes import process_alive
 from pyflow_cli.engine.status import (
+    CANNOT_TERMINATE,
     STATUS_NAMES,
     ControlAction,
     Effect,
@@ -561,5 +562,4 @@ class WorkflowService:
 
 
 def _cannot_terminate() -> WorkflowError:
-    return WorkflowError("Cannot terminate instance since its on a finite state",
-                         "instance.cannot_terminate")
+    return WorkflowError(CANNOT_TERMINATE, "instance.cannot_terminate")

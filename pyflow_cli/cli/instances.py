@@ -23,7 +23,7 @@ from pyflow_cli.cli.options import (
 )
 from pyflow_cli.engine.clock import iso_ms
 from pyflow_cli.engine.errors import InvalidInputError, PyflowError, WorkflowError
-from pyflow_cli.engine.status import Effect, control_effect, parse_status
+from pyflow_cli.engine.status import RULES, ControlAction, Effect, control_effect, parse_status
 from pyflow_cli.engine.store import InstanceRecord
 
 app = typer.Typer(no_args_is_help=True, help="List, describe, follow and control Workflow instances.")
@@ -187,10 +187,7 @@ def _changed(inv: Invocation, json_output: bool, status: str, message: str) -> N
         inv.ui.success(message)
 
 
-NO_CHANGE_RULES = {
-    "pause": ("pausing", "Only a running or waiting instance can be paused."),
-    "resume": ("resuming", "Only a paused instance, or one waiting to pause, can be resumed."),
-}
+DOING = {"pause": "pausing", "resume": "resuming"}
 
 
 async def _control(inv: Invocation, name: str, instance_id: str, action: str,
@@ -207,8 +204,8 @@ async def _control(inv: Invocation, name: str, instance_id: str, action: str,
 
 def _unchanged(inv: Invocation, json_output: bool, resolved: str, status: str, action: str) -> None:
     """A pause or resume that changes nothing: a warning (the reference says nothing at all)."""
-    doing, rule = NO_CHANGE_RULES[action]
-    inv.ui.warn(f'Instance "{resolved}" is {status}: {doing} it changes nothing. {rule}')
+    rule = RULES[ControlAction(action)]
+    inv.ui.warn(f'Instance "{resolved}" is {status}: {DOING[action]} it changes nothing. {rule}')
     if json_output:
         inv.ui.json({"status": status, "timestamp": iso_ms(inv.now_ms())})
 

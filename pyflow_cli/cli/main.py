@@ -23,11 +23,11 @@ from pyflow_cli import __version__
 from pyflow_cli.cli import d1, dev, doctor, init, kv, r2, workflows
 from pyflow_cli.cli.invocation import Stopped
 from pyflow_cli.cli.options import CliState, GlobalOptions, Runtime, StoreUrl, store_location
+from pyflow_cli.engine.status import RULES, ControlAction
 
 # Hints for the runtime's error codes (SPEC §1.4): what to do next.
 WORKFLOW_ERROR_HINTS = {
-    "instance.cannot_terminate": "Only a queued, running, waiting or paused instance can be "
-                                 "terminated.",
+    "instance.cannot_terminate": RULES[ControlAction.TERMINATE],
     "instance.cannot_restart": "Check the step names with `pyflow workflows instances describe`.",
     "instance.already_exists": "Choose another --id, or omit it to get a generated one.",
     "instance.not_found": "Check the id with `pyflow workflows instances list`.",

@@ -32,6 +32,7 @@ from pyflow_cli.engine.errors import (
     WorkflowError,
 )
 from pyflow_cli.engine.events import LogEvent, TriggerSource
+from pyflow_cli.engine.status import InstanceStatus, allowed_actions
 from pyflow_cli.server import routes
 from pyflow_cli.server.openapi import API_PATH, openapi_document
 from pyflow_cli.server.security import (
@@ -244,8 +245,8 @@ class ExplorerApi:
             # created_on has millisecond precision; creation times have more.
             created_to_ms=end_ms + 0.999 if end_ms is not None else None,
             id_prefix=query.id_prefix, text=query.q)
-        items = [{"id": r.id, "status": r.status.value, "created_on": iso_ms(r.created_ms)}
-                 for r in page.records]
+        items = [{"id": r.id, "status": r.status.value, "created_on": iso_ms(r.created_ms),
+                  "actions": _actions(r.status)} for r in page.records]
         return success(items, {"page": query.page, "per_page": per_page, "total_count": page.total,
                                "total_pages": max(1, math.ceil(page.total / per_page)),
                                "status_counts": counts})
@@ -269,6 +270,7 @@ class ExplorerApi:
         await self._existing(workflow, instance_id)
         details = await self.service.describe(workflow, instance_id)
         details.pop("id", None)
+        details["actions"] = _actions(InstanceStatus(details["status"]))
         trigger = details.get("trigger")
         if isinstance(trigger, dict) and isinstance(trigger.get("source"), int):
             # wrangler shows remote-style names ("🌎 API"); numbers would read "Unknown".
@@ -392,6 +394,12 @@ def _log_row(row: LogEvent) -> dict[str, Any]:
     if row.traceback is not None:
         item["traceback"] = row.traceback
     return item
+
+
+def _actions(status: InstanceStatus) -> list[str]:
+    """pyflow's addition: the control actions that change an instance in ``status`` (the
+    engine's table), so the explorer offers those and keeps no copy of the rules."""
+    return [action.value for action in allowed_actions(status)]
 
 
 def _reject_constant(name: str) -> Any:

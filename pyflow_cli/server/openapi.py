@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pyflow_cli.engine.status import STATUS_NAMES
+from pyflow_cli.engine.status import STATUS_NAMES, ControlAction
 from pyflow_cli.server.openapi_local import local_data_paths
 
 API_PATH = "/cdn-cgi/local/explorer/api"
@@ -72,6 +72,9 @@ _STRING = {"type": "string"}
 _NUMBER = {"type": "number"}
 _BOOLEAN = {"type": "boolean"}
 _NULLABLE_STRING = {"type": "string", "nullable": True}
+_ACTIONS = {"type": "array", "items": {"type": "string", "enum": [a.value for a in ControlAction]},
+            "description": "pyflow's addition: the control actions that change the instance in "
+                           "its status (pause, resume, terminate, restart, delete)."}
 _WF = _path_param("workflow_name", "The name of the workflow.", "workflows_workflow-name")
 _ID = _path_param("instance_id", "The instance id.", "workflows_instance-id")
 
@@ -101,7 +104,7 @@ def _schemas() -> dict[str, Any]:
              "instances": _object({name: _NUMBER for name in sorted(STATUS_NAMES)})},
             ["name", "class_name", "script_name", "instances"]),
         "workflows_instance": _object({"id": _STRING, "status": status_enum,
-                                       "created_on": _STRING}, ["id"]),
+                                       "created_on": _STRING, "actions": _ACTIONS}, ["id"]),
         "workflows_instance-details": _object(
             {"status": status_enum, "params": {}, "queued": _NULLABLE_STRING,
              "start": _NULLABLE_STRING, "end": _NULLABLE_STRING, "output": {},
@@ -112,6 +115,7 @@ def _schemas() -> dict[str, Any]:
              "step_count": _NUMBER,
              "versionId": _NULLABLE_STRING, "trigger": _object({"source": _STRING}),
              "success": {"type": "boolean", "nullable": True}, "created_on": _STRING,
+             "actions": _ACTIONS,
              "traceback": {"allOf": [_ref("pyflow_traceback")], "description": (
                  "pyflow's addition: the user's frames of the instance's error, when it has any.")}},
             ["status", "steps"]),

@@ -10,7 +10,7 @@ from pyflow_cli.engine.durations import InvalidDurationError, parse_duration_ms
 from pyflow_cli.engine.keys import KeyCounter, split_target
 from pyflow_cli.engine.limits import is_addressable_id, is_valid_instance_id, is_valid_step_name
 from pyflow_cli.engine.retry import InvalidStepConfig, delay_for, resolve_config, validate_config, will_retry
-from pyflow_cli.engine.status import ControlAction, Effect, InstanceStatus, control_effect, parse_status
+from pyflow_cli.engine.status import InstanceStatus, parse_status
 
 
 @pytest.mark.parametrize(("text", "ms"), [
@@ -115,22 +115,3 @@ def test_status_names_and_validation_message() -> None:
 def test_ids_with_a_trailing_newline_are_invalid() -> None:
     assert not is_valid_instance_id("abc\n")
     assert not is_addressable_id("abc\n")
-
-
-def test_what_each_control_action_does_in_each_status_follows_the_reference_table() -> None:
-    """SPEC §1.3, with pyflow's `waiting` (A5) where the reference says running."""
-    applies, no_op, refused = Effect.APPLIES, Effect.NO_OP, Effect.REFUSED
-    expected = {  # status: (pause, resume, terminate, restart)
-        "queued": (no_op, no_op, applies, applies),
-        "running": (applies, no_op, applies, applies),
-        "waiting": (applies, no_op, applies, applies),
-        "waitingForPause": (no_op, applies, applies, applies),
-        "paused": (no_op, applies, applies, applies),
-        "complete": (no_op, no_op, refused, applies),
-        "errored": (no_op, no_op, refused, applies),
-        "terminated": (no_op, no_op, refused, applies),
-    }
-    assert set(expected) == {s.value for s in InstanceStatus}
-    for status, effects in expected.items():
-        actual = tuple(control_effect(InstanceStatus(status), action) for action in ControlAction)
-        assert actual == effects, status

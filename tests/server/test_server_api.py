@@ -291,3 +291,17 @@ async def test_event_log_rows_after_a_sequence_number(http: httpx.AsyncClient, w
     error(await http.get(f"{WF}/instances/logged/log", params={"after_seq": "-1"}), 400, 10001,
           'after_seq: expected a whole number from 0 to 9223372036854775807, got "-1"')
     error(await http.get(f"{WF}/instances/nope/log"), 404, 10501, "Workflow instance 'nope' not found.")
+
+
+async def test_rows_and_details_say_which_control_actions_apply(
+        http: httpx.AsyncClient, wait_status: Any) -> None:
+    """The explorer's buttons come from the engine's table, through these fields."""
+    await wait_status(http, "steps", await create(http, "done"))
+    await wait_status(http, "steps", await create(http, "w", {"wait": True}), ("waiting",))
+    rows = {row["id"]: row["actions"] for row in ok(await http.get(f"{WF}/instances"))}
+    assert rows == {"done": ["restart", "delete"],
+                    "w": ["pause", "terminate", "restart", "delete"]}
+    assert ok(await http.get(f"{WF}/instances/w"))["actions"] == rows["w"]
+    ok(await http.patch(f"{WF}/instances/w/status", json={"status": "pause"}))
+    assert ok(await http.get(f"{WF}/instances/w"))["actions"] == [
+        "resume", "terminate", "restart", "delete"]

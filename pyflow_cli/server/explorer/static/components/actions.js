@@ -19,9 +19,9 @@ export async function control(workflow, id, action) {
   return (await api.control(workflow, id, body)).result.status;
 }
 
-export function InstanceActions({ workflow, id, status, labelled = false, onChanged, onDeleted }) {
+export function InstanceActions({ workflow, id, status, allowed, labelled = false, onChanged, onDeleted }) {
   const [dialog, setDialog] = useState(null);
-  const allowed = actionsFor(status);
+  const offered = actionsFor(status, allowed);
   const run = async (action) => {
     if (action === "event" || action === "delete") {
       setDialog(action);
@@ -37,12 +37,12 @@ export function InstanceActions({ workflow, id, status, labelled = false, onChan
   };
   const label = (action) => `${ACTION_LABELS[action].replace("…", "")} instance ${id}`;
   return html`<div class="actions">
-    ${INLINE.filter((a) => allowed.includes(a)).map((action) => (labelled
+    ${INLINE.filter((a) => offered.includes(a)).map((action) => (labelled
       ? html`<button type="button" key=${action} class=${`button inline-action${action === "delete" ? " danger" : ""}`}
           onClick=${() => run(action)}><${Icon} name=${ICONS[action]} /><span>${ACTION_LABELS[action]}</span></button>`
       : html`<${IconButton} key=${action} icon=${ICONS[action]} label=${label(action)}
           danger=${action === "delete"} class="inline-action" onClick=${() => run(action)} />`))}
-    <${Menu} label=${`Actions for instance ${id}`} items=${allowed.map((action) => ({
+    <${Menu} label=${`Actions for instance ${id}`} items=${offered.map((action) => ({
       label: ACTION_LABELS[action], icon: ICONS[action], danger: action === "delete" || action.startsWith("terminate"),
       onSelect: () => run(action) }))} />
     ${dialog === "event" && html`<${SendEventDialog} workflow=${workflow} id=${id} open onClose=${() => setDialog(null)}

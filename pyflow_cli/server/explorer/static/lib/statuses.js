@@ -1,4 +1,4 @@
-// Instance statuses: their labels, and which actions each allows (SPEC §6, as the API enforces).
+// Instance statuses: their labels, and the actions the UI offers (the API says which apply).
 
 export const STATUSES = ["complete", "errored", "queued", "running", "waiting", "paused",
   "waitingForPause", "terminated"];
@@ -12,15 +12,18 @@ export const LABELS = {
 const TERMINAL = new Set(["complete", "errored", "terminated"]);
 export const isTerminal = (status) => TERMINAL.has(status);
 
-/** The actions an instance in `status` allows, in the order the UI offers them. */
-export function actionsFor(status) {
+/** What the UI offers for an instance in `status`, in its order: the control actions the API
+ * says apply (`allowed`, from the engine's table), terminate also with rollback, and sending an
+ * event while the instance is unfinished. */
+export function actionsFor(status, allowed = []) {
   const actions = [];
-  if (status === "running" || status === "waiting") actions.push("pause");
-  if (status === "paused" || status === "waitingForPause") actions.push("resume");
-  if (!isTerminal(status)) actions.push("terminate", "terminateRollback");
-  actions.push("restart");
+  for (const action of ["pause", "resume", "terminate", "restart"]) {
+    if (!allowed.includes(action)) continue;
+    actions.push(action);
+    if (action === "terminate") actions.push("terminateRollback");
+  }
   if (!isTerminal(status)) actions.push("event");
-  actions.push("delete");
+  if (allowed.includes("delete")) actions.push("delete");
   return actions;
 }
 

@@ -80,7 +80,7 @@ export function InstancePage({ workflow, id }) {
     <header class="page-header">
       <div class="title-row">
         <h1><span class="muted">${workflow}</span> <span class="instance-id">${id}</span></h1>
-        <${InstanceActions} workflow=${workflow} id=${id} status=${details.status} labelled
+        <${InstanceActions} workflow=${workflow} id=${id} status=${details.status} allowed=${details.actions} labelled
           onChanged=${reload} onDeleted=${() => navigate(paths.workflow(workflow))} />
       </div>
     </header>

@@ -4,7 +4,7 @@ import { html, useEffect, useRef, useState } from "../lib/html.js";
 import { api } from "../lib/api.js";
 import { useLive, useReload } from "../lib/live.js";
 import { Link, navigate, paths } from "../lib/router.js";
-import { LABELS, STATUSES, isTerminal } from "../lib/statuses.js";
+import { LABELS, STATUSES } from "../lib/statuses.js";
 import { number, relative, timestamp } from "../lib/format.js";
 import { Icon } from "../components/icons.js";
 import { ErrorBox, Menu, StatusBadge, notify } from "../components/ui.js";
@@ -71,7 +71,7 @@ export function WorkflowPage({ workflow, query }) {
   const bulk = async (action) => {
     const ids = [...selected];
     const chosen = rows.filter((row) => ids.includes(row.id));
-    const applicable = action === "terminate" ? chosen.filter((row) => !isTerminal(row.status)) : chosen;
+    const applicable = chosen.filter((row) => (row.actions || []).includes(action));
     let failed = 0;
     for (const row of applicable) {
       try {
@@ -178,7 +178,7 @@ function InstanceTable({ workflow, rows, loading, now, selected, toggle, allOnPa
       <td class="col-id"><${Link} href=${paths.instance(workflow, row.id)} tabindex="-1">${row.id}</${Link}></td>
       <td class="col-time"><time datetime=${row.created_on} title=${timestamp(row.created_on, true)}>
         ${relative(row.created_on, now)}</time></td>
-      <td class="col-actions"><${InstanceActions} workflow=${workflow} id=${row.id} status=${row.status || "unknown"}
+      <td class="col-actions"><${InstanceActions} workflow=${workflow} id=${row.id} status=${row.status || "unknown"} allowed=${row.actions}
         onChanged=${onChanged} onDeleted=${onChanged} /></td>
     </tr>`)}</tbody>
   </table></div>`;
