@@ -25,6 +25,7 @@ import httpx
 
 from pyflow_cli.engine import serde
 from pyflow_cli.engine.clock import iso_ms
+from pyflow_cli.engine.control import RestartFrom
 from pyflow_cli.engine.errors import (
     ConflictError,
     DuplicateInstanceError,
@@ -39,7 +40,7 @@ from pyflow_cli.engine.events import EventType, LogEvent, TriggerSource
 from pyflow_cli.engine.status import STATUS_NAMES, InstanceStatus
 from pyflow_cli.engine.store import InstancePage, InstanceRecord
 from pyflow_cli.server.session import DevSession
-from pyflow_cli.service import RestartFrom, WorkflowInfo
+from pyflow_cli.service import WorkflowInfo
 
 API_PATH = "/cdn-cgi/local/explorer/api"
 TRIGGER_HEADER = "x-pyflow-trigger"

@@ -1,17 +1,14 @@
 """``WorkflowService``: every use case, one implementation for bindings, the CLI and the HTTP API.
 
-Control actions (pause, resume, terminate, restart, delete) reach an instance wherever it is:
-resident in this process's engine (applied to the live lifetime), leased by an engine in another
-process (asked through the store; that engine applies it), or at rest in the store (applied
-directly, guarded by compare-and-set so a concurrent engine cannot be overtaken). An engine
-whose process is gone (killed on this machine) is not asked: its leases are released and the
-action applies at once.
+It validates what callers ask and hands it on: reads and writes to the store, instance control to
+the engine's one entry point (``Engine.control``; the engine decides where the instance is and
+what the action does, by the table in ``engine/status.py``). Without an engine running in this
+process the service has a control-only engine, which runs nothing: instances are then leased by
+another process's engine, or at rest.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,8 +16,8 @@ from typing import Any
 
 from pyflow_cli.engine import serde
 from pyflow_cli.engine.clock import Clock
+from pyflow_cli.engine.control import ControlRequest, RestartFrom
 from pyflow_cli.engine.errors import (
-    ConflictError,
     DuplicateInstanceError,
     InstanceNotFoundError,
     InvalidInputError,
@@ -28,9 +25,7 @@ from pyflow_cli.engine.errors import (
     NotFoundError,
     WorkflowError,
 )
-from pyflow_cli.engine.events import EventType, TriggerSource
-from pyflow_cli.engine.keys import split_target
-from pyflow_cli.engine.lifetime import EndReason, Lifetime
+from pyflow_cli.engine.events import TriggerSource
 from pyflow_cli.engine.limits import (
     MAX_BATCH_SIZE,
     MAX_EVENT_PAYLOAD_BYTES,
@@ -38,37 +33,24 @@ from pyflow_cli.engine.limits import (
     format_size,
     is_valid_instance_id,
 )
-from pyflow_cli.engine.processes import process_alive
 from pyflow_cli.engine.status import (
-    CANNOT_TERMINATE,
     STATUS_NAMES,
     ControlAction,
-    Effect,
     InstanceStatus,
-    control_effect,
 )
 from pyflow_cli.engine.store import (
     FIRST_EPOCH,
-    Change,
     InboxEvent,
     InstancePage,
     InstanceRecord,
-    InstanceUpdate,
     LogQuery,
     NewInstance,
-    NewLogEvent,
     Store,
     WorkflowLogEvent,
 )
 from pyflow_cli.engine.worker import Engine
 from pyflow_cli.metrics import metrics_view, metrics_window
 from pyflow_cli.views import instance_details, status_view
-
-CONTROL_WAIT_S = 10.0
-OWNER_CHECK_S = 0.5  # while waiting on another engine, how often to look whether it still lives
-ROLLBACK_LEASE_MS = 600_000.0  # an instance at rest is held this long at most to roll it back
-_RESTART_TYPES = {"do": EventType.STEP_START, "step": EventType.STEP_START,
-                  "sleep": EventType.SLEEP_START, "waitForEvent": EventType.WAIT_START}
 
 
 @dataclass(frozen=True)
@@ -80,21 +62,6 @@ class WorkflowInfo:
     script_name: str
     binding: str = ""
     version_id: str | None = None
-
-
-@dataclass(frozen=True)
-class RestartFrom:
-    """Restart from the ``count``-th step called ``name`` of ``type`` (do, sleep, waitForEvent)."""
-
-    name: str
-    count: int = 1
-    type: str = "do"
-
-    def __post_init__(self) -> None:
-        if self.type not in _RESTART_TYPES:
-            raise InvalidInputError(f'Unknown step type "{self.type}": use do, sleep or waitForEvent.')
-        if not isinstance(self.count, int) or self.count < 1:
-            raise InvalidInputError("--from-step-count must be a positive integer")
 
 
 @dataclass
@@ -111,10 +78,8 @@ class WorkflowService:
         self.store = store
         self.workflows = dict(workflows)
         self.clock = clock
-        self.engine = engine
+        self.engine = engine if engine is not None else Engine(store, {}, clock)
         self.config_name = config_name
-        if engine is not None:
-            engine.control_handler = self._apply_requested_control
 
     # -- workflows -------------------------------------------------------------------------------
     def info(self, workflow: str) -> WorkflowInfo:
@@ -138,10 +103,7 @@ class WorkflowService:
     async def delete_workflow_instances(self, workflow: str) -> list[str]:
         """Delete every instance of ``workflow`` (``wrangler workflows delete``)."""
         self.info(workflow)
-        page = await self.store.list_instances(workflow, limit=1_000_000)
-        for record in page.records:
-            await self._end_resident(record.iid, EndReason.DELETE)
-        return await self.store.delete_instances(workflow, None)
+        return await self.engine.delete_all(workflow)
 
     # -- creating ----------------------------------------------------------------------------------
     async def create(self, workflow: str, instance_id: str | None = None, params: Any = None,
@@ -164,9 +126,9 @@ class WorkflowService:
         """Store new instances; an in-process engine with room takes them at once, leased to it
         in the same transaction (no claim round trip), else the next engine to look claims them."""
         engine = self.engine
-        if engine is None or not engine.can_adopt(workflow, len(news)):
+        if not engine.can_adopt(workflow, len(news)):
             iids = await self.store.create_instances(news)
-            self._wake()
+            self.engine.wake()
             return iids
         lease = engine.lease_for_new()
         iids = await self.store.create_instances(news, lease)
@@ -304,262 +266,33 @@ class WorkflowService:
         seq = await self.store.add_event(record.iid, event_type, payload_json, now)
         if seq is None:  # deleted since we looked it up
             raise InstanceNotFoundError(instance_id, workflow)
-        if self.engine is not None:
-            self.engine.deliver(record.iid, InboxEvent(seq, event_type, payload_json, now))
-        self._wake()
+        self.engine.deliver(record.iid, InboxEvent(seq, event_type, payload_json, now))
+        self.engine.wake()
 
     # -- control -------------------------------------------------------------------------------------
     async def pause(self, workflow: str, instance_id: str) -> InstanceStatus:
-        return await self._control(await self.resolve(workflow, instance_id), {"action": "pause"})
+        return await self._control(workflow, instance_id, ControlRequest(ControlAction.PAUSE))
 
     async def resume(self, workflow: str, instance_id: str) -> InstanceStatus:
-        return await self._control(await self.resolve(workflow, instance_id), {"action": "resume"})
+        return await self._control(workflow, instance_id, ControlRequest(ControlAction.RESUME))
 
     async def terminate(self, workflow: str, instance_id: str,
                         rollback: bool = False) -> InstanceStatus:
         """Terminate an unfinished instance; with ``rollback``, after running the rollbacks its
         steps registered (SPEC §2.12), which needs the workflow's code in an engine."""
-        record = await self.resolve(workflow, instance_id)
-        if control_effect(record.status, ControlAction.TERMINATE) is Effect.REFUSED:
-            raise _cannot_terminate()
-        request: dict[str, Any] = {"action": "terminate"}
-        if rollback:
-            if self.engine is None:
-                raise WorkflowError("Terminating with rollback runs your rollback functions, "
-                                    "so it needs the workflow's code: start `pyflow dev` and "
-                                    "run this again.")
-            request["rollback"] = True
-        return await self._control(record, request)
+        return await self._control(workflow, instance_id,
+                                   ControlRequest(ControlAction.TERMINATE, rollback=rollback))
 
     async def restart(self, workflow: str, instance_id: str,
                       from_step: RestartFrom | None = None) -> InstanceStatus:
-        record = await self.resolve(workflow, instance_id)
-        request: dict[str, Any] = {"action": "restart"}
-        if from_step is not None:
-            await self._restart_keys(record, from_step)  # fails early if the step is unknown
-            request["from"] = {"name": from_step.name, "count": from_step.count,
-                               "type": from_step.type}
-        return await self._control(record, request)
+        return await self._control(workflow, instance_id,
+                                   ControlRequest(ControlAction.RESTART, from_step=from_step))
 
     async def delete(self, workflow: str, instance_id: str) -> None:
-        record = await self.resolve(workflow, instance_id)
-        await self._control(record, {"action": "delete"})
+        await self._control(workflow, instance_id, ControlRequest(ControlAction.DELETE))
 
-    async def _control(self, record: InstanceRecord, request: dict[str, Any]) -> InstanceStatus:
-        for _ in range(50):
-            life = self.engine.lifetime(record.iid) if self.engine is not None else None
-            if life is not None and not life.ended:
-                return await self._control_resident(life, record, request)
-            if life is not None:  # ending: let it finish, then look again
-                await self._end_resident(record.iid, life.end_reason or EndReason.SHUTDOWN)
-            elif self._leased_elsewhere(record):
-                if await self._take_over_if_gone(record):
-                    pass  # its lease is released: look again, and apply the action directly
-                else:
-                    status = await self._ask_owner(record, request)
-                    if status is not None:
-                        return status
-            else:
-                status = await self._control_stored(record, request, owner=record.lease_owner)
-                if status is not None:
-                    return status
-            fresh = await self.store.get_instance_by_iid(record.iid)
-            if fresh is None:
-                return InstanceStatus.TERMINATED
-            record = fresh
-        raise ConflictError(f'Instance "{record.id}" kept changing; try again.')
-
-    def _leased_elsewhere(self, record: InstanceRecord) -> bool:
-        own = self.engine.id if self.engine is not None else None
-        return (record.lease_owner is not None and record.lease_owner != own
-                and (record.lease_expires or 0) > self.clock.now_ms())
-
-    async def _ask_owner(self, record: InstanceRecord,
-                         request: dict[str, Any]) -> InstanceStatus | None:
-        asked = await self.store.commit(Change(
-            record.iid, instance=InstanceUpdate(control=json.dumps(request), bump_signal=True),
-            expect_owner=record.lease_owner))
-        if not asked:
-            return None
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + CONTROL_WAIT_S
-        next_check = loop.time() + OWNER_CHECK_S
-        while loop.time() < deadline:
-            await asyncio.sleep(0.05)
-            fresh = await self.store.get_instance_by_iid(record.iid)
-            if fresh is None:
-                return InstanceStatus.TERMINATED
-            if fresh.control is None:
-                return fresh.status
-            if loop.time() >= next_check:  # the owner may have died since it was asked
-                next_check = loop.time() + OWNER_CHECK_S
-                if await self._take_over_if_gone(fresh):
-                    return None
-        raise ConflictError(f'The engine running instance "{record.id}" did not answer within '
-                            f"{CONTROL_WAIT_S:.0f} s; is its pyflow process stuck?")
-
-    async def _take_over_if_gone(self, record: InstanceRecord) -> bool:
-        """If the engine leasing ``record`` runs in a process that is gone, release its leases
-        (and any request left for it) and say so; its instances are then at rest."""
-        owner = record.lease_owner
-        engines = {engine.id: engine for engine in await self.store.list_engines()}
-        engine = engines.get(owner or "")
-        # An engine holds leases only while registered: a lease without its engine is stale.
-        if engine is not None and process_alive(engine.pid, engine.host):
-            return False
-        if engine is not None:
-            await self.store.unregister_engine(engine.id)  # releases all its leases at once
-        await self.store.commit(Change(record.iid, instance=InstanceUpdate(
-            control=None, lease_owner=None, lease_expires=None), expect_owner=owner))
-        return True
-
-    async def _apply_requested_control(self, record: InstanceRecord) -> None:
-        """Called by the engine for a control request another process left on ``record``."""
-        request = json.loads(record.control or "{}")
-        try:
-            life = self.engine.lifetime(record.iid) if self.engine is not None else None
-            if life is not None and not life.ended:
-                await self._control_resident(life, record, request)
-            else:
-                await self._control_stored(record, request, owner=record.lease_owner)
-        except (WorkflowError, InvalidInputError):
-            pass  # the asking process validated already; nothing more to report here
-        await self.store.commit(Change(record.iid, instance=InstanceUpdate(control=None)))
-
-    async def _control_resident(self, life: Lifetime, record: InstanceRecord,
-                                request: dict[str, Any]) -> InstanceStatus:
-        action = request["action"]
-        if action == "pause":
-            if control_effect(life.status, ControlAction.PAUSE) is not Effect.APPLIES:
-                return life.status
-            change = life.set_status(InstanceStatus.WAITING_FOR_PAUSE)
-            if change is not None:
-                life.write_soon(change)
-            if life.busy > 0:
-                life.request_pause()
-                return InstanceStatus.WAITING_FOR_PAUSE
-            await self._end_resident(record.iid, EndReason.PAUSE)
-            return InstanceStatus.PAUSED
-        if action == "resume":
-            if control_effect(life.status, ControlAction.RESUME) is not Effect.APPLIES:
-                return life.status
-            life.cancel_pause()  # a resident lifetime is never paused, only waiting for it
-            change = life.set_status(InstanceStatus.RUNNING)
-            if change is not None:
-                life.write_soon(change)
-            return InstanceStatus.RUNNING
-        reason = {"terminate": EndReason.TERMINATE, "restart": EndReason.RESTART,
-                  "delete": EndReason.DELETE}[action]
-        await self._end_resident(record.iid, reason)
-        if request.get("rollback") and self.engine is not None:
-            fresh = await self.store.get_instance_by_iid(record.iid)
-            if fresh is not None:
-                await self.engine.roll_back(fresh, life)  # the instance is still leased to us
-            request = {"action": action}
-        fresh = await self.store.get_instance_by_iid(record.iid)
-        status = await self._control_stored(fresh, request, owner=fresh.lease_owner) if fresh else None
-        return status or InstanceStatus.TERMINATED
-
-    async def _end_resident(self, iid: int, reason: EndReason) -> None:
-        if self.engine is not None:
-            await self.engine.end(iid, reason)
-
-    async def _control_stored(self, record: InstanceRecord, request: dict[str, Any],
-                              owner: Any = None) -> InstanceStatus | None:
-        """Apply a control action to an instance no live engine holds; None if it changed under us."""
-        action = request["action"]
-        if action == "delete":
-            await self.store.delete_instances(record.workflow, [record.id])
-            return InstanceStatus.TERMINATED
-        now = self.clock.now_ms()
-        change = Change(record.iid, expect_status=record.status, expect_owner=owner)
-        status = record.status
-        if action in (ControlAction.PAUSE, ControlAction.RESUME) and \
-                control_effect(status, action) is not Effect.APPLIES:
-            return status
-        if action == "pause":
-            status = InstanceStatus.PAUSED
-            change.logs(NewLogEvent(EventType.WORKFLOW_WAITING_FOR_PAUSE, now),
-                        NewLogEvent(EventType.WORKFLOW_PAUSED, now))
-            change.instance = InstanceUpdate(status=status, paused_at=now, runnable_at=None,
-                                             lease_owner=None, lease_expires=None)
-        elif action == "resume":
-            if status is InstanceStatus.PAUSED:
-                change.shift_timers_ms = now - (record.paused_at or now)
-                status = InstanceStatus.QUEUED
-            else:  # waiting for a pause that has not happened yet
-                status = InstanceStatus.RUNNING
-                change.log.append(NewLogEvent(EventType.WORKFLOW_RUNNING, now))
-            change.instance = InstanceUpdate(status=status, paused_at=None, runnable_at=now,
-                                             lease_owner=None, lease_expires=None)
-        elif action == "terminate":
-            if control_effect(status, ControlAction.TERMINATE) is Effect.REFUSED:
-                raise _cannot_terminate()
-            if request.get("rollback") and self.engine is not None:
-                if owner != self.engine.id:
-                    # Hold it while the rollbacks run, so that no engine runs it meanwhile.
-                    held = await self.store.commit(Change(
-                        record.iid, expect_status=record.status, expect_owner=owner,
-                        instance=InstanceUpdate(lease_owner=self.engine.id,
-                                                lease_expires=now + ROLLBACK_LEASE_MS)))
-                    if not held:
-                        return None
-                    change.expect_owner = self.engine.id
-                await self.engine.roll_back(record)
-            status = InstanceStatus.TERMINATED
-            change.log.append(NewLogEvent(EventType.WORKFLOW_TERMINATED, now,
-                                          metadata={"trigger": {"source": 0}}))
-            change.instance = InstanceUpdate(status=status, runnable_at=None, lease_owner=None,
-                                             lease_expires=None, paused_at=None)
-        else:
-            status = InstanceStatus.QUEUED
-            await self._restart_change(record, request.get("from"), change, now)
-        if not await self.store.commit(change):
-            return None
-        if status is InstanceStatus.QUEUED or status is InstanceStatus.RUNNING:
-            self._wake()
-        return status
-
-    async def _restart_change(self, record: InstanceRecord, from_step: Mapping[str, Any] | None,
-                              change: Change, now: float) -> None:
-        if from_step is None:
-            change.wipe_all = True
-            params = serde.shown(record.params_json)
-            change.logs(NewLogEvent(EventType.WORKFLOW_QUEUED, now,
-                                    metadata={"params": params, "trigger": {"source": 0}}),
-                        NewLogEvent(EventType.WORKFLOW_START, now))
-        else:
-            keys = await self._restart_keys(record, RestartFrom(**from_step))
-            change.wipe_keys = keys
-            change.wipe_run_rows = True
-        change.instance = InstanceUpdate(status=InstanceStatus.QUEUED, output_json=None,
-                                         error_json=None, runnable_at=now, paused_at=None,
-                                         lease_owner=None, lease_expires=None,
-                                         lifetime=record.lifetime + 1)
-
-    async def _restart_keys(self, record: InstanceRecord, from_step: RestartFrom) -> list[str]:
-        """Cache keys of the named step and of every step started after it (SPEC §2.13)."""
-        start_event = _RESTART_TYPES[from_step.type]
-        log = await self.store.read_log(record.iid)
-        seen, first_seq = 0, None
-        for row in log:
-            if row.event is start_event and split_target(row.target or "")[0] == from_step.name:
-                seen += 1
-                if seen == from_step.count:
-                    first_seq = row.seq
-                    break
-        if first_seq is None:
-            raise WorkflowError(f'Step "{from_step.name}" not found in execution history',
-                                "instance.cannot_restart")
-        return list(dict.fromkeys(
-            row.group_key for row in log
-            if row.seq >= first_seq and row.group_key is not None and row.event in
-            (EventType.STEP_START, EventType.SLEEP_START, EventType.WAIT_START)))
-
-    def _wake(self) -> None:
-        if self.engine is not None:
-            self.engine.wake()
+    async def _control(self, workflow: str, instance_id: str,
+                       request: ControlRequest) -> InstanceStatus:
+        return await self.engine.control(await self.resolve(workflow, instance_id), request)
 
 
-def _cannot_terminate() -> WorkflowError:
-    return WorkflowError(CANNOT_TERMINATE, "instance.cannot_terminate")

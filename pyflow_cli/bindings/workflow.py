@@ -12,11 +12,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from pyflow_cli.engine.control import RestartFrom
 from pyflow_cli.engine.errors import WorkflowError
 from pyflow_cli.engine.events import TriggerSource
 from pyflow_cli.engine.limits import is_reserved_instance_id
 from pyflow_cli.engine.serde import JsonDict, attrify
-from pyflow_cli.service import RestartFrom, WorkflowService
+from pyflow_cli.service import WorkflowService
 
 
 class WorkflowInstance:

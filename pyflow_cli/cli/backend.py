@@ -26,9 +26,10 @@ from pyflow_cli.engine.status import InstanceStatus
 from pyflow_cli.engine.store import InstancePage, InstanceRecord
 
 if TYPE_CHECKING:
+    from pyflow_cli.engine.control import RestartFrom
     from pyflow_cli.engine.lifetime import EngineOptions
     from pyflow_cli.project.config import ProjectConfig
-    from pyflow_cli.service import RestartFrom, WorkflowService
+    from pyflow_cli.service import WorkflowService
     from pyflow_cli.storage.url import StoreLocation
     from pyflow_cli.workspace import Workspace
 

@@ -267,7 +267,7 @@ def restart(
     json_output: JsonOutput = False,
 ) -> None:
     """Restart an instance from the beginning, or from one step."""
-    from pyflow_cli.service import RestartFrom
+    from pyflow_cli.engine.control import RestartFrom
 
     if from_step_name is None and (from_step_count is not None or from_step_type is not None):
         raise InvalidInputError("--from-step-name is required when using --from-step-count or "

@@ -31,6 +31,7 @@ WORKFLOW_ERROR_HINTS = {
     "instance.cannot_restart": "Check the step names with `pyflow workflows instances describe`.",
     "instance.already_exists": "Choose another --id, or omit it to get a generated one.",
     "instance.not_found": "Check the id with `pyflow workflows instances list`.",
+    "pyflow.needs_code": "Start `pyflow dev` and run this again.",
 }
 DEFAULT_WORKFLOW_ERROR_HINT = "The Workflows runtime refused the operation."
 INTERRUPTED_EXIT_CODE = 130

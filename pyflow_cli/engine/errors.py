@@ -84,6 +84,14 @@ class WorkflowError(Exception):
         self.error_code = code
 
 
+class NeedsCodeError(WorkflowError):
+    """An action runs the user's code (rollbacks), which this process does not run."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.error_code = "pyflow.needs_code"
+
+
 class InstanceNotFoundError(WorkflowError, NotFoundError):
     """``get()`` or a handle operation named an instance that does not exist."""
 

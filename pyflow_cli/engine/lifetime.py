@@ -231,6 +231,12 @@ class Lifetime:
             change.log.append(self.log(row))
         return change
 
+    def write_soon_status(self, status: InstanceStatus) -> None:
+        """Record a status change, if it is one, without waiting for it to be written."""
+        change = self.set_status(status)
+        if change is not None:
+            self.write_soon(change)
+
     def from_step(self, error: BaseException) -> BaseException:
         """Remember ``error`` as raised into ``run()`` by a failed step; returns it."""
         self.errors_from_steps[id(error)] = error
@@ -307,9 +313,7 @@ class Lifetime:
         if self.pause_requested:
             self.on_end_request(EndReason.PAUSE)
             return
-        change = self.set_status(InstanceStatus.WAITING)
-        if change is not None:
-            self.write_soon(change)
+        self.write_soon_status(InstanceStatus.WAITING)
         earliest = min(w.deadline_ms for w in self.waiters)
         left = earliest - self.now()
         if left > 0 and (self.options.force_hibernate or left >= self.options.hibernate_after_ms):

@@ -357,10 +357,11 @@ class Store(Protocol):
     The contract (``tests/storage/`` checks it for every backend):
 
     - **One order.** Writes are applied in the order they reach the store: ``commit`` at its
-      call, the other write methods (``create_instances``, ``delete_instances``, ``add_event``,
-      ``claim_runnable``, ``renew_leases``, ``register_engine``, ``unregister_engine``) when their
-      coroutine starts. A write sees the effect of every write before it, even one in the same
-      group transaction: a guard is checked against that state.
+      call, the other write methods (``request_control``, ``create_instances``,
+      ``delete_instances``, ``add_event``, ``claim_runnable``, ``renew_leases``,
+      ``register_engine``, ``unregister_engine``) when their coroutine starts. A write sees
+      the effect of every write before it, even one in the same group transaction: a guard is
+      checked against that state.
     - **Atomic changes, grouped.** Each change is applied whole or not at all. Many changes of
       many instances may share one transaction; one the backend cannot apply fails alone (its
       awaitable raises) and the others are applied. A group leaves exactly the state its changes
@@ -405,6 +406,14 @@ class Store(Protocol):
         if the change's fence does not hold (nothing written). A change nobody waits for
         may be ``urgent=False``: the backend may then hold it back a few milliseconds to share a
         commit with the next urgent one; it is still committed (at the latest by ``close``)."""
+        ...
+
+    async def request_control(self, iid: int, owner: str, request_json: str) -> bool:
+        """Leave a control request for the engine ``owner`` that leases instance ``iid``: the
+        row's ``control`` becomes ``request_json`` and its signal changes, so that engine's next
+        look at what it was signalled (``signalled``) finds it; a backend may also notify it.
+        False, and nothing written, unless ``owner`` holds the instance's lease. The engine
+        clears ``control`` once it has carried the request out."""
         ...
 
     async def create_instances(self, instances: Sequence[NewInstance],

@@ -24,6 +24,7 @@ from typing import Any
 
 from pyflow_cli.engine.clock import Clock
 from pyflow_cli.engine.collector import tune_for_engine
+from pyflow_cli.engine.control import Control, ControlRequest
 from pyflow_cli.engine.entrypoint import Env, WorkflowDefinition
 from pyflow_cli.engine.errors import StateLostError
 from pyflow_cli.engine.lifetime import EndReason, EngineOptions, Lifetime, StateNotWritten
@@ -45,9 +46,6 @@ from pyflow_cli.engine.store import (
 from pyflow_cli.engine.supervisor import Outage, Supervised
 
 _log = logging.getLogger("pyflow")
-
-ControlHandler = Callable[[InstanceRecord], Any]
-
 
 @dataclass
 class _Running:
@@ -77,7 +75,6 @@ class Engine:
         self.id = engine_id or f"engine-{uuid.uuid4()}"
         self.version = version
         """The version of the user's code it runs, as its registration shows (a reload sets it)."""
-        self.control_handler: ControlHandler | None = None
         self.on_failure: Callable[[str], None] | None = None  # told when the engine gives up
         self.failure: str | None = None  # why the engine stopped on its own, if it did
         self.test_hooks: Callable[[Lifetime], TestHooks] | None = None
@@ -88,6 +85,7 @@ class Engine:
         self._parked = False  # the scheduler waits for work (nothing it knows of is due)
         self._stopping = False
         self._loops: list[Supervised] = []
+        self._control = Control(self)
 
     # -- lifecycle ----------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -212,6 +210,15 @@ class Engine:
             await replay_for_rollbacks(life, self.env_factory())
         await run_rollbacks(life, Terminated(TERMINATED["message"]))
 
+    async def control(self, record: InstanceRecord, request: ControlRequest) -> InstanceStatus:
+        """The one entry point of instance control (``engine/control.py``): carry out
+        ``request`` on ``record``'s instance wherever it is; the status it is left in."""
+        return await self._control.apply(record, request)
+
+    async def delete_all(self, workflow: str) -> list[str]:
+        """Delete every instance of ``workflow`` (ending those running here); their ids."""
+        return await self._control.delete_all(workflow)
+
     def deliver(self, iid: int, event: InboxEvent) -> None:
         life = self.lifetime(iid)
         if life is not None and not life.ended:
@@ -283,8 +290,8 @@ class Engine:
         running = self._running[record.iid]
         try:
             life = running.life
-            if record.control and self.control_handler is not None:
-                await self.control_handler(record)
+            if record.control:
+                await self._control.apply_requested(record)
             if life.ended:
                 await record_end(life)
             else:
@@ -390,8 +397,8 @@ class Engine:
                 await self.end(iid, EndReason.DELETE)
                 continue
             running.life.instance = record
-            if record.control and self.control_handler is not None:
-                await self.control_handler(record)
+            if record.control:
+                await self._control.apply_requested(record)
             for event in await self.store.load_inbox(iid):
                 running.life.deliver(event)
 

@@ -24,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from pyflow_cli.engine.clock import iso_ms
+from pyflow_cli.engine.control import RestartFrom
 from pyflow_cli.engine.errors import (
     ConflictError,
     InstanceNotFoundError,
@@ -52,7 +53,7 @@ from pyflow_cli.server.validation import (
     parse_list_query,
     parse_status_body,
 )
-from pyflow_cli.service import RestartFrom, WorkflowService
+from pyflow_cli.service import WorkflowService
 
 NOT_FOUND = 10501
 BAD_DATE_RANGE = 10502

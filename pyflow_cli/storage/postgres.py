@@ -33,6 +33,7 @@ from pyflow_cli.engine.store import (
     Change,
     EngineRecord,
     InstanceRecord,
+    InstanceUpdate,
     LeaseLost,
     NewInstance,
 )
@@ -145,6 +146,13 @@ class PostgresStore(PgReads):
     # -- writes -------------------------------------------------------------------------------------
     def commit(self, change: Change, urgent: bool = True) -> Awaitable[bool]:
         return self._writer.submit(_ChangeOp(self._apply_sql, change), lazy=not urgent)
+
+    async def request_control(self, iid: int, owner: str, request_json: str) -> bool:
+        # The owner's heartbeat reads ``signalled`` every second; the commit's wake-up notice
+        # reaches its scheduler sooner.
+        return await self.commit(Change(
+            iid, instance=InstanceUpdate(control=request_json, bump_signal=True),
+            expect_owner=owner))
 
     async def create_instances(self, instances: Sequence[NewInstance],
                                lease: tuple[str, float] | None = None) -> list[int | None]:

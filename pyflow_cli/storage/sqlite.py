@@ -211,6 +211,12 @@ class SqliteStore:
         deleted: list[str] = await self._writer.submit(op)
         return deleted
 
+    async def request_control(self, iid: int, owner: str, request_json: str) -> bool:
+        # The owner's heartbeat polls ``signalled`` every second: no notification on SQLite.
+        return await self.commit(Change(
+            iid, instance=InstanceUpdate(control=request_json, bump_signal=True),
+            expect_owner=owner))
+
     async def add_event(self, iid: int, event_type: str, payload_json: str | None,
                         timestamp_ms: float) -> int | None:
         def op(conn: sqlite3.Connection) -> int | None:

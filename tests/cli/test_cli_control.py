@@ -117,9 +117,9 @@ def test_terminate_of_a_finished_instance_is_refused(mixed: Project) -> None:
 def test_terminate_with_rollback_without_pyflow_dev_is_refused(mixed: Project) -> None:
     """Rollbacks are the user's code: the CLI does not run it on its own."""
     assert refused(mixed, "workflows", "instances", "terminate", "sleeper", "nap-1",
-                   "--rollback").startswith(
+                   "--rollback") == (
         "WorkflowError: Terminating with rollback runs your rollback functions, so it needs the "
-        "workflow's code: start `pyflow dev` and run this again.")
+        "workflow's code, which this process does not run. Start `pyflow dev` and run this again.")
 
 
 @pytest.mark.parametrize("command", [

@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 from conftest import EnvFactory, names
 
+from pyflow_cli.engine.control import RestartFrom
 from pyflow_cli.engine.entrypoint import WorkflowEntrypoint
 from pyflow_cli.engine.errors import WorkflowError
 from pyflow_cli.engine.events import EventType
 from pyflow_cli.engine.status import InstanceStatus
-from pyflow_cli.service import RestartFrom
 
 calls: list[str] = []
 

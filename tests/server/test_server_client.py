@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from pyflow_cli.client import DevClient, DevServerUnavailable
+from pyflow_cli.engine.control import RestartFrom
 from pyflow_cli.engine.errors import (
     DuplicateInstanceError,
     InstanceNotFoundError,
@@ -21,7 +22,6 @@ from pyflow_cli.engine.events import TriggerSource
 from pyflow_cli.engine.status import InstanceStatus
 from pyflow_cli.server.app import create_app
 from pyflow_cli.server.runtime import DevRuntime
-from pyflow_cli.service import RestartFrom
 
 
 @pytest.fixture

@@ -141,3 +141,25 @@ async def test_a_claim_leaves_status_and_due_time_alone(store: Store) -> None:
     [claimed] = await store.claim_runnable("e", 10.0, 10.0, 1, [WORKFLOW])
     assert (claimed.status, claimed.runnable_at) == (InstanceStatus.WAITING, 5.0)
     assert claimed.iid == iid
+
+
+async def test_a_control_request_reaches_only_the_engine_that_holds_the_lease(store: Store) -> None:
+    """``request_control``: the owner finds it through ``signalled``; anyone else is refused."""
+    iid = await _due(store, "a", 1.0)
+    assert len(await store.claim_runnable("engine-1", 10.0, 90.0, 5, [WORKFLOW])) == 1
+    before = await record(store, iid)
+    assert not await store.request_control(iid, "engine-2", '{"action":"pause"}')
+    assert await record(store, iid) == before
+    assert await store.request_control(iid, "engine-1", '{"action":"pause"}')
+    asked = await record(store, iid)
+    assert asked.control == '{"action":"pause"}' and asked.signal != before.signal
+    assert (asked.status, asked.lease_owner, asked.lease_expires) == (
+        before.status, before.lease_owner, before.lease_expires)
+    assert (iid, asked.signal) in await store.signalled("engine-1")
+    assert not await store.request_control(iid + 1000, "engine-1", '{"action":"pause"}')
+
+
+async def test_a_control_request_for_an_unleased_instance_is_refused(store: Store) -> None:
+    iid = await _due(store, "a", None)
+    assert not await store.request_control(iid, "engine-1", '{"action":"pause"}')
+    assert (await record(store, iid)).control is None
