@@ -113,11 +113,13 @@ async def open_workspace(project: ProjectConfig, *, persist_to: Path | None = No
                          location: StoreLocation | None = None, with_engine: bool = False,
                          options: EngineOptions | None = None, clock: Clock | None = None,
                          loaded: LoadedModule | None = None,
-                         observe: Callable[[Store], Store] | None = None) -> Workspace:
+                         observe: Callable[[Store], Store] | None = None,
+                         on_engine_failure: Callable[[str], None] | None = None) -> Workspace:
     """Open the project's store (at ``location``, else the SQLite file of its state directory); with
     ``with_engine``, load the user's code (or use ``loaded``) and start an engine. ``observe``
     wraps the opened store (``pyflow dev`` reports what is written). The engine goes by the
-    store's clock (the database's, on PostgreSQL) unless ``clock`` is given."""
+    store's clock (the database's, on PostgreSQL) unless ``clock`` is given. ``on_engine_failure``
+    is told why, if the engine stops on its own (else that is logged)."""
     # User code is loaded and checked before the store opens: a broken project leaves nothing open.
     if with_engine and loaded is None:
         loaded = load_user_module(project)
@@ -126,15 +128,19 @@ async def open_workspace(project: ProjectConfig, *, persist_to: Path | None = No
     opened = await open_store(store_location(project, persist_to, location), verify=with_engine)
     clock = clock or store_clock(opened)
     store = observe(opened) if observe is not None else opened
+    bindings = LocalBindings(state_dir(project, persist_to), clock.now_ms)
+
+    def env() -> Env:  # called for each lifetime, once the workspace below exists
+        return workspace.env()
+
     engine = None
     if defs is not None:
-        engine = Engine(store, defs, clock, options,
-                        version=loaded.version_id if loaded is not None else None)
+        engine = Engine(store, defs, clock, options, env_factory=env,
+                        version=loaded.version_id if loaded is not None else None,
+                        on_failure=on_engine_failure)
     infos = workflow_infos(project, loaded.version_id if loaded else None)
     service = WorkflowService(store, infos, clock, engine, config_name=project.config_path.name)
-    bindings = LocalBindings(state_dir(project, persist_to), clock.now_ms)
     workspace = Workspace(project, store, service, engine, loaded, clock, bindings)
     if engine is not None:
-        engine.env_factory = workspace.env
         await engine.start()
     return workspace

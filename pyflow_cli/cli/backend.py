@@ -89,8 +89,6 @@ class LocalBackend:
         self.workspace = workspace
         self.service: WorkflowService = workspace.service
         self.in_process_engine = workspace.engine is not None
-        if workspace.engine is not None:  # its failure ends the command (describe says it)
-            workspace.engine.on_failure = lambda message: None
 
     async def status_counts(self, workflow: str) -> dict[str, int]:
         return await self.service.status_counts(workflow)
@@ -197,8 +195,10 @@ async def connect(project: ProjectConfig, persist_to: Path | None = None, *, cre
         if isinstance(location, SqliteLocation) and not creates and not location.path.exists():
             empty = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="pyflow-empty-")))
             location = SqliteLocation(empty / location.path.name)
+        # An engine's failure ends the command (describe says it), not logged here.
         workspace = await open_workspace(project, persist_to=persist_to, location=location,
-                                         with_engine=with_engine, options=engine_options)
+                                         with_engine=with_engine, options=engine_options,
+                                         on_engine_failure=lambda message: None)
         try:
             yield LocalBackend(workspace)
         finally:

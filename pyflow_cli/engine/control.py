@@ -102,7 +102,7 @@ class Control:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.store = engine.store
-        self.clock = engine.clock
+        self.clock = engine.clock  # the engine's, which never change after construction
 
     async def apply(self, record: InstanceRecord, request: ControlRequest) -> InstanceStatus:
         """Carry out ``request`` on the instance ``record``; the status it is left in

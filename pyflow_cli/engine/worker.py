@@ -66,6 +66,8 @@ class Engine:
         env_factory: Callable[[], Env] | None = None,
         engine_id: str | None = None,
         version: str | None = None,
+        on_failure: Callable[[str], None] | None = None,
+        test_hooks: Callable[[Lifetime], TestHooks] | None = None,
     ) -> None:
         self.store = store
         self.workflows = dict(workflows)
@@ -75,10 +77,9 @@ class Engine:
         self.id = engine_id or f"engine-{uuid.uuid4()}"
         self.version = version
         """The version of the user's code it runs, as its registration shows (a reload sets it)."""
-        self.on_failure: Callable[[str], None] | None = None  # told when the engine gives up
+        self._on_failure = on_failure  # told when the engine gives up (else it is logged)
         self.failure: str | None = None  # why the engine stopped on its own, if it did
-        self.test_hooks: Callable[[Lifetime], TestHooks] | None = None
-        """Set by ``pyflow_cli.testing``: gives each lifetime its test modifiers."""
+        self._test_hooks = test_hooks  # ``pyflow_cli.testing``'s: each lifetime's test modifiers
         self._running: dict[int, _Running] = {}
         self._held: set[int] = set()  # instances held outside a lifetime (being rolled back)
         self._wake = asyncio.Event()
@@ -137,10 +138,13 @@ class Engine:
         so it has no history to read."""
         self._launch(record, History({}, {}, []))
 
-    def replace_workflows(self, workflows: Mapping[str, WorkflowDefinition]) -> None:
-        """Run new code from now on (hot reload): lifetimes that are running keep the code they
-        started with; every later lifetime, replays included, uses ``workflows``."""
+    def replace_workflows(self, workflows: Mapping[str, WorkflowDefinition],
+                          version: str | None = None) -> None:
+        """Run new code (of ``version``) from now on (hot reload): lifetimes that are running
+        keep the code they started with; every later lifetime, replays included, uses
+        ``workflows``."""
         self.workflows = dict(workflows)
+        self.version = version
         self.wake()
 
     def wake(self) -> None:
@@ -282,7 +286,7 @@ class Engine:
         life = Lifetime(record, definition, history, self.store, self.clock, self.options,
                         self._on_end, lease=record.lease, status=record.status)
         life.max_inbox_seq = max((e.seq for e in history.inbox), default=0)
-        life.test = self.test_hooks(life) if self.test_hooks is not None else None
+        life.test = self._test_hooks(life) if self._test_hooks is not None else None
         # Registered before the task first runs, so control calls see it at once.
         self._running[record.iid] = _Running(life, task, holder)
 
@@ -381,8 +385,8 @@ class Engine:
         self.failure = message
         for loop in self._loops:
             loop.cancel()
-        if self.on_failure is not None:
-            self.on_failure(message)
+        if self._on_failure is not None:
+            self._on_failure(message)
         else:
             _report_error(message)
 

@@ -68,7 +68,6 @@ class DevRuntime:
         if workspace.bindings is not None:
             workspace.bindings.on_change = self.live.binding_changed
         self.on_fatal: Callable[[str], None] | None = None
-        self.engine.on_failure = self._fatal
 
     def _fatal(self, message: str) -> None:
         """Something this session cannot run without stopped for good: say so and stop."""
@@ -114,14 +113,20 @@ class DevRuntime:
             live.resolve = observed.instance_name
             return observed
 
+        opened: list[DevRuntime] = []  # the engine's failure stops the session, once it is open
+
+        def engine_failed(message: str) -> None:
+            opened[0]._fatal(message) if opened else log.error(message)
+
         workspace = await open_workspace(
             project, persist_to=persist_to, location=location, with_engine=True, options=options,
-            loaded=loaded, observe=observe)
+            loaded=loaded, observe=observe, on_engine_failure=engine_failed)
         worker = WorkerRunner(handlers, workspace.env, log, source_dirs(project.root, project.main),
                               loaded.main_path)
         # console.log and outbound fetch lines of user code go to this dev log.
         output.set_sink(lambda level, text: getattr(log, level)(text))
-        return cls(workspace, worker, log, live)
+        opened.append(cls(workspace, worker, log, live))
+        return opened[0]
 
     # -- hot reload ---------------------------------------------------------------------------------
     def reload(self) -> Reloaded:
@@ -135,8 +140,7 @@ class DevRuntime:
         engine = self.engine
         # Definitions of workflows removed from the config stay, so instances already claimed
         # can still be resolved; the service (and so the API) no longer lists them.
-        engine.replace_workflows({**engine.workflows, **defs})
-        engine.version = loaded.version_id
+        engine.replace_workflows({**engine.workflows, **defs}, loaded.version_id)
         previous = self.version_id
         self.service.workflows = dict(workflow_infos(project, loaded.version_id))
         self.service.config_name = project.config_path.name

@@ -70,10 +70,11 @@ class WorkflowTestEnv:
         durability: str = "normal",
         bindings: LocalBindings | None = None,
         time: TimeMode = "skip",
-        store: str | None = None,
+        store: str | Store | None = None,
     ) -> None:
-        """``store`` (a store URL, e.g. ``postgresql://...``) stores the instances there instead
-        of in a SQLite file in ``state_dir`` (a temporary directory unless given)."""
+        """``store`` (a store URL, e.g. ``postgresql://...``, or a store not yet open) stores
+        the instances there instead of in a SQLite file in ``state_dir`` (a temporary directory
+        unless given)."""
         if time not in ("skip", "real"):
             raise ValueError(f'time must be "skip" (a virtual clock) or "real", got {time!r}')
         self.definitions = {
@@ -89,23 +90,24 @@ class WorkflowTestEnv:
         self.state_dir = state_dir
         self.clock: ManualClock | SystemClock = (
             (clock or ManualClock()) if time == "skip" else SystemClock())
-        location = (parse_store_url(store, Path.cwd()) if store is not None
-                    else SqliteLocation(state_dir / DB_NAME))
-        self.store: Store = build_store(location, durability)
+        if store is None or isinstance(store, str):
+            location = (parse_store_url(store, Path.cwd()) if store is not None
+                        else SqliteLocation(state_dir / DB_NAME))
+            store = build_store(location, durability)
+        self.store: Store = store
         self.bindings = bindings
         self.project: ProjectConfig | None = None
         self.module: ModuleType | None = None  # the project's entry module (from_project)
         self._env = env
+        self.registry = Registry()
         self.engine = Engine(self.store, self.definitions, self.clock,
                              options or EngineOptions(poll_interval_s=0.05),
-                             env_factory=self._make_env)
+                             env_factory=self._make_env, test_hooks=self.registry.hooks_for)
         infos = {name: WorkflowInfo(name, d.class_name, d.script_name, d.binding, d.version_id)
                  for name, d in self.definitions.items()}
-        self.registry = Registry()
         self.service = TestService(self.store, infos, self.clock, self.engine)
         self.service.registry = self.registry
         self.service.test_env = self
-        self.engine.test_hooks = self.registry.hooks_for
 
     @classmethod
     def from_project(cls, root: Path | str, *, state_dir: Path | None = None,

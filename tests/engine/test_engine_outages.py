@@ -124,10 +124,9 @@ async def test_a_deleted_state_directory_stops_the_engine_with_one_message(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     store = SqliteStore(tmp_path / "state", durability="normal")
     await store.open()
-    engine = Engine(store, {"wf": WorkflowDefinition("wf", Held)}, ManualClock(),
-                    EngineOptions(poll_interval_s=0.02, lease_ms=300))
     failures: list[str] = []
-    engine.on_failure = failures.append
+    engine = Engine(store, {"wf": WorkflowDefinition("wf", Held)}, ManualClock(),
+                    EngineOptions(poll_interval_s=0.02, lease_ms=300), on_failure=failures.append)
     await engine.start()
     try:
         shutil.rmtree(tmp_path / "state")
@@ -203,10 +202,9 @@ async def test_an_engine_whose_heartbeat_keeps_dying_stops_and_says_so(
     monkeypatch.setattr(supervisor, "OUTAGE_FIRST_PAUSE_S", 0.001)
     store = SqliteStore(tmp_path, durability="normal")
     await store.open()
-    engine = Engine(store, {"wf": WorkflowDefinition("wf", Held)}, ManualClock(),
-                    EngineOptions(poll_interval_s=0.02))
     failures: list[str] = []
-    engine.on_failure = failures.append
+    engine = Engine(store, {"wf": WorkflowDefinition("wf", Held)}, ManualClock(),
+                    EngineOptions(poll_interval_s=0.02), on_failure=failures.append)
 
     monkeypatch.setattr(engine, "_check_signals", lambda: _raise_base())
     await engine.start()

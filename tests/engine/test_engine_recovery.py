@@ -109,10 +109,7 @@ def flaky_env(tmp_path: Path, clock: ManualClock, workflow: type[WorkflowEntrypo
               ) -> tuple[WorkflowTestEnv, FlakyStore]:
     store = FlakyStore(tmp_path)
     env = WorkflowTestEnv({"wf": workflow}, state_dir=tmp_path, clock=clock,
-                          options=EngineOptions(poll_interval_s=0.05))
-    env.store = store
-    env.engine.store = store
-    env.service.store = store
+                          options=EngineOptions(poll_interval_s=0.05), store=store)
     return env, store
 
 
