@@ -42,22 +42,27 @@ PROBE_INTERVAL_S = 0.005
 # -- pyflow ---------------------------------------------------------------------------------------
 
 
-def pyflow_workflow(steps: int) -> type:
+def pyflow_workflow(steps: int, async_bodies: bool = False) -> type:
     from pyflow_cli.engine.entrypoint import WorkflowEntrypoint
+
+    async def one() -> int:
+        return 1
+
+    body = one if async_bodies else (lambda: 1)
 
     class Steps(WorkflowEntrypoint):
         async def run(self, event: Any, step: Any) -> int:
             for i in range(steps):
-                await step.do(f"s{i}", lambda: 1)
+                await step.do(f"s{i}", body)
             return 1
 
     return Steps
 
 
 async def pyflow_once(base: Path, durability: str, n: int, steps: int, probe: bool,
-                      store: str | None = None
+                      store: str | None = None, async_bodies: bool = False
                       ) -> dict[str, Any]:
-    wf = pyflow_workflow(steps)
+    wf = pyflow_workflow(steps, async_bodies)
     async with PyflowHarness({"w1": wf}, base, durability, store=store) as h:
         ids = [f"i{k}" for k in range(n)]
         created: list[str] = []
@@ -167,6 +172,8 @@ def main() -> None:
     p.add_argument("--sizes", type=int, nargs="+", default=None, help="instance counts N")
     p.add_argument("--steps", type=int, default=10, help="steps per instance S")
     p.add_argument("--no-probe", action="store_true", help="skip the status-query runs")
+    p.add_argument("--async-bodies", action="store_true",
+                   help="pyflow: step bodies are coroutine functions (each runs in a task)")
     p.add_argument("--probe-reps", type=int, default=None,
                    help="runs with status probes, latencies pooled (default: pyflow 3, DBOS 1 — "
                         "a DBOS run is 10-20x longer, so it yields as many samples)")
@@ -179,7 +186,8 @@ def main() -> None:
     def once(n: int, probe: bool, rep: int) -> dict[str, Any]:
         if args.system == "pyflow":
             return asyncio.run(pyflow_once(base / f"pyflow-{n}-{rep}-{int(probe)}",
-                                           args.durability, n, args.steps, probe, args.store))
+                                           args.durability, n, args.steps, probe, args.store,
+                                           args.async_bodies))
         return dbos_once(base, args.journal, n, args.steps, probe, wf, rep + 100 * int(probe))
 
     metrics: dict[str, dict[str, Any]] = {}

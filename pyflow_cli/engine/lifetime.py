@@ -7,10 +7,13 @@ nothing runs and something waits, the instance is ``waiting`` (SPEC A5); if the 
 is far enough away (or hibernation is forced), the lifetime ends itself and the instance is
 dropped from memory until a timer or an event wakes it.
 
-Every write goes through ``write`` (or ``commit_end``) and carries the lifetime's lease as its
-fence: once a lifetime has ended (paused, terminated, restarted, deleted, hibernated, engine
-stopped) it writes nothing more, and once another engine has claimed the instance the store
-refuses its writes (``LeaseLost``) and the lifetime ends (``EndReason.LEASE_LOST``).
+Every write goes through ``write`` (or ``write_soon``, or ``commit_end``) and carries the
+lifetime's lease as its fence: once a lifetime has ended (paused, terminated, restarted, deleted,
+hibernated, engine stopped) it writes nothing more, and once another engine has claimed the
+instance the store refuses its writes (``LeaseLost``) and the lifetime ends
+(``EndReason.LEASE_LOST``). ``write`` and ``write_soon`` also bring the lifetime's history up to
+date with what they write: the one place the history changes, but for the events taken from its
+inbox.
 """
 
 from __future__ import annotations
@@ -132,7 +135,6 @@ class Lifetime:
     body_tasks: set[asyncio.Future[Any]] = field(default_factory=set)
     pause_cleared: asyncio.Event = field(default_factory=asyncio.Event)
     max_inbox_seq: int = 0
-    retried: dict[str, bool] = field(default_factory=dict)  # steps given a retry timer this lifetime
     wake_at: float = 0.0  # set when hibernating: the earliest deadline of the pending waits
     # Errors raised into run() by a failed step, by id (held, so that an id is not reused): an
     # error escaping run() that came from a step is reported differently from one run() raised.
@@ -170,13 +172,16 @@ class Lifetime:
             self._held = None
         change.fence = self.lease
         try:
-            return await self.store.commit(change)
+            written = await self.store.commit(change)
         except LeaseLost as lost:
             self.on_end_request(EndReason.LEASE_LOST)
             raise StateNotWritten(lost) from lost
         except Exception as error:
             self.store_failure = error
             raise StateNotWritten(error) from error
+        if written:
+            self.history.apply(change)
+        return written
 
     def write_soon(self, change: Change) -> None:
         """Commit ``change`` without anyone waiting for it. It is held until the loop's next turn:
@@ -184,6 +189,7 @@ class Lifetime:
         change; otherwise it goes to the store lazily, to share the next commit there."""
         if self.ended:
             return
+        self.history.apply(change)  # it is written before anything this lifetime writes later
         if self._held is None:
             self._held = change
             asyncio.get_running_loop().call_soon(self._release_held)

@@ -225,7 +225,8 @@ def called(life: Lifetime, kind: str, key: StepKey, body: Callable[..., Any] | N
 
 
 def mocked_attempt(life: Lifetime, key: StepKey, attempt: int) -> tuple[bool, Any] | None:
-    """What stands in for this attempt's body, as ``_start_attempt`` returns it, or None."""
+    """What stands in for this attempt's body: ``(True, value)`` (a result) or ``(False,
+    error)`` (a failure), or None."""
     if life.test is None or key.events is not DO_EVENTS:  # rollbacks are never mocked
         return None
     return life.test.modifiers.attempt(Selector(key.name, key.count), attempt)

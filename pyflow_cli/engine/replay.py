@@ -18,10 +18,10 @@ from pyflow_cli.engine.errors import error_name
 from pyflow_cli.engine.escapes import reraise_contained
 from pyflow_cli.engine.events import EventType
 from pyflow_cli.engine.lifetime import EndReason, Lifetime, StateNotWritten
-from pyflow_cli.engine.primitives import FatalStepFailure, is_non_retryable, user_traceback
 from pyflow_cli.engine.rollback import run_rollbacks
 from pyflow_cli.engine.status import InstanceStatus
 from pyflow_cli.engine.step import WorkflowStep
+from pyflow_cli.engine.step_errors import FatalStepFailure, is_non_retryable, user_traceback
 from pyflow_cli.engine.store import Change, InstanceUpdate
 
 UNHANDLED_NON_RETRYABLE = (

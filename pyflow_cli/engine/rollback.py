@@ -16,10 +16,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from pyflow_cli.engine import serde
+from pyflow_cli.engine.attempts import run_rollback_step
 from pyflow_cli.engine.events import EventType, LogEvent
 from pyflow_cli.engine.keys import ROLLBACK_KEY_PREFIX, StepKey, rollback_key
 from pyflow_cli.engine.lifetime import Lifetime, RollbackEntry
-from pyflow_cli.engine.primitives import FatalStepFailure, error_json, run_rollback_step
+from pyflow_cli.engine.step_errors import FatalStepFailure, error_json
 
 TERMINATED = {"name": "Terminated", "message": "Instance terminated during rollback"}
 MISSING = {"name": "RollbackMissing", "message": "Rollback function not available in registry"}

@@ -19,7 +19,7 @@ import inspect
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
-from pyflow_cli.engine import primitives
+from pyflow_cli.engine import attempts, waits
 from pyflow_cli.engine.entrypoint import IMPLICIT_DEPENDENCIES_DATE, IMPLICIT_DEPENDENCIES_FLAG
 from pyflow_cli.engine.errors import WorkflowFatalError
 from pyflow_cli.engine.lifetime import Lifetime, RollbackSpec
@@ -160,7 +160,7 @@ class WorkflowStep:
         running: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._in_flight[name] = running
         try:
-            result = await primitives.do_step(self._life, name, body, config, _CTX in plan,
+            result = await attempts.do_step(self._life, name, body, config, _CTX in plan,
                                               rollback)
         except BaseException as error:
             running.set_exception(error)
@@ -182,22 +182,22 @@ class WorkflowStep:
             except WorkflowFatalError as error:
                 return _raise(error)  # raised where the call is awaited, like other checks
         wants_ctx = _accepts_ctx(fn)
-        return primitives.do_step(self._life, name, (lambda ctx: fn(ctx)) if wants_ctx
+        return attempts.do_step(self._life, name, (lambda ctx: fn(ctx)) if wants_ctx
                                   else (lambda ctx: fn()), config, wants_ctx, rollback)
 
     # -- sleeps and events ------------------------------------------------------------------------
     async def sleep(self, name: str, duration: Any) -> None:
         """Pause the workflow for ``duration`` (ms, or a string like ``"1 hour"``)."""
-        await primitives.sleep(self._life, name, duration)
+        await waits.sleep(self._life, name, duration)
 
     async def sleep_until(self, name: str, timestamp: Any) -> None:
         """Pause until ``timestamp``: a ``datetime``, epoch milliseconds or an ISO string."""
-        await primitives.sleep_until(self._life, name, timestamp)
+        await waits.sleep_until(self._life, name, timestamp)
 
     async def wait_for_event(self, name: str, event_type: str, /,
                              timeout: Any = "24 hours") -> Any:
         """Wait for an event of ``event_type``; returns ``{payload, type, timestamp}``."""
-        return await primitives.wait_for_event(self._life, name, event_type, timeout)
+        return await waits.wait_for_event(self._life, name, event_type, timeout)
 
     # JavaScript spellings, for code ported line by line.
     sleepUntil = sleep_until

@@ -86,9 +86,9 @@ class LeaseLost(Exception):
         self.fence = fence
 
 
-@dataclass(frozen=True)
-class StepRecord:
-    """Everything stored about one step primitive (a ``do``, a sleep or an event wait)."""
+class StepRecord(NamedTuple):
+    """Everything stored about one step primitive (a ``do``, a sleep or an event wait). A tuple:
+    a lifetime makes one per step it writes, and a claimed batch loads many."""
 
     cache_key: str
     kind: str  # "do" | "sleep" | "wait"
@@ -123,6 +123,16 @@ class History:
     steps: dict[str, StepRecord]
     timers: dict[tuple[str, str], TimerRecord]
     inbox: list[InboxEvent]
+
+    def apply(self, change: Change) -> None:
+        """Update the steps and timers as writing ``change`` does (its lifetime's own write);
+        the inbox is left to the lifetime, which takes events from it as it consumes them."""
+        for write in change.steps:
+            self.steps[write.cache_key] = write.applied_to(self.steps.get(write.cache_key))
+        for timer in change.set_timers:
+            self.timers[timer.cache_key, timer.kind] = timer
+        for cleared in change.clear_timers:
+            self.timers.pop(cleared, None)
 
 
 class NewLogEvent(NamedTuple):
@@ -159,6 +169,21 @@ class StepWrite(NamedTuple):
     config_json: str | None = None
     attempts: int | None = None
     attempt_open: bool | None = None
+
+    def applied_to(self, row: StepRecord | None) -> StepRecord:
+        """The step row as it is after this write (``row``: as it was, if it existed)."""
+        if row is None:
+            return StepRecord(self.cache_key, self.kind, self.target, self.state or "started",
+                              self.value_json, self.error_json, self.config_json,
+                              self.attempts or 0, bool(self.attempt_open))
+        return StepRecord(
+            row.cache_key, row.kind, row.target,
+            self.state if self.state is not None else row.state,
+            self.value_json if self.value_json is not None else row.value_json,
+            self.error_json if self.error_json is not None else row.error_json,
+            self.config_json if self.config_json is not None else row.config_json,
+            self.attempts if self.attempts is not None else row.attempts,
+            self.attempt_open if self.attempt_open is not None else row.attempt_open)
 
     def updated_by(self, later: StepWrite) -> StepWrite:
         """This write followed by ``later`` (same step), as one write. A step row keeps the
