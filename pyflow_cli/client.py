@@ -1,5 +1,6 @@
-"""``DevClient``: the running ``pyflow dev`` session's local API, spoken over HTTP with the method
-names and return types of ``WorkflowService``, so the CLI can use either without knowing which.
+"""``DevClient``: the running ``pyflow dev`` session's local API, spoken over HTTP: a
+``WorkflowApi`` (``api.py``), as ``WorkflowService`` is, so the CLI can use either without
+knowing which.
 
     session = read_session(project.root)          # pyflow_cli.server.session
     if session is not None:
@@ -7,22 +8,29 @@ names and return types of ``WorkflowService``, so the CLI can use either without
             await service.pause("my-workflow", "latest")
 
 API errors come back as the exceptions the service raises (``InstanceNotFoundError``,
-``DuplicateInstanceError``, ``WorkflowError``...), with the same messages where the API carries
-enough to rebuild them. ``latest`` is resolved here, as the service resolves it.
+``DuplicateInstanceError``, ``WorkflowError``...), chosen by the error's stable code
+(``pyflow_code``), never by its text. ``latest`` is resolved here, as the service resolves it.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping
 from datetime import datetime
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote
 
 import httpx
 
+from pyflow_cli.api import (
+    InstanceDetails,
+    InstanceList,
+    InstanceSummary,
+    StatusView,
+    WorkflowInfo,
+    WorkflowMetrics,
+)
 from pyflow_cli.engine import serde
 from pyflow_cli.engine.clock import iso_ms
 from pyflow_cli.engine.control import RestartFrom
@@ -32,22 +40,20 @@ from pyflow_cli.engine.errors import (
     InstanceNotFoundError,
     InvalidInputError,
     InvalidInstanceIdError,
+    NeedsCodeError,
     NotFoundError,
     PyflowError,
     WorkflowError,
 )
 from pyflow_cli.engine.events import EventType, LogEvent, TriggerSource
 from pyflow_cli.engine.status import STATUS_NAMES, InstanceStatus
-from pyflow_cli.engine.store import InstancePage, InstanceRecord
 from pyflow_cli.server.session import DevSession
-from pyflow_cli.service import WorkflowInfo
 
 API_PATH = "/cdn-cgi/local/explorer/api"
 TRIGGER_HEADER = "x-pyflow-trigger"
 """pyflow's addition to the create route: who triggered the instance (``cli``); the reference
 ignores unknown headers."""
 _MAX_PAGE = 100
-_CODED = re.compile(r"\((?P<code>[a-z_.]+)\) (?P<message>.*)", re.DOTALL)
 _TRIGGER_NUMBERS = {t.name.lower(): int(t) for t in TriggerSource}
 _RESTART_TYPES = {"do": "do", "step": "do", "sleep": "sleep", "waitForEvent": "waitForEvent"}
 
@@ -97,32 +103,37 @@ class DevClient:
             body = None
         if response.is_success and isinstance(body, dict) and body.get("success"):
             return body
-        errors = body.get("errors") if isinstance(body, dict) else None
-        messages = [e.get("message", "") for e in errors or [] if isinstance(e, dict)]
-        raise await self._error(response.status_code, messages, workflow, instance_id)
+        errors = [e for e in (body.get("errors") or []) if isinstance(e, dict)] \
+            if isinstance(body, dict) else []
+        raise await self._error(response.status_code, errors, workflow, instance_id)
 
-    async def _error(self, status: int, messages: list[str], workflow: str | None,
+    async def _error(self, status: int, errors: list[dict[str, Any]], workflow: str | None,
                      instance_id: str | None) -> Exception:
+        """The exception for an error answer, chosen by its stable code (by its HTTP status
+        when it has none: not a pyflow server)."""
+        messages = [str(error.get("message", "")) for error in errors]
         message = messages[0] if messages else f"HTTP {status}"
-        if status == 404 and workflow is not None and message == f"Workflow '{workflow}' not found.":
+        code = str(errors[0].get("pyflow_code") or "") if errors else ""
+        runtime = message.removeprefix("WorkflowError: ").removeprefix(f"({code}) ")
+        if code == "workflow.not_found" and workflow is not None:
             return await self._unknown_workflow(workflow)
-        if status == 404 and message.startswith("Workflow instance '") and workflow is not None:
-            return InstanceNotFoundError(instance_id or message.split("'")[1], workflow)
-        if message.startswith("WorkflowError: "):
-            text = message.removeprefix("WorkflowError: ")
-            if text == "Workflow instance has invalid id":
-                return InvalidInstanceIdError(instance_id)
-            coded = _CODED.fullmatch(text)
-            if coded and coded["code"] == "instance.already_exists" and instance_id is not None:
-                return DuplicateInstanceError(instance_id)
-            if coded:
-                return WorkflowError(coded["message"], coded["code"])
-            return WorkflowError(text)
-        if status == 400:
+        if code == "instance.not_found" and workflow is not None:
+            return InstanceNotFoundError(instance_id or "", workflow)
+        if code == "instance.invalid_id":
+            return InvalidInstanceIdError(instance_id)
+        if code == "instance.already_exists" and instance_id is not None:
+            return DuplicateInstanceError(instance_id)
+        if code == "pyflow.needs_code":
+            return NeedsCodeError(runtime)
+        if code.startswith("instance."):
+            return WorkflowError(runtime, code)
+        if code == "workflow.error":
+            return WorkflowError(runtime)
+        if code == "pyflow.invalid_input" or (not code and status == 400):
             return InvalidInputError("; ".join(messages) or message)
-        if status == 409:
+        if code == "pyflow.conflict" or (not code and status == 409):
             return ConflictError(message)
-        if status == 404:
+        if code == "pyflow.not_found" or (not code and status == 404):
             return NotFoundError(message)
         return PyflowError(message)
 
@@ -154,16 +165,16 @@ class DevClient:
         return counts
 
     async def metrics(self, workflow: str, since: str | None = None,
-                      bucket: str | None = None) -> dict[str, Any]:
+                      bucket: str | None = None) -> WorkflowMetrics:
         query = {k: v for k, v in (("since", since), ("bucket", bucket)) if v}
         body = await self._call("GET", f"{self._wf(workflow)}/metrics", workflow=workflow,
                                 params=query)
-        result: dict[str, Any] = body["result"]
+        result: WorkflowMetrics = body["result"]
         return result
 
     async def delete_workflow_instances(self, workflow: str) -> list[str]:
         """Delete every instance; returns the ids that existed just before."""
-        ids = [r.id for r in await self._all_records(workflow)]
+        ids = [r.id for r in await self._all_instances(workflow)]
         await self._call("DELETE", self._wf(workflow), workflow=workflow)
         return ids
 
@@ -180,67 +191,67 @@ class DevClient:
                                 instance_id=instance_id, json=payload, headers=headers)
         return str(body["result"]["id"])
 
-    async def get(self, workflow: str, instance_id: str) -> InstanceRecord:
-        details = await self._details(workflow, instance_id)
-        return _record(workflow, instance_id, details)
-
-    async def latest(self, workflow: str) -> InstanceRecord:
+    async def latest(self, workflow: str) -> InstanceSummary:
         page = await self._page(workflow, page=1, per_page=1)
         if not page["result"]:
             raise NotFoundError(f'There are no instances in workflow "{workflow}"')
-        return await self.get(workflow, page["result"][0]["id"])
+        return _listed(workflow, page["result"][0])
 
-    async def resolve(self, workflow: str, instance_id: str) -> InstanceRecord:
+    async def resolve(self, workflow: str, instance_id: str) -> InstanceSummary:
         if instance_id == "latest":
             return await self.latest(workflow)
-        return await self.get(workflow, instance_id)
+        details = await self._details(workflow, instance_id)
+        return InstanceSummary(workflow, instance_id, InstanceStatus(details["status"]),
+                               _ms(details.get("created_on") or details.get("queued")))
 
     async def _id(self, workflow: str, instance_id: str) -> str:
         if instance_id == "latest":
             return (await self.latest(workflow)).id
         return instance_id
 
-    async def status(self, workflow: str, instance_id: str) -> dict[str, Any]:
+    async def status(self, workflow: str, instance_id: str) -> StatusView:
         details = await self._details(workflow, instance_id)
         outputs: list[Any] = []
-        for step in details.get("steps", []):
-            if step.get("type") == "step" and step.get("success"):
+        for step in details["steps"]:
+            if step["type"] == "step" and step.get("success"):
                 outputs.append(step.get("output"))
-            elif step.get("type") == "waitForEvent" and step.get("output") is not None:
+            elif step["type"] == "waitForEvent" and step.get("output") is not None:
                 outputs.append(step["output"].get("payload"))
-        view: dict[str, Any] = {"status": details["status"], "__LOCAL_DEV_STEP_OUTPUTS": outputs,
-                                "output": details.get("output") if details["status"] == "complete"
-                                else None}
-        if details.get("error") is not None:
-            view["error"] = details["error"]
+        view: StatusView = {"status": details["status"], "__LOCAL_DEV_STEP_OUTPUTS": outputs,
+                            "output": details.get("output") if details["status"] == "complete"
+                            else None}
+        error = details.get("error")
+        if error is not None:
+            view["error"] = error
         return view
 
-    async def describe(self, workflow: str, instance_id: str) -> dict[str, Any]:
+    async def describe(self, workflow: str, instance_id: str) -> InstanceDetails:
         resolved = await self._id(workflow, instance_id)
         details = await self._details(workflow, resolved)
         return {"id": resolved, **details}
 
-    async def _details(self, workflow: str, instance_id: str) -> dict[str, Any]:
+    async def _details(self, workflow: str, instance_id: str) -> InstanceDetails:
         body = await self._call("GET", self._instance(workflow, instance_id), workflow=workflow,
                                 instance_id=instance_id)
-        details: dict[str, Any] = body["result"]
-        details.pop("actions", None)  # the explorer's; the table is at hand in this process
-        trigger = details.get("trigger")
+        raw: dict[str, Any] = body["result"]
+        raw.pop("actions", None)  # the explorer's; the table is at hand in this process
+        trigger = raw.get("trigger")
         if isinstance(trigger, dict) and isinstance(trigger.get("source"), str):
-            details["trigger"] = {**trigger, "source": _TRIGGER_NUMBERS.get(trigger["source"], 0)}
+            raw["trigger"] = {**trigger, "source": _TRIGGER_NUMBERS.get(trigger["source"], 0)}
+        details: InstanceDetails = cast(InstanceDetails, raw)  # the API's JSON of one
         return details
 
     async def list_instances(self, workflow: str, *, status: str | None = None, page: int = 1,
                              per_page: int = 25, created_from_ms: float | None = None,
                              created_to_ms: float | None = None,
-                             newest_first: bool = True) -> InstancePage:
+                             newest_first: bool = True) -> InstanceList:
         def fetch(number: int, size: int) -> Any:
             return self._page(workflow, page=number, per_page=size, status=status,
                               created_from_ms=created_from_ms, created_to_ms=created_to_ms)
 
         if newest_first:
             body = await fetch(page, per_page)
-            return InstancePage([_listed(workflow, item) for item in body["result"]],
+            return InstanceList([_listed(workflow, item) for item in body["result"]],
                                 int(body["result_info"]["total_count"]))
         # The API lists newest first; an oldest-first page is a window counted from the end.
         total = int((await fetch(1, 1))["result_info"]["total_count"])
@@ -251,7 +262,7 @@ class DevClient:
             chunk = (await fetch(number, per_page))["result"]
             first = (number - 1) * per_page
             items += [item for i, item in enumerate(chunk, start=first) if start <= i < end]
-        return InstancePage([_listed(workflow, item) for item in reversed(items)], total)
+        return InstanceList([_listed(workflow, item) for item in reversed(items)], total)
 
     async def _page(self, workflow: str, *, page: int, per_page: int, status: str | None = None,
                     created_from_ms: float | None = None,
@@ -267,8 +278,8 @@ class DevClient:
                                                 workflow=workflow, params=params)
         return body
 
-    async def _all_records(self, workflow: str) -> list[InstanceRecord]:
-        records: list[InstanceRecord] = []
+    async def _all_instances(self, workflow: str) -> list[InstanceSummary]:
+        records: list[InstanceSummary] = []
         page = 1
         while True:
             body = await self._page(workflow, page=page, per_page=_MAX_PAGE)
@@ -286,6 +297,10 @@ class DevClient:
                          r.get("group_key"), r.get("target"), serde.attrify(r.get("metadata") or {}),
                          r.get("traceback"))
                 for r in body["result"]]
+
+    @property
+    def runs_engine_here(self) -> bool:
+        return False  # the dev session's process runs it
 
     async def engine_attached(self) -> bool:
         """Whether the dev session answers (it always runs an engine)."""
@@ -343,22 +358,7 @@ def _ms(text: str | None) -> float:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000.0
 
 
-def _listed(workflow: str, item: Mapping[str, Any]) -> InstanceRecord:
-    """A record from a listing row, which carries only id, status and creation time."""
-    return _record(workflow, str(item["id"]), {"status": item.get("status", "queued"),
-                                               "created_on": item.get("created_on")})
-
-
-def _record(workflow: str, instance_id: str, details: Mapping[str, Any]) -> InstanceRecord:
-    status = InstanceStatus(details["status"])
-    trigger = details.get("trigger") or {}
-    error = details.get("error")
-    return InstanceRecord(
-        iid=0, workflow=workflow, id=instance_id, status=status,
-        created_ms=_ms(details.get("created_on") or details.get("queued")),
-        params_json=serde.encode(details.get("params") if details.get("params") is not None else {}),
-        output_json=serde.encode(details.get("output")) if status is InstanceStatus.COMPLETE else None,
-        error_json=serde.encode(error) if error is not None else None,
-        version_id=details.get("versionId"), trigger=int(trigger.get("source", 0) or 0),
-        runnable_at=None, lease_owner=None, lease_expires=None, paused_at=None, lifetime=0,
-        signal=0, control=None)
+def _listed(workflow: str, item: Mapping[str, Any]) -> InstanceSummary:
+    """An instance from a listing row."""
+    return InstanceSummary(workflow, str(item["id"]), InstanceStatus(item.get("status", "queued")),
+                           _ms(item.get("created_on")))

@@ -15,8 +15,9 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
+from pyflow_cli.api import MetricsPoint, StepMetrics, WorkflowMetrics
 from pyflow_cli.engine.clock import iso_ms
 from pyflow_cli.engine.durations import InvalidDurationError, parse_duration_ms
 from pyflow_cli.engine.errors import InvalidInputError
@@ -28,8 +29,9 @@ MINUTE_MS = 60_000.0
 MAX_WINDOW_MS = 31 * 86_400_000.0  # Cloudflare keeps Workflows metrics for 31 days
 MAX_BUCKETS = 1_000
 DEFAULT_SINCE = "24h"
-_OUTCOMES = {EventType.WORKFLOW_QUEUED: "started", EventType.WORKFLOW_SUCCESS: "succeeded",
-             EventType.WORKFLOW_FAILURE: "failed", EventType.WORKFLOW_TERMINATED: "terminated"}
+_OUTCOMES: dict[EventType, Literal["started", "succeeded", "failed", "terminated"]] = {
+    EventType.WORKFLOW_QUEUED: "started", EventType.WORKFLOW_SUCCESS: "succeeded",
+    EventType.WORKFLOW_FAILURE: "failed", EventType.WORKFLOW_TERMINATED: "terminated"}
 # (longest window, bucket): about 24 to 200 points whatever the window.
 _DEFAULT_BUCKETS = ((3_600_000.0, MINUTE_MS), (6 * 3_600_000.0, 5 * MINUTE_MS),
                     (2 * 86_400_000.0, 15 * MINUTE_MS), (MAX_WINDOW_MS, 60 * MINUTE_MS))
@@ -86,10 +88,10 @@ def percentile(values: Sequence[float], fraction: float) -> float | None:
     return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
 
 
-def metrics_view(workflow: str, window: MetricsWindow, rows: MetricsRows) -> dict[str, Any]:
+def metrics_view(workflow: str, window: MetricsWindow, rows: MetricsRows) -> WorkflowMetrics:
     """The metrics answer (JSON-ready) for ``rows`` counted in ``window``."""
     count = window.buckets
-    series: list[dict[str, Any]] = [
+    series: list[MetricsPoint] = [
         {"start": iso_ms(window.since_ms + i * window.bucket_ms), "started": 0, "succeeded": 0,
          "failed": 0, "terminated": 0, "wall_time_p50_ms": None, "wall_time_p95_ms": None}
         for i in range(count)]
@@ -113,8 +115,8 @@ def metrics_view(workflow: str, window: MetricsWindow, rows: MetricsRows) -> dic
             "steps": _steps(rows.steps)}
 
 
-def _steps(rows: Sequence[tuple[str, EventType, int, int]]) -> list[dict[str, Any]]:
-    steps: dict[str, dict[str, Any]] = {}
+def _steps(rows: Sequence[tuple[str, EventType, int, int]]) -> list[StepMetrics]:
+    steps: dict[str, StepMetrics] = {}
     for target, event, count, retried in rows:
         name = split_target(target)[0]
         step = steps.setdefault(name, {"name": name, "started": 0, "failed": 0,

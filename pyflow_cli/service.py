@@ -14,6 +14,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from pyflow_cli.api import (
+    InstanceDetails,
+    InstanceList,
+    InstanceSummary,
+    StatusView,
+    WorkflowInfo,
+    WorkflowMetrics,
+)
 from pyflow_cli.engine import serde
 from pyflow_cli.engine.clock import Clock
 from pyflow_cli.engine.control import ControlRequest, RestartFrom
@@ -23,9 +31,10 @@ from pyflow_cli.engine.errors import (
     InvalidInputError,
     InvalidInstanceIdError,
     NotFoundError,
+    PyflowError,
     WorkflowError,
 )
-from pyflow_cli.engine.events import TriggerSource
+from pyflow_cli.engine.events import LogEvent, TriggerSource
 from pyflow_cli.engine.limits import (
     MAX_BATCH_SIZE,
     MAX_EVENT_PAYLOAD_BYTES,
@@ -33,6 +42,7 @@ from pyflow_cli.engine.limits import (
     format_size,
     is_valid_instance_id,
 )
+from pyflow_cli.engine.processes import process_alive
 from pyflow_cli.engine.status import (
     STATUS_NAMES,
     ControlAction,
@@ -41,7 +51,6 @@ from pyflow_cli.engine.status import (
 from pyflow_cli.engine.store import (
     FIRST_EPOCH,
     InboxEvent,
-    InstancePage,
     InstanceRecord,
     LogQuery,
     NewInstance,
@@ -52,16 +61,7 @@ from pyflow_cli.engine.worker import Engine
 from pyflow_cli.metrics import metrics_view, metrics_window
 from pyflow_cli.views import instance_details, status_view
 
-
-@dataclass(frozen=True)
-class WorkflowInfo:
-    """A workflow as the project config declares it."""
-
-    name: str
-    class_name: str
-    script_name: str
-    binding: str = ""
-    version_id: str | None = None
+ENGINE_STALE_MS = 15_000.0  # an engine whose heartbeat is older than this is not running
 
 
 @dataclass
@@ -71,7 +71,7 @@ class BatchResult:
 
 
 class WorkflowService:
-    """The one API over the engine and the store."""
+    """The one API over the engine and the store (``WorkflowApi``, in this process)."""
 
     def __init__(self, store: Store, workflows: Mapping[str, WorkflowInfo], clock: Clock,
                  engine: Engine | None = None, config_name: str = "wrangler.toml") -> None:
@@ -91,7 +91,7 @@ class WorkflowService:
                 f'Workflow "{workflow}" is not defined in {self.config_name} (defined: {defined}). '
                 "Check the [[workflows]] name.") from None
 
-    def list_workflows(self) -> list[WorkflowInfo]:
+    async def list_workflows(self) -> list[WorkflowInfo]:
         return list(self.workflows.values())
 
     async def status_counts(self, workflow: str) -> dict[str, int]:
@@ -196,6 +196,11 @@ class WorkflowService:
             raise InstanceNotFoundError(instance_id, workflow)
         return record
 
+    async def find(self, workflow: str, instance_id: str) -> InstanceRecord | None:
+        """The instance, or None: a lookup that may find it gone."""
+        self.info(workflow)
+        return await self.store.get_instance(workflow, instance_id)
+
     async def latest(self, workflow: str) -> InstanceRecord:
         """The newest instance of ``workflow`` (SPEC A9)."""
         self.info(workflow)
@@ -204,18 +209,25 @@ class WorkflowService:
             raise NotFoundError(f'There are no instances in workflow "{workflow}"')
         return record
 
-    async def resolve(self, workflow: str, instance_id: str) -> InstanceRecord:
+    async def record(self, workflow: str, instance_id: str) -> InstanceRecord:
         """``get``, with ``latest`` meaning the newest instance."""
         if instance_id == "latest":
             return await self.latest(workflow)
         return await self.get(workflow, instance_id)
 
-    async def status(self, workflow: str, instance_id: str) -> dict[str, Any]:
+    async def resolve(self, workflow: str, instance_id: str) -> InstanceSummary:
+        return _summary(await self.record(workflow, instance_id))
+
+    async def status(self, workflow: str, instance_id: str) -> StatusView:
         record = await self.get(workflow, instance_id)
         return status_view(record, await self.store.read_log(record.iid))
 
-    async def describe(self, workflow: str, instance_id: str) -> dict[str, Any]:
-        record = await self.resolve(workflow, instance_id)
+    async def describe(self, workflow: str, instance_id: str) -> InstanceDetails:
+        if self.engine.failure is not None:
+            # The engine in this process (``trigger --wait``'s) stopped on its own (its state
+            # directory was deleted, say): the instance cannot get anywhere from here.
+            raise PyflowError(self.engine.failure)
+        record = await self.record(workflow, instance_id)
         details = instance_details(record, await self.store.read_log(record.iid),
                                    await self.store.read_timers(record.iid))
         return {"id": record.id, **details}
@@ -223,17 +235,35 @@ class WorkflowService:
     async def list_instances(self, workflow: str, *, status: str | None = None, page: int = 1,
                              per_page: int = 25, created_from_ms: float | None = None,
                              created_to_ms: float | None = None, newest_first: bool = True,
-                             id_prefix: str | None = None, text: str | None = None) -> InstancePage:
+                             id_prefix: str | None = None, text: str | None = None) -> InstanceList:
         """A page of instances; ``id_prefix`` and ``text`` (in params, output or error) narrow it."""
         self.info(workflow)
         statuses = [InstanceStatus(status)] if status else []
-        return await self.store.list_instances(
+        found = await self.store.list_instances(
             workflow, statuses=statuses, created_from_ms=created_from_ms,
             created_to_ms=created_to_ms, offset=(page - 1) * per_page, limit=per_page,
             newest_first=newest_first, id_prefix=id_prefix, text=text)
+        return InstanceList([_summary(record) for record in found.records], found.total)
+
+    async def read_log(self, workflow: str, instance_id: str,
+                       after_seq: int = 0) -> list[LogEvent]:
+        record = await self.record(workflow, instance_id)
+        return await self.store.read_log(record.iid, after_seq)
+
+    async def engine_attached(self) -> bool:
+        if self.runs_engine_here:
+            return True
+        now = self.clock.now_ms()
+        return any(engine.heartbeat_ms > now - ENGINE_STALE_MS
+                   and process_alive(engine.pid, engine.host)
+                   for engine in await self.store.list_engines())
+
+    @property
+    def runs_engine_here(self) -> bool:
+        return self.engine.started
 
     async def metrics(self, workflow: str, since: str | None = None,
-                      bucket: str | None = None) -> dict[str, Any]:
+                      bucket: str | None = None) -> WorkflowMetrics:
         """Metrics of ``workflow`` over the last ``since`` (default 24h), per ``bucket``."""
         self.info(workflow)
         window = metrics_window(since, bucket, self.clock.now_ms())
@@ -250,7 +280,7 @@ class WorkflowService:
     # -- events --------------------------------------------------------------------------------------
     async def send_event(self, workflow: str, instance_id: str, event_type: str,
                          payload: Any = None) -> None:
-        record = await self.resolve(workflow, instance_id)
+        record = await self.record(workflow, instance_id)
         payload_json = None
         if payload is not None:
             try:
@@ -293,6 +323,8 @@ class WorkflowService:
 
     async def _control(self, workflow: str, instance_id: str,
                        request: ControlRequest) -> InstanceStatus:
-        return await self.engine.control(await self.resolve(workflow, instance_id), request)
+        return await self.engine.control(await self.record(workflow, instance_id), request)
 
 
+def _summary(record: InstanceRecord) -> InstanceSummary:
+    return InstanceSummary(record.workflow, record.id, record.status, record.created_ms)

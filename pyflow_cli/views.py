@@ -1,7 +1,7 @@
 """Read models projected from the event log: ``status()`` (SPEC §3.4) and instance details (§5.1).
 
 Pure functions of an instance row and its log rows; the CLI, the HTTP API and bindings all render
-these same dicts.
+these same read models (``api.py``).
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from pyflow_cli.api import Attempt, InstanceDetails, StatusView, StepView
 from pyflow_cli.engine.clock import iso_ms
 from pyflow_cli.engine.events import EventType, LogEvent
 from pyflow_cli.engine.serde import decode
@@ -18,7 +19,7 @@ _STEP_STARTS = {EventType.STEP_START: "step", EventType.SLEEP_START: "sleep",
                 EventType.WAIT_START: "waitForEvent"}
 
 
-def status_view(record: InstanceRecord, log: Sequence[LogEvent]) -> dict[str, Any]:
+def status_view(record: InstanceRecord, log: Sequence[LogEvent]) -> StatusView:
     """What ``instance.status()`` returns: status, step outputs, output and (if any) error."""
     outputs: list[Any] = []
     for row in log:
@@ -26,8 +27,8 @@ def status_view(record: InstanceRecord, log: Sequence[LogEvent]) -> dict[str, An
             outputs.append(row.metadata.get("result"))
         elif row.event is EventType.WAIT_COMPLETE:
             outputs.append(row.metadata.get("payload"))
-    view: dict[str, Any] = {"status": record.status.value, "__LOCAL_DEV_STEP_OUTPUTS": outputs,
-                            "output": decode(record.output_json)}
+    view: StatusView = {"status": record.status.value, "__LOCAL_DEV_STEP_OUTPUTS": outputs,
+                        "output": decode(record.output_json)}
     if record.error_json is not None:
         view["error"] = decode(record.error_json)
     return view
@@ -42,7 +43,7 @@ def _first(log: Sequence[LogEvent], *events: EventType) -> LogEvent | None:
 
 
 def instance_details(record: InstanceRecord, log: Sequence[LogEvent],
-                     timers: Sequence[TimerRecord] = ()) -> dict[str, Any]:
+                     timers: Sequence[TimerRecord] = ()) -> InstanceDetails:
     """The instance details shape of the local API and ``describe --json`` (SPEC §5.1).
 
     pyflow adds ``versionId``, ``trigger`` and ``success`` (SPEC A11), which the reference's
@@ -61,7 +62,7 @@ def instance_details(record: InstanceRecord, log: Sequence[LogEvent],
     due = {(t.cache_key, t.kind): t.due_ms for t in timers}
     steps = _steps(log, due)
     finished = record.status.is_terminal
-    details = {
+    details: InstanceDetails = {
         "status": record.status.value,
         "params": queued.metadata.get("params") if queued else None,
         "queued": iso_ms(queued.timestamp_ms) if queued else None,
@@ -81,8 +82,7 @@ def instance_details(record: InstanceRecord, log: Sequence[LogEvent],
     return details
 
 
-def _steps(log: Sequence[LogEvent], due: Mapping[tuple[str, str], float]
-           ) -> list[dict[str, Any]]:
+def _steps(log: Sequence[LogEvent], due: Mapping[tuple[str, str], float]) -> list[StepView]:
     groups: dict[str, list[LogEvent]] = {}
     for row in log:
         if row.group_key is not None and not row.group_key.startswith("rollback:"):
@@ -100,7 +100,7 @@ def _steps(log: Sequence[LogEvent], due: Mapping[tuple[str, str], float]
     return views
 
 
-def _step(rows: list[LogEvent]) -> dict[str, Any] | None:
+def _step(rows: list[LogEvent]) -> StepView | None:
     kind = next((_STEP_STARTS[r.event] for r in rows if r.event in _STEP_STARTS), None)
     if kind is None:
         return None
@@ -132,12 +132,12 @@ def _step(rows: list[LogEvent]) -> dict[str, Any] | None:
     return _do_step(name, rows)
 
 
-def _do_step(name: str | None, rows: list[LogEvent]) -> dict[str, Any]:
+def _do_step(name: str | None, rows: list[LogEvent]) -> StepView:
     start = _find(rows, EventType.STEP_START)
     succeeded = _find(rows, EventType.STEP_SUCCESS)
     failed = _find(rows, EventType.STEP_FAILURE)
     end = succeeded or failed
-    attempts: dict[int, dict[str, Any]] = {}
+    attempts: dict[int, Attempt] = {}
     for row in rows:
         number = int(row.metadata.get("attempt", 0))
         if row.event is EventType.ATTEMPT_START:
@@ -154,7 +154,7 @@ def _do_step(name: str | None, rows: list[LogEvent]) -> dict[str, Any]:
                     attempt["retryDelayMs"] = row.metadata["retryDelayMs"]
                 if row.traceback is not None:
                     attempt["traceback"] = row.traceback
-    view: dict[str, Any] = {
+    view: StepView = {
         "name": name,
         "start": iso_ms((start or rows[0]).timestamp_ms),
         "end": iso_ms(end.timestamp_ms) if end else None,

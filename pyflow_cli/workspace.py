@@ -10,6 +10,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from pyflow_cli.api import WorkflowInfo
 from pyflow_cli.bindings import WorkflowBinding
 from pyflow_cli.bindings.local import LocalBindings
 from pyflow_cli.engine.clock import Clock, SystemClock
@@ -21,7 +22,7 @@ from pyflow_cli.project.config import ProjectConfig, implicit_step_dependencies
 from pyflow_cli.project.imports import source_dirs
 from pyflow_cli.project.loader import LoadedModule, load_user_module, resolve_class
 from pyflow_cli.project.unemulated import stand_ins
-from pyflow_cli.service import WorkflowInfo, WorkflowService
+from pyflow_cli.service import WorkflowService
 from pyflow_cli.storage.factory import open_store, store_clock
 from pyflow_cli.storage.url import DB_NAME, SqliteLocation, StoreLocation
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -23,15 +23,24 @@ from pyflow_cli.cli.options import (
 )
 from pyflow_cli.engine.clock import iso_ms
 from pyflow_cli.engine.errors import InvalidInputError, PyflowError, WorkflowError
-from pyflow_cli.engine.status import RULES, ControlAction, Effect, control_effect, parse_status
-from pyflow_cli.engine.store import InstanceRecord
+from pyflow_cli.engine.status import (
+    RULES,
+    TERMINAL_STATUSES,
+    ControlAction,
+    Effect,
+    control_effect,
+    parse_status,
+    statuses_allowing,
+)
+
+if TYPE_CHECKING:
+    from pyflow_cli.api import InstanceDetails, InstanceSummary
 
 app = typer.Typer(no_args_is_help=True, help="List, describe, follow and control Workflow instances.")
 
 MAX_PER_PAGE = 100
 MAX_DELETE = 100
-TERMINAL = ("complete", "errored", "terminated")
-TERMINABLE = ("queued", "running", "paused", "waitingForPause", "waiting")
+TERMINABLE = tuple(status.value for status in statuses_allowing(ControlAction.TERMINATE))
 RESTART_STEP_TYPES = ("do", "sleep", "waitForEvent")
 
 
@@ -44,7 +53,7 @@ def _check_status(status: str | None) -> str | None:
         raise InvalidInputError(str(exc)) from None
 
 
-def _row(record: InstanceRecord) -> dict[str, str]:
+def _row(record: InstanceSummary) -> dict[str, str]:
     """An instance as the local API lists it: ``{id, status, created_on}``."""
     return {"id": record.id, "status": record.status.value, "created_on": iso_ms(record.created_ms)}
 
@@ -91,9 +100,9 @@ def list_instances(
 
     listing = run(fetch())
     if json_output:
-        inv.ui.json([_row(record) for record in listing.records])
+        inv.ui.json([_row(record) for record in listing.instances])
         return
-    if not listing.records:
+    if not listing.instances:
         if page > 1:
             inv.ui.warn(f"No instances found on page {page}. Please try a smaller page number.")
         elif checked or start_ms is not None or end_ms is not None:
@@ -104,7 +113,7 @@ def list_instances(
         return
     from pyflow_cli.cli.screens import instances_table
 
-    inv.ui.doc(instances_table([_row(record) for record in listing.records], page, inv.tz,
+    inv.ui.doc(instances_table([_row(record) for record in listing.instances], page, inv.tz,
                                inv.ui.max_width))
     pages = math.ceil(listing.total / per_page)
     if page < pages:
@@ -130,16 +139,16 @@ def describe(
 
     inv = begin(ctx, name)
 
-    def draw(details: dict[str, Any], now_ms: float) -> Any:
+    def draw(details: InstanceDetails, now_ms: float) -> Any:
         return instance_details(name, details, now_ms, inv.tz, step_output=step_output,
                                 output_limit=truncate_output_limit, max_width=inv.ui.max_width)
 
-    async def fetch() -> dict[str, Any]:
+    async def fetch() -> InstanceDetails:
         async with inv.connect() as backend:
             details = await backend.describe(name, instance_id)
             if instance_id == "latest" and not json_output:
                 inv.ui.print(f'Latest instance is "{details["id"]}"')
-            if watch and details["status"] not in TERMINAL:
+            if watch and details["status"] not in TERMINAL_STATUSES:
                 from pyflow_cli.cli.live import follow
 
                 if not await backend.engine_attached():
@@ -171,7 +180,7 @@ def logs(
 
     async def show() -> None:
         async with inv.connect() as backend:
-            if (follow_log and (await backend.resolve(name, instance_id)).status.value not in TERMINAL
+            if (follow_log and (await backend.resolve(name, instance_id)).status not in TERMINAL_STATUSES
                     and not await backend.engine_attached()):
                 inv.no_engine_note("the instance moves on")
             await print_log(inv, backend, name, instance_id, follow_log, json_output)
@@ -399,7 +408,7 @@ def terminate_all(ctx: typer.Context, name: WorkflowName, status: Annotated[str 
                     listing = await backend.list_instances(
                         name, status=wanted, page=page, per_page=MAX_PER_PAGE, created_from_ms=None,
                         created_to_ms=None, newest_first=False)
-                    ids += [record.id for record in listing.records]
+                    ids += [record.id for record in listing.instances]
                     if page * MAX_PER_PAGE >= listing.total:
                         break
                     page += 1

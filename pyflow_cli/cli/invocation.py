@@ -22,7 +22,7 @@ from pyflow_cli.cli.options import CliState, state
 from pyflow_cli.engine.errors import InvalidInputError
 
 if TYPE_CHECKING:
-    from pyflow_cli.cli.backend import Backend
+    from pyflow_cli.api import WorkflowApi
     from pyflow_cli.cli.render import Ui
     from pyflow_cli.engine.lifetime import EngineOptions
     from pyflow_cli.project.config import ProjectConfig
@@ -50,7 +50,7 @@ class Invocation:
         return self.state.runtime.now_ms()
 
     def connect(self, *, creates: bool = False, engine_options: EngineOptions | None = None
-                ) -> AbstractAsyncContextManager[Backend]:
+                ) -> AbstractAsyncContextManager[WorkflowApi]:
         """The backend for this project (see ``backend.connect``)."""
         from pyflow_cli.cli.backend import connect
 

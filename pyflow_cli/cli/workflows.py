@@ -3,7 +3,7 @@ group, in ``instances.py``)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -15,6 +15,9 @@ from pyflow_cli.cli.options import JsonOutput, TimeScale, WorkflowName
 from pyflow_cli.cli.screens import instance_details, workflow_details, workflows_table
 from pyflow_cli.engine.errors import InvalidInputError
 from pyflow_cli.engine.events import TriggerSource
+
+if TYPE_CHECKING:
+    from pyflow_cli.api import InstanceDetails, WorkflowMetrics
 
 app = typer.Typer(no_args_is_help=True, help="Manage Workflows and trigger instances.")
 app.add_typer(instances.app, name="instances")
@@ -112,7 +115,7 @@ def metrics(
     steps and retries per step name, over a time window."""
     inv = begin(ctx, name)
 
-    async def read() -> dict[str, Any]:
+    async def read() -> WorkflowMetrics:
         async with inv.connect() as backend:
             return await backend.metrics(name, since, bucket)
 
@@ -171,7 +174,6 @@ def trigger(
 
 async def _trigger_and_wait(inv: Invocation, name: str, instance_id: str | None, params: Any,
                             time_scale: float, json_output: bool) -> int:
-    from pyflow_cli.cli.backend import runs_engine_here
     from pyflow_cli.cli.live import follow
     from pyflow_cli.cli.live_lines import live_summary
     from pyflow_cli.engine.lifetime import EngineOptions
@@ -181,12 +183,12 @@ async def _trigger_and_wait(inv: Invocation, name: str, instance_id: str | None,
         created = await backend.create(name, instance_id, params, TriggerSource.CLI)
         if not json_output:
             inv.ui.success(f'🚀 Workflow instance "{created}" has been triggered successfully')
-            if not runs_engine_here(backend):
+            if not backend.runs_engine_here:
                 inv.ui.note("pyflow dev is running this project and runs the instance"
                             + (" (--time-scale applies only to an engine in this process)."
                                if time_scale != 1.0 else "."))
 
-        def draw(details: dict[str, Any], now_ms: float) -> Any:
+        def draw(details: InstanceDetails, now_ms: float) -> Any:
             return live_summary(name, details, now_ms, inv.tz, time_scale, width=inv.ui.max_width)
 
         details = await follow(inv, backend, name, created, draw, time_scale, quiet=json_output)

@@ -95,6 +95,8 @@ class NeedsCodeError(WorkflowError):
 class InstanceNotFoundError(WorkflowError, NotFoundError):
     """``get()`` or a handle operation named an instance that does not exist."""
 
+    code = "instance.not_found"
+
     def __init__(self, instance_id: str, workflow: str) -> None:
         WorkflowError.__init__(self, "instance.not_found")
         self.message = (
@@ -108,6 +110,8 @@ class InstanceNotFoundError(WorkflowError, NotFoundError):
 class InvalidInstanceIdError(WorkflowError, InvalidInputError):
     """``create()`` got an id that breaks the id rule."""
 
+    code = "instance.invalid_id"
+
     def __init__(self, instance_id: object) -> None:
         WorkflowError.__init__(self, "Workflow instance has invalid id")
         self.message = (
@@ -118,6 +122,8 @@ class InvalidInstanceIdError(WorkflowError, InvalidInputError):
 
 class DuplicateInstanceError(WorkflowError, ConflictError):
     """``create()`` got an explicit id that an instance of the workflow already has."""
+
+    code = "instance.already_exists"
 
     def __init__(self, instance_id: str) -> None:
         WorkflowError.__init__(
@@ -168,6 +174,18 @@ def error_name(error: BaseException) -> str:
 
 class NonRetryableDelayError(Exception):
     """A dynamic retry delay function failed; the step gets no further attempts."""
+
+
+def error_code(error: BaseException) -> str:
+    """The stable code of an error, as the local API reports it (``pyflow_code``) and pyflow's
+    client maps it back: pyflow's own (``pyflow.invalid_input``, ``instance.not_found``...),
+    the runtime's (``instance.cannot_terminate``...), else ``workflow.error`` for a runtime error
+    without one and ``pyflow.internal`` for anything else."""
+    if isinstance(error, PyflowError):
+        return error.code
+    if isinstance(error, WorkflowError):
+        return error.error_code or "workflow.error"
+    return "pyflow.internal"
 
 
 def format_ms(ms: float) -> str:

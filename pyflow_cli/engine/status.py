@@ -142,6 +142,11 @@ def control_effect(status: InstanceStatus, action: ControlAction | str) -> Effec
     return transition(status, action).effect
 
 
+def statuses_allowing(action: ControlAction) -> list[InstanceStatus]:
+    """The statuses in which ``action`` changes an instance, in the enum's order."""
+    return [status for status in InstanceStatus if TRANSITIONS[status, action].applies]
+
+
 def allowed_actions(status: InstanceStatus) -> list[ControlAction]:
     """The actions that change an instance in ``status``, in the table's order."""
     return [action for action in ControlAction if TRANSITIONS[status, action].applies]

@@ -163,6 +163,11 @@ class Engine:
         return bool(self._loops) and not self._stopping and self.failure is None
 
     @property
+    def started(self) -> bool:
+        """Whether this engine runs instances (it was started, and has not stopped)."""
+        return self._claiming
+
+    @property
     def running_count(self) -> int:
         return len(self._running)
 

@@ -25,16 +25,23 @@ from starlette.responses import JSONResponse, Response
 
 from pyflow_cli.engine.clock import iso_ms
 from pyflow_cli.engine.control import RestartFrom
-from pyflow_cli.engine.errors import (
-    ConflictError,
-    InstanceNotFoundError,
-    InvalidInputError,
-    PyflowError,
-    WorkflowError,
-)
+from pyflow_cli.engine.errors import InstanceNotFoundError, error_code
 from pyflow_cli.engine.events import LogEvent, TriggerSource
 from pyflow_cli.engine.status import InstanceStatus, allowed_actions
 from pyflow_cli.server import routes
+from pyflow_cli.server.envelope import (
+    BAD_DATE_RANGE,
+    FAILED,
+    UNHANDLED,
+    ApiError,
+    MethodNotAllowed,
+    client_mistake,
+    failure,
+    instance_not_found,
+    server_error,
+    success,
+    workflow_not_found,
+)
 from pyflow_cli.server.openapi import API_PATH, openapi_document
 from pyflow_cli.server.security import (
     API_BODY_LIMIT,
@@ -55,10 +62,6 @@ from pyflow_cli.server.validation import (
 )
 from pyflow_cli.service import WorkflowService
 
-NOT_FOUND = 10501
-BAD_DATE_RANGE = 10502
-FAILED = 10001
-UNHANDLED = 10000
 _CORS_HEADERS = {
     "Access-Control-Allow-Methods": "GET, POST, PUT, PATCH, DELETE, OPTIONS",
     "Access-Control-Allow-Headers": "Content-Type",
@@ -69,67 +72,6 @@ NO_BODY = object()
 TRIGGER_HEADER = "x-pyflow-trigger"
 MAX_SEQ = 2**63 - 1  # SQLite's largest integer
 _EXPLORERS = frozenset({"workflows/{workflow}/metrics", "workflows/{workflow}/events"})
-_CONFLICT_CODES = frozenset({"instance.already_exists", "instance.cannot_terminate",
-                             "instance.cannot_restart"})
-
-
-class ApiError(Exception):
-    """Answer with the error envelope: HTTP ``status``, error ``code`` and ``message``."""
-
-    def __init__(self, status: int, code: int, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
-
-
-class MethodNotAllowed(ApiError):
-    """A 405: the route exists, but does not take this method."""
-
-    def __init__(self, method: str, path: str, allowed: tuple[str, ...]) -> None:
-        super().__init__(405, UNHANDLED, f"Method {method} is not allowed on {path}; it accepts "
-                                         f"{', '.join(allowed)}.")
-        self.allowed = allowed
-
-
-def success(result: Any, result_info: dict[str, Any] | None = None) -> JSONResponse:
-    body: dict[str, Any] = {"success": True, "errors": [], "messages": [], "result": result}
-    if result_info is not None:
-        body["result_info"] = result_info
-    return JSONResponse(body)
-
-
-def failure(status: int, errors: list[dict[str, Any]]) -> JSONResponse:
-    return JSONResponse({"success": False, "errors": errors, "messages": [], "result": None},
-                        status_code=status)
-
-
-def error_message(exc: BaseException) -> str:
-    """An error as the reference's API reports it: ``WorkflowError: (code) message`` for engine
-    errors, pyflow's own message for usage errors, ``<Class>: <message>`` otherwise."""
-    if isinstance(exc, WorkflowError):
-        return f"WorkflowError: {exc.args[0] if exc.args else ''}"
-    if isinstance(exc, PyflowError):
-        return exc.message
-    return f"{type(exc).__name__}: {exc}"
-
-
-def client_mistake(exc: Exception) -> ApiError | None:
-    """The 4xx for an error that is the caller's doing (a bad value, a state that does not allow
-    the action), with the message the reference gives; None for anything else."""
-    if isinstance(exc, WorkflowError) and (exc.error_code in _CONFLICT_CODES):
-        return ApiError(409, FAILED, error_message(exc))
-    if isinstance(exc, InvalidInputError):  # an invalid id too: "WorkflowError: ... invalid id"
-        return ApiError(400, FAILED, error_message(exc))
-    if isinstance(exc, ConflictError):
-        return ApiError(409, FAILED, error_message(exc))
-    return None
-
-
-def _workflow_not_found(workflow: str) -> ApiError:
-    return ApiError(404, NOT_FOUND, f"Workflow '{workflow}' not found.")
-
-
-def _instance_not_found(instance_id: str) -> ApiError:
-    return ApiError(404, NOT_FOUND, f"Workflow instance '{instance_id}' not found.")
 
 
 class ExplorerApi:
@@ -153,7 +95,8 @@ class ExplorerApi:
         try:
             response = await self._dispatch(request)
         except ApiError as exc:
-            response = failure(exc.status, [{"code": exc.code, "message": exc.message}])
+            response = failure(exc.status, [{"code": exc.code, "message": exc.message,
+                                             "pyflow_code": exc.reason}])
             if isinstance(exc, MethodNotAllowed):
                 response.headers["Allow"] = ", ".join(exc.allowed)
         except ValidationFailed as exc:
@@ -163,7 +106,8 @@ class ExplorerApi:
         except Exception as exc:
             self.warn(f"Local API: {request.method} {request.url.path} failed: "
                       f"{type(exc).__name__}: {exc}")
-            response = failure(500, [{"code": UNHANDLED, "message": str(exc)}])
+            response = failure(500, [{"code": UNHANDLED, "message": str(exc),
+                                      "pyflow_code": error_code(exc)}])
         if origin:
             response.headers["Access-Control-Allow-Origin"] = origin
         return response
@@ -187,7 +131,7 @@ class ExplorerApi:
         params = route.params
         workflow = params["workflow"]
         if workflow not in self.service.workflows:
-            raise _workflow_not_found(workflow)
+            raise workflow_not_found(workflow)
         instance_id = params.get("instance_id", "")
         method = "GET" if request.method == "HEAD" else request.method
         handlers: dict[tuple[str, str], Callable[[], Awaitable[Response]]] = {
@@ -214,7 +158,7 @@ class ExplorerApi:
     # -- workflows ---------------------------------------------------------------------------------
     async def list_workflows(self) -> Response:
         workflows = [{"name": w.name, "class_name": w.class_name, "script_name": w.script_name}
-                     for w in self.service.list_workflows()]
+                     for w in await self.service.list_workflows()]
         return success(workflows, {"count": len(workflows)})
 
     async def workflow_details(self, workflow: str) -> Response:
@@ -247,7 +191,7 @@ class ExplorerApi:
             created_to_ms=end_ms + 0.999 if end_ms is not None else None,
             id_prefix=query.id_prefix, text=query.q)
         items = [{"id": r.id, "status": r.status.value, "created_on": iso_ms(r.created_ms),
-                  "actions": _actions(r.status)} for r in page.records]
+                  "actions": _actions(r.status)} for r in page.instances]
         return success(items, {"page": query.page, "per_page": per_page, "total_count": page.total,
                                "total_pages": max(1, math.ceil(page.total / per_page)),
                                "status_counts": counts})
@@ -264,14 +208,14 @@ class ExplorerApi:
             instance_id = await self.service.create(workflow, body.get("id"), body.get("params"),
                                                     trigger)
         except Exception as exc:
-            raise client_mistake(exc) or ApiError(500, FAILED, error_message(exc)) from exc
+            raise client_mistake(exc) or server_error(exc) from exc
         return success({"id": instance_id})
 
     async def instance_details(self, workflow: str, instance_id: str) -> Response:
         await self._existing(workflow, instance_id)
-        details = await self.service.describe(workflow, instance_id)
-        details.pop("id", None)
-        details["actions"] = _actions(InstanceStatus(details["status"]))
+        found = await self.service.describe(workflow, instance_id)
+        details: dict[str, Any] = {key: value for key, value in found.items() if key != "id"}
+        details["actions"] = _actions(InstanceStatus(found["status"]))
         trigger = details.get("trigger")
         if isinstance(trigger, dict) and isinstance(trigger.get("source"), int):
             # wrangler shows remote-style names ("🌎 API"); numbers would read "Unknown".
@@ -285,8 +229,7 @@ class ExplorerApi:
             raise ValidationFailed([f"after_seq: expected a whole number from 0 to {MAX_SEQ}, "
                                     f'got "{after}"'])
         await self._existing(workflow, instance_id)
-        record = await self.service.get(workflow, instance_id)
-        rows = await self.service.store.read_log(record.iid, int(after))
+        rows = await self.service.read_log(workflow, instance_id, int(after))
         return success([_log_row(r) for r in rows])
 
     async def change_status(self, request: Request, workflow: str, instance_id: str) -> Response:
@@ -303,10 +246,10 @@ class ExplorerApi:
                 start = RestartFrom(**change.from_step) if change.from_step else None
                 status = await self.service.restart(workflow, instance_id, start)
         except InstanceNotFoundError as exc:
-            raise _instance_not_found(instance_id) from exc
+            raise instance_not_found(instance_id) from exc
         except Exception as exc:
-            raise client_mistake(exc) or ApiError(500, FAILED, error_message(exc)) from exc
-        record = await self.service.store.get_instance(workflow, instance_id)
+            raise client_mistake(exc) or server_error(exc) from exc
+        record = await self.service.find(workflow, instance_id)
         now = datetime.now(UTC)
         return success({"status": (record.status if record else status).value,
                         "timestamp": now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"})
@@ -340,7 +283,7 @@ class ExplorerApi:
         try:
             await self.service.delete(workflow, instance_id)
         except InstanceNotFoundError as exc:
-            raise _instance_not_found(instance_id) from exc
+            raise instance_not_found(instance_id) from exc
         except Exception as exc:
             raise ApiError(500, FAILED, "Failed to delete instance") from exc
         return success({"success": True})
@@ -353,9 +296,9 @@ class ExplorerApi:
             await self.service.send_event(workflow, instance_id, event_type,
                                           None if payload is NO_BODY else payload)
         except InstanceNotFoundError as exc:
-            raise _instance_not_found(instance_id) from exc
+            raise instance_not_found(instance_id) from exc
         except Exception as exc:
-            raise client_mistake(exc) or ApiError(500, FAILED, error_message(exc)) from exc
+            raise client_mistake(exc) or server_error(exc) from exc
         return success({"success": True})
 
     # -- helpers -------------------------------------------------------------------------------------
@@ -364,7 +307,7 @@ class ExplorerApi:
         try:
             await self.service.get(workflow, instance_id)
         except InstanceNotFoundError as exc:
-            raise _instance_not_found(instance_id) from exc
+            raise instance_not_found(instance_id) from exc
 
     async def _json(self, request: Request, required: bool = False) -> Any:
         """The JSON body; ``NO_BODY`` (or ``{}`` when ``required``) for an empty one."""

@@ -25,6 +25,7 @@ from pathlib import Path
 from types import ModuleType, TracebackType
 from typing import Any, Literal, TypeVar, cast
 
+from pyflow_cli.api import WorkflowInfo
 from pyflow_cli.bindings.local import LocalBindings
 from pyflow_cli.compat import fetch
 from pyflow_cli.engine.clock import ManualClock, SystemClock
@@ -41,7 +42,7 @@ from pyflow_cli.engine.status import InstanceStatus
 from pyflow_cli.engine.store import InstanceRecord, Store
 from pyflow_cli.engine.worker import Engine
 from pyflow_cli.project.config import ProjectConfig
-from pyflow_cli.service import WorkflowInfo, WorkflowService
+from pyflow_cli.service import WorkflowService
 from pyflow_cli.storage.factory import build_store
 from pyflow_cli.storage.url import DB_NAME, SqliteLocation, parse_store_url
 from pyflow_cli.testing.registry import Registry

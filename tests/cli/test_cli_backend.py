@@ -1,4 +1,4 @@
-"""``connect``: the one place the CLI's backend is chosen, and what it promises."""
+"""``connect``: the one place the CLI's ``WorkflowApi`` is chosen, and what it promises."""
 
 from __future__ import annotations
 
@@ -9,12 +9,13 @@ from pathlib import Path
 
 from clikit import Project
 
-from pyflow_cli.cli.backend import LocalBackend, connect, runs_engine_here
+from pyflow_cli.cli.backend import connect
 from pyflow_cli.engine.events import TriggerSource
 from pyflow_cli.engine.lifetime import EngineOptions
 from pyflow_cli.engine.store import EngineRecord
 from pyflow_cli.project.config import load_project
 from pyflow_cli.server.session import DevSession, write_session
+from pyflow_cli.service import WorkflowService
 
 
 async def test_reading_a_project_without_state_writes_nothing(project: Project) -> None:
@@ -22,7 +23,7 @@ async def test_reading_a_project_without_state_writes_nothing(project: Project) 
         listing = await backend.list_instances("demo", status=None, page=1, per_page=25,
                                                created_from_ms=None, created_to_ms=None,
                                                newest_first=True)
-        assert listing.records == [] and listing.total == 0
+        assert listing.instances == [] and listing.total == 0
         assert (await backend.status_counts("demo"))["complete"] == 0
     assert not (project.root / ".pyflow").exists()
 
@@ -44,8 +45,8 @@ async def test_persist_to_moves_the_store(project: Project, tmp_path: Path) -> N
 
 async def test_an_engine_with_a_fresh_heartbeat_counts_as_attached(project: Project) -> None:
     async with connect(load_project(project.root), creates=True) as backend:
-        assert isinstance(backend, LocalBackend)
-        store = backend.service.store
+        assert isinstance(backend, WorkflowService)
+        store = backend.store
         await store.register_engine(EngineRecord("e-1", os.getpid(), socket.gethostname(),
                                                  time.time() * 1000))
         assert await backend.engine_attached()
@@ -58,8 +59,8 @@ async def test_an_engine_with_a_fresh_heartbeat_counts_as_attached(project: Proj
 async def test_wait_runs_an_engine_here_unless_a_dev_session_runs_this_store(project: Project) -> None:
     config = load_project(project.root)
     async with connect(config, creates=True, engine_options=EngineOptions()) as backend:
-        assert runs_engine_here(backend)
+        assert backend.runs_engine_here
     write_session(project.root, DevSession(pid=os.getpid(), port=8787, host="127.0.0.1",
                                            started_at="now", state_dir=str(project.db.parent)))
     async with connect(config, creates=True, engine_options=EngineOptions()) as backend:
-        assert not runs_engine_here(backend)
+        assert not backend.runs_engine_here

@@ -9,8 +9,8 @@ from clikit import Project, fixed_runtime, write_project
 from typer.testing import CliRunner
 
 from pyflow_cli import __version__
-from pyflow_cli.cli.backend import LocalBackend
 from pyflow_cli.cli.main import app
+from pyflow_cli.service import WorkflowService
 
 
 def test_no_config_file_found(tmp_path: Path) -> None:
@@ -68,10 +68,10 @@ def test_user_module_error_leaves_existing_state_untouched(project: Project) -> 
 
 def test_unexpected_errors_are_one_line_and_debug_shows_the_traceback(
         project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
-    async def explode(self: LocalBackend, workflow: str) -> dict[str, int]:
+    async def explode(self: WorkflowService, workflow: str) -> dict[str, int]:
         raise RuntimeError("kaboom")
 
-    monkeypatch.setattr(LocalBackend, "status_counts", explode)
+    monkeypatch.setattr(WorkflowService, "status_counts", explode)
     result = project.cli("workflows", "describe", "demo")
     assert result.exit_code == 1
     assert result.stderr == ("✘ [ERROR] Unexpected error: RuntimeError: kaboom (run with --debug for "

@@ -101,9 +101,9 @@ async def test_list_pages_filters_and_latest(make_env: EnvFactory) -> None:
         await env.run_until_done("wf", "i4")
         await env.settle()
         page = await env.service.list_instances("wf", page=2, per_page=2)
-        assert [r.id for r in page.records] == ["i2", "i1"] and page.total == 5
+        assert [r.id for r in page.instances] == ["i2", "i1"] and page.total == 5
         oldest_first = await env.service.list_instances("wf", per_page=2, newest_first=False)
-        assert [r.id for r in oldest_first.records] == ["i0", "i1"]
+        assert [r.id for r in oldest_first.instances] == ["i0", "i1"]
         complete = await env.service.list_instances("wf", status="complete")
         assert complete.total == 5
         assert (await env.service.latest("wf")).id == "i4"

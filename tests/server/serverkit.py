@@ -248,3 +248,18 @@ class Output:
     @property
     def text(self) -> str:
         return self.out.getvalue() + self.err.getvalue()
+
+
+def stable_code(status: int, message: str) -> str:
+    """The ``pyflow_code`` an error envelope must carry beside the reference's code and message."""
+    coded = re.match(r"WorkflowError: \((instance\.\w+)\)", message)
+    if coded:
+        return coded[1]
+    if message == "WorkflowError: Workflow instance has invalid id":
+        return "instance.invalid_id"
+    if message.startswith("Workflow instance '"):
+        return "instance.not_found"
+    if message.startswith("Workflow '"):
+        return "workflow.not_found"
+    return {400: "pyflow.invalid_input", 404: "pyflow.not_found", 405: "pyflow.method_not_allowed",
+            409: "pyflow.conflict", 413: "pyflow.too_large"}[status]

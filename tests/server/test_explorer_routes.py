@@ -227,7 +227,7 @@ async def test_metrics_count_outcomes_wall_times_and_steps(http: httpx.AsyncClie
 async def test_metrics_refuse_bad_windows_and_unknown_workflows(http: httpx.AsyncClient) -> None:
     bad = await http.get(f"{API}/workflows/steps/metrics", params={"since": "3 parsecs"})
     assert bad.status_code == 400
-    assert bad.json()["errors"] == [{"code": 10001, "message":
+    assert bad.json()["errors"] == [{"code": 10001, "pyflow_code": "pyflow.invalid_input", "message":
                                      'since "3 parsecs" is not a duration; use e.g. 15m, 24h or 7d.'}]
     too_fine = await http.get(f"{API}/workflows/steps/metrics", params={"since": "7d", "bucket": "1m"})
     assert too_fine.status_code == 400

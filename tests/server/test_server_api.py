@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 import httpx
-from serverkit import API
+from serverkit import API, stable_code
 
 WF = f"{API}/workflows/steps"
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
@@ -15,8 +15,9 @@ ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
 def error(response: httpx.Response, status: int, code: int, message: str) -> None:
     assert response.status_code == status, response.text
-    assert response.json() == {"success": False, "errors": [{"code": code, "message": message}],
-                               "messages": [], "result": None}
+    assert response.json() == {"success": False, "errors": [{
+        "code": code, "message": message, "pyflow_code": stable_code(status, message)}],
+        "messages": [], "result": None}
 
 
 def ok(response: httpx.Response) -> Any:

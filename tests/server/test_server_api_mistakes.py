@@ -7,15 +7,16 @@ from typing import Any
 
 import httpx
 import pytest
-from serverkit import API
+from serverkit import API, stable_code
 
 WF = f"{API}/workflows/steps"
 
 
 def refused(response: httpx.Response, status: int, message: str, code: int = 10001) -> None:
     assert response.status_code == status, response.text
-    assert response.json() == {"success": False, "errors": [{"code": code, "message": message}],
-                               "messages": [], "result": None}
+    assert response.json() == {"success": False, "errors": [{
+        "code": code, "message": message, "pyflow_code": stable_code(status, message)}],
+        "messages": [], "result": None}
 
 
 async def done(http: httpx.AsyncClient, wait_status: Any, instance_id: str) -> None:

@@ -17,6 +17,7 @@ from pyflow_cli.engine.errors import (
     NotFoundError,
     PyflowError,
     WorkflowError,
+    error_code,
 )
 from pyflow_cli.engine.events import TriggerSource
 from pyflow_cli.engine.status import InstanceStatus
@@ -40,12 +41,10 @@ async def test_reads_match_the_service(client: DevClient, runtime: DevRuntime,
     await client.create("steps", "c2", {"wait": True})
     await wait_status(http, "steps", "c2", ("waiting",))
 
-    remote, local = await client.get("steps", "c1"), await service.get("steps", "c1")
-    for field in ("id", "workflow", "status", "params_json", "output_json", "error_json",
-                  "version_id", "trigger"):
-        assert getattr(remote, field) == getattr(local, field), field
-    assert remote.trigger == TriggerSource.CLI
-    assert abs(remote.created_ms - local.created_ms) < 1
+    remote, local = await client.resolve("steps", "c1"), await service.resolve("steps", "c1")
+    assert (remote.workflow, remote.id, remote.status) == (local.workflow, local.id, local.status)
+    assert abs(remote.created_ms - local.created_ms) < 1  # the API gives milliseconds
+    assert (await client.describe("steps", "c1"))["trigger"] == {"source": TriggerSource.CLI}
     assert (await client.resolve("steps", "latest")).id == "c2"
     assert await client.status("steps", "c1") == await service.status("steps", "c1")
     assert await client.describe("steps", "c1") == await service.describe("steps", "c1")
@@ -58,11 +57,11 @@ async def test_reads_match_the_service(client: DevClient, runtime: DevRuntime,
                                                       newest_first=newest_first)
             local_page = await service.list_instances("steps", page=page, per_page=1,
                                                       newest_first=newest_first)
-            assert [r.id for r in remote_page.records] == [r.id for r in local_page.records]
+            assert [r.id for r in remote_page.instances] == [r.id for r in local_page.instances]
             assert remote_page.total == local_page.total == 2
     waiting = await client.list_instances("steps", status="waiting")
-    assert [r.id for r in waiting.records] == ["c2"]
-    stored = await service.store.read_log(local.iid)
+    assert [r.id for r in waiting.instances] == ["c2"]
+    stored = await service.read_log("steps", "c1")
     assert await client.read_log("steps", "c1") == stored
     assert await client.read_log("steps", "c1", after_seq=stored[2].seq) == stored[3:]
     assert await client.engine_attached()
@@ -84,7 +83,7 @@ async def test_control_and_events(client: DevClient, http: httpx.AsyncClient,
     assert await client.terminate("steps", "w") is InstanceStatus.TERMINATED
     await client.delete("steps", "w")
     with pytest.raises(InstanceNotFoundError):
-        await client.get("steps", "w")
+        await client.resolve("steps", "w")
     await client.create("steps", "k1")
     await client.create("steps", "k2")
     assert sorted(await client.delete_workflow_instances("steps")) == ["k1", "k2"]
@@ -103,10 +102,10 @@ async def test_errors_match_the_service(client: DevClient, runtime: DevRuntime,
             errors.append(caught.value)
         return errors[0], errors[1]
 
-    remote, local = await both("get", "nope", "x")
+    remote, local = await both("resolve", "nope", "x")
     assert isinstance(remote, NotFoundError) and isinstance(local, NotFoundError)
     assert remote.message == local.message
-    remote, local = await both("get", "steps", "missing")
+    remote, local = await both("resolve", "steps", "missing")
     assert isinstance(remote, InstanceNotFoundError) and remote.message == local.message  # type: ignore[attr-defined]
     remote, local = await both("latest", "steps")
     assert type(remote) is type(local) and str(remote) == str(local)
@@ -129,3 +128,26 @@ async def test_an_unreachable_server_is_a_clear_error() -> None:
     async with DevClient("http://127.0.0.1:9") as client:
         with pytest.raises(DevServerUnavailable, match=r"Is `pyflow dev` still running\?"):
             await client.list_workflows()
+
+
+@pytest.mark.parametrize(("status", "error", "expected", "code"), [
+    (404, {"code": 10501, "message": "Gone, reworded", "pyflow_code": "instance.not_found"},
+     InstanceNotFoundError, "instance.not_found"),
+    (409, {"code": 10001, "message": "WorkflowError: (instance.cannot_terminate) Reworded",
+           "pyflow_code": "instance.cannot_terminate"}, WorkflowError, "instance.cannot_terminate"),
+    (400, {"code": 10001, "message": "WorkflowError: reworded id rule",
+           "pyflow_code": "instance.invalid_id"}, InvalidInstanceIdError, "instance.invalid_id"),
+    (409, {"code": 10001, "message": "anything", "pyflow_code": "instance.already_exists"},
+     DuplicateInstanceError, "instance.already_exists"),
+])
+async def test_the_client_maps_errors_by_their_stable_code_not_their_text(
+        status: int, error: dict[str, Any], expected: type[Exception], code: str) -> None:
+    """Unit test of the mapping alone: a transport that answers every request with one error."""
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(status, json={"success": False, "errors": [error], "messages": [],
+                                            "result": None})
+
+    async with DevClient("http://127.0.0.1:8787", transport=httpx.MockTransport(answer)) as dev:
+        with pytest.raises(expected) as caught:
+            await dev.create("steps", "x")
+    assert error_code(caught.value) == code

@@ -103,4 +103,5 @@ async def test_malformed_json_is_400_on_every_body_route(http: httpx.AsyncClient
         response = await http.request(method, path, content=b'{"a":',
                                       headers={"content-type": "application/json"})
         assert response.status_code == 400, (method, path, response.text)
-        assert response.json()["errors"] == [{"code": 10001, "message": "Invalid JSON request body"}]
+        assert response.json()["errors"] == [{"code": 10001, "message": "Invalid JSON request body",
+                                              "pyflow_code": "pyflow.invalid_input"}]

@@ -21,7 +21,8 @@ from pyflow_cli.bindings import d1_migrations, d1_sql
 from pyflow_cli.bindings.d1 import D1Store
 from pyflow_cli.bindings.local import file_name
 from pyflow_cli.project.resources import D1DatabaseConfig
-from pyflow_cli.server.api import json_body, success
+from pyflow_cli.server.api import json_body
+from pyflow_cli.server.envelope import success
 from pyflow_cli.server.explorer.handlers import Routes, expect_object, not_found, text_param, whole_number
 from pyflow_cli.server.security import API_BODY_LIMIT
 from pyflow_cli.server.validation import ValidationFailed

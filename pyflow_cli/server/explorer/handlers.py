@@ -18,7 +18,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from pyflow_cli.bindings.errors import BindingError, KVError
-from pyflow_cli.server.api import FAILED, UNHANDLED, ApiError, failure
+from pyflow_cli.server.envelope import FAILED, UNHANDLED, ApiError, failure
 from pyflow_cli.server.openapi import API_PATH
 from pyflow_cli.server.security import BodyTooLarge, LocalOnly, request_refusal
 from pyflow_cli.server.validation import ValidationFailed

@@ -31,7 +31,8 @@ from pyflow_cli.bindings.errors import BindingError
 from pyflow_cli.bindings.kv import MAX_LIST_KEYS, MAX_VALUE_BYTES, KVNamespace
 from pyflow_cli.bindings.kv_store import KvStore
 from pyflow_cli.bindings.local import file_name
-from pyflow_cli.server.api import FAILED, NO_BODY, ApiError, json_body, success
+from pyflow_cli.server.api import NO_BODY, json_body
+from pyflow_cli.server.envelope import FAILED, ApiError, success
 from pyflow_cli.server.explorer.handlers import Routes, not_found, text_param, whole_number
 from pyflow_cli.server.security import WORKER_BODY_LIMIT, read_body
 from pyflow_cli.server.validation import ValidationFailed

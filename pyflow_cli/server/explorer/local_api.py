@@ -24,8 +24,9 @@ from pyflow_cli.engine.errors import NotFoundError
 from pyflow_cli.engine.events import EventType
 from pyflow_cli.engine.processes import process_alive
 from pyflow_cli.engine.store import LogQuery, WorkflowLogEvent
-from pyflow_cli.server.api import NOT_FOUND, json_body, success
+from pyflow_cli.server.api import json_body
 from pyflow_cli.server.cron_runs import CronRun, configured
+from pyflow_cli.server.envelope import NOT_FOUND, success
 from pyflow_cli.server.explorer.handlers import (
     MAX_SEQ,
     Routes,

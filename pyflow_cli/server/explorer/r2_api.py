@@ -31,7 +31,8 @@ from pyflow_cli.bindings.local import file_name
 from pyflow_cli.bindings.r2 import MAX_LIST_KEYS, R2Bucket
 from pyflow_cli.bindings.r2_objects import R2Object
 from pyflow_cli.engine.clock import iso_ms
-from pyflow_cli.server.api import NO_BODY, json_body, success
+from pyflow_cli.server.api import NO_BODY, json_body
+from pyflow_cli.server.envelope import success
 from pyflow_cli.server.explorer.handlers import Routes, expect_object, not_found, text_param, whole_number
 from pyflow_cli.server.explorer.kv_api import raw_response
 from pyflow_cli.server.security import WORKER_BODY_LIMIT, read_body

@@ -25,7 +25,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
 from pyflow_cli.engine.errors import InvalidInputError, NotFoundError
-from pyflow_cli.server.api import FAILED, NOT_FOUND, UNHANDLED, failure, success
+from pyflow_cli.server.envelope import FAILED, NOT_FOUND, UNHANDLED, failure, success
 from pyflow_cli.server.explorer.assets import BASE, COMMON_HEADERS, STATIC_PREFIX, Page, asset, page
 from pyflow_cli.server.explorer.d1_api import d1_routes
 from pyflow_cli.server.explorer.handlers import Routes
