@@ -113,7 +113,8 @@ def test_claims_read_only_claimable_rows_whatever_the_number_of_instances(tmp_pa
     import sqlite3
 
     from pyflow_cli.storage.schema import migrate
-    from pyflow_cli.storage.sqlite import claim_due_sql, claim_expired_sql, next_due_sql
+    from pyflow_cli.storage.sqlite import claim_due_sql, claim_expired_sql
+    from pyflow_cli.storage.sqlite_reads import next_due_sql
 
     conn = sqlite3.connect(tmp_path / "plan.sqlite", isolation_level=None)
     migrate(conn)

@@ -12,7 +12,8 @@ from pyflow_cli.engine.events import EventType
 from pyflow_cli.engine.status import InstanceStatus
 from pyflow_cli.engine.store import Change, InstanceUpdate, NewInstance, NewLogEvent
 from pyflow_cli.storage.schema import MIGRATIONS, migrate, statements
-from pyflow_cli.storage.sqlite import SqliteStore, instance_filter
+from pyflow_cli.storage.sqlite import SqliteStore
+from pyflow_cli.storage.sqlite_reads import instance_filter
 
 STATUSES = list(InstanceStatus)
 
