@@ -12,7 +12,6 @@ ADDRESSABLE_ID_PATTERN = re.compile(r"^[a-zA-Z0-9, */#_\-]+$")
 RESERVED_INSTANCE_IDS = frozenset({"batch", "terminate", "terminateAll"})
 _CF_HEX_ID = re.compile(r"^cf_[0-9a-f]{64}$")
 
-MAX_WORKFLOW_NAME_LENGTH = 64
 WORKFLOW_NAME_RULE = (
     "Workflow names must be 1-64 characters long, start with a letter, number, or underscore, "
     "and may only contain letters, numbers, underscores, or hyphens."
@@ -51,14 +50,6 @@ def is_addressable_id(instance_id: object) -> bool:
         isinstance(instance_id, str)
         and 0 < len(instance_id) <= MAX_ADDRESSABLE_ID_LENGTH
         and ADDRESSABLE_ID_PATTERN.fullmatch(instance_id) is not None
-    )
-
-
-def is_valid_workflow_name(name: object) -> bool:
-    return (
-        isinstance(name, str)
-        and 0 < len(name) <= MAX_WORKFLOW_NAME_LENGTH
-        and INSTANCE_ID_PATTERN.fullmatch(name) is not None
     )
 
 

@@ -91,11 +91,6 @@ class CronExpression:
             return True
         return (weekday, (day.day - 1) // 7 + 1) in self.nth_weekdays
 
-    def matches(self, moment: datetime) -> bool:
-        moment = moment.astimezone(UTC)
-        return (moment.minute in self.minutes and moment.hour in self.hours
-                and self.matches_day(moment.date()))
-
     def next_after(self, moment: datetime) -> datetime | None:
         """The first matching minute strictly after ``moment`` (UTC); None if it never fires."""
         start = (moment.astimezone(UTC).replace(second=0, microsecond=0) + timedelta(minutes=1))

@@ -50,11 +50,6 @@ class DevSession:
             host = f"[{host}]"
         return f"http://{host}:{self.port}"
 
-    @property
-    def api_url(self) -> str:
-        """The local explorer API's base URL."""
-        return f"{self.base_url}/cdn-cgi/local/explorer/api"
-
 
 def session_path(project_root: Path) -> Path:
     return project_root / SESSION_FILE

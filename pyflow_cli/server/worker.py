@@ -65,11 +65,6 @@ class WorkerHandlers:
                    on_scheduled if callable(on_scheduled) else None)
 
     @property
-    def has_fetch(self) -> bool:
-        return self.on_fetch is not None or (
-            self.default is not None and callable(getattr(self.default, "fetch", None)))
-
-    @property
     def has_scheduled(self) -> bool:
         return self.on_scheduled is not None or (
             self.default is not None and callable(getattr(self.default, "scheduled", None)))
