@@ -23,6 +23,7 @@ from pyflow_cli.api import (
     WorkflowMetrics,
 )
 from pyflow_cli.engine import serde
+from pyflow_cli.engine.changes import NewInstance
 from pyflow_cli.engine.clock import Clock
 from pyflow_cli.engine.control import ControlRequest, RestartFrom
 from pyflow_cli.engine.errors import (
@@ -48,15 +49,7 @@ from pyflow_cli.engine.status import (
     ControlAction,
     InstanceStatus,
 )
-from pyflow_cli.engine.store import (
-    FIRST_EPOCH,
-    InboxEvent,
-    InstanceRecord,
-    LogQuery,
-    NewInstance,
-    Store,
-    WorkflowLogEvent,
-)
+from pyflow_cli.engine.store import FIRST_EPOCH, InboxEvent, InstanceRecord, LogQuery, Store, WorkflowLogEvent
 from pyflow_cli.engine.worker import Engine
 from pyflow_cli.metrics import metrics_view, metrics_window
 from pyflow_cli.views import instance_details, status_view

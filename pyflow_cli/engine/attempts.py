@@ -16,6 +16,7 @@ from typing import Any
 
 from pyflow_cli.engine import modifiers, serde
 from pyflow_cli.engine.bodies import Finished, Started, await_body, settle_body, start_body
+from pyflow_cli.engine.changes import Change, NewLogEvent, StepWrite
 from pyflow_cli.engine.durations import InvalidDurationError, js_number, parse_duration_ms
 from pyflow_cli.engine.errors import (
     NonRetryableDelayError,
@@ -42,7 +43,7 @@ from pyflow_cli.engine.step_errors import (
     rebuild_error,
     user_traceback,
 )
-from pyflow_cli.engine.store import Change, NewLogEvent, StepRecord, StepWrite, TimerRecord
+from pyflow_cli.engine.store import StepRecord, TimerRecord
 from pyflow_cli.engine.waits import wait_until
 
 StepBody = Callable[[serde.JsonDict | None], Any]

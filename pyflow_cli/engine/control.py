@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pyflow_cli.engine import serde
+from pyflow_cli.engine.changes import Change, InstanceUpdate, NewLogEvent
 from pyflow_cli.engine.errors import (
     ConflictError,
     InvalidInputError,
@@ -37,7 +38,7 @@ from pyflow_cli.engine.status import (
     InstanceStatus,
     control_effect,
 )
-from pyflow_cli.engine.store import Change, InstanceRecord, InstanceUpdate, NewLogEvent
+from pyflow_cli.engine.store import InstanceRecord
 
 if TYPE_CHECKING:
     from pyflow_cli.engine.worker import Engine

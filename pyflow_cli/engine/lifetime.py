@@ -24,23 +24,14 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from pyflow_cli.engine.changes import Change, InstanceUpdate, NewLogEvent
 from pyflow_cli.engine.clock import Clock
 from pyflow_cli.engine.entrypoint import WorkflowDefinition
 from pyflow_cli.engine.escapes import EngineControl
 from pyflow_cli.engine.events import EventType
 from pyflow_cli.engine.keys import KeyCounter
 from pyflow_cli.engine.status import InstanceStatus
-from pyflow_cli.engine.store import (
-    Change,
-    History,
-    InboxEvent,
-    InstanceRecord,
-    InstanceUpdate,
-    Lease,
-    LeaseLost,
-    NewLogEvent,
-    Store,
-)
+from pyflow_cli.engine.store import History, InboxEvent, InstanceRecord, Lease, LeaseLost, Store
 
 if TYPE_CHECKING:
     from pyflow_cli.engine.modifiers import TestHooks

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pyflow_cli.engine import serde
+from pyflow_cli.engine.changes import Change, InstanceUpdate
 from pyflow_cli.engine.entrypoint import Env, ExecutionContext, WorkflowEvent
 from pyflow_cli.engine.errors import error_name
 from pyflow_cli.engine.escapes import reraise_contained
@@ -22,7 +23,6 @@ from pyflow_cli.engine.rollback import run_rollbacks
 from pyflow_cli.engine.status import InstanceStatus
 from pyflow_cli.engine.step import WorkflowStep
 from pyflow_cli.engine.step_errors import FatalStepFailure, is_non_retryable, user_traceback
-from pyflow_cli.engine.store import Change, InstanceUpdate
 
 UNHANDLED_NON_RETRYABLE = (
     "The execution of the Workflow instance was terminated, as a step threw an NonRetryableError "

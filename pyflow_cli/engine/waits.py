@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pyflow_cli.engine import modifiers, serde
+from pyflow_cli.engine.changes import StepWrite
 from pyflow_cli.engine.clock import iso_ms
 from pyflow_cli.engine.durations import js_number, parse_duration_ms
 from pyflow_cli.engine.errors import WorkflowTimeoutError
@@ -17,7 +18,7 @@ from pyflow_cli.engine.events import EventType
 from pyflow_cli.engine.keys import StepKey
 from pyflow_cli.engine.lifetime import Lifetime, Waiter
 from pyflow_cli.engine.step_errors import error_json
-from pyflow_cli.engine.store import InboxEvent, StepWrite, TimerRecord
+from pyflow_cli.engine.store import InboxEvent, TimerRecord
 
 TIME_TRAVELER = "You can't sleep until a time in the past, time-traveler"
 

@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from pyflow_cli.engine.changes import Change, InstanceUpdate
 from pyflow_cli.engine.clock import Clock
 from pyflow_cli.engine.collector import tune_for_engine
 from pyflow_cli.engine.control import Control, ControlRequest
@@ -34,15 +35,7 @@ from pyflow_cli.engine.replay import record_end, replay_for_rollbacks, run_lifet
 from pyflow_cli.engine.rollback import TERMINATED, Terminated, run_rollbacks
 from pyflow_cli.engine.running import context_for, for_instance
 from pyflow_cli.engine.status import InstanceStatus
-from pyflow_cli.engine.store import (
-    Change,
-    EngineRecord,
-    History,
-    InboxEvent,
-    InstanceRecord,
-    InstanceUpdate,
-    Store,
-)
+from pyflow_cli.engine.store import EngineRecord, History, InboxEvent, InstanceRecord, Store
 from pyflow_cli.engine.supervisor import Outage, Supervised
 
 _log = logging.getLogger("pyflow")

@@ -14,8 +14,9 @@ from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from pyflow_cli.engine.changes import Change, NewInstance, NewLogEvent
 from pyflow_cli.engine.events import EventType, TriggerSource
-from pyflow_cli.engine.store import Change, InstanceRecord, NewInstance, NewLogEvent, Store
+from pyflow_cli.engine.store import InstanceRecord, Store
 from pyflow_cli.engine.tracebacks import text_of
 from pyflow_cli.server.logs import DevLog
 

@@ -12,9 +12,9 @@ import json
 from dataclasses import fields
 from typing import Any
 
+from pyflow_cli.engine.changes import UNSET, Change, InstanceUpdate, StepWrite
 from pyflow_cli.engine.events import EventType
 from pyflow_cli.engine.status import InstanceStatus
-from pyflow_cli.engine.store import UNSET, Change, InstanceUpdate, StepWrite
 
 APPLIED, DROPPED, FENCED = "t", "f", "x"
 _KEEP_ON_RUN_WIPE = [int(EventType.WORKFLOW_QUEUED), int(EventType.WORKFLOW_START)]

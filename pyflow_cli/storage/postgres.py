@@ -26,17 +26,10 @@ from typing import Any
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
+from pyflow_cli.engine.changes import Change, InstanceUpdate, NewInstance
 from pyflow_cli.engine.errors import StorageError
 from pyflow_cli.engine.events import EventType
-from pyflow_cli.engine.store import (
-    FIRST_EPOCH,
-    Change,
-    EngineRecord,
-    InstanceRecord,
-    InstanceUpdate,
-    LeaseLost,
-    NewInstance,
-)
+from pyflow_cli.engine.store import FIRST_EPOCH, EngineRecord, InstanceRecord, LeaseLost
 from pyflow_cli.storage import pg_connect
 from pyflow_cli.storage.clock import RESYNC_S, DatabaseClock
 from pyflow_cli.storage.pg_changes import APPLIED, FENCED, encode_changes

@@ -16,15 +16,9 @@ from typing import Any
 
 import aiosqlite
 
+from pyflow_cli.engine.changes import Change, InstanceUpdate, NewInstance
 from pyflow_cli.engine.errors import StateLostError, StorageError
-from pyflow_cli.engine.store import (
-    FIRST_EPOCH,
-    Change,
-    EngineRecord,
-    InstanceRecord,
-    InstanceUpdate,
-    NewInstance,
-)
+from pyflow_cli.engine.store import FIRST_EPOCH, EngineRecord, InstanceRecord
 from pyflow_cli.storage import health
 from pyflow_cli.storage.schema import migrate
 from pyflow_cli.storage.sqlite_changes import PlainChange, apply_change, queued_rows

@@ -8,17 +8,10 @@ import sqlite3
 from collections.abc import Iterator
 from typing import Any
 
+from pyflow_cli.engine.changes import UNSET, Change, InstanceUpdate, NewInstance, NewLogEvent, StepWrite
 from pyflow_cli.engine.events import EventType
 from pyflow_cli.engine.status import InstanceStatus
-from pyflow_cli.engine.store import (
-    UNSET,
-    Change,
-    InstanceUpdate,
-    LeaseLost,
-    NewInstance,
-    NewLogEvent,
-    StepWrite,
-)
+from pyflow_cli.engine.store import LeaseLost
 
 _UPDATABLE = ("status", "output_json", "error_json", "runnable_at", "lease_owner",
               "lease_expires", "paused_at", "version_id", "control", "lifetime")

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from clikit import Project
 
-from pyflow_cli.engine.store import NewInstance
+from pyflow_cli.engine.changes import NewInstance
 from pyflow_cli.storage.schema import LATEST_VERSION
 from pyflow_cli.storage.sqlite import SqliteStore
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from pyflow_cli.engine.changes import Change
 from pyflow_cli.engine.clock import ManualClock
 from pyflow_cli.engine.entrypoint import WorkflowDefinition, WorkflowEntrypoint
 from pyflow_cli.engine.lifetime import EngineOptions, Lifetime
 from pyflow_cli.engine.status import InstanceStatus
-from pyflow_cli.engine.store import Change, History, InboxEvent, InstanceRecord
+from pyflow_cli.engine.store import History, InboxEvent, InstanceRecord
 
 
 class _Writes:

@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 
 from pyflow_cli.engine import supervisor
+from pyflow_cli.engine.changes import Change, InstanceUpdate
 from pyflow_cli.engine.clock import ManualClock
 from pyflow_cli.engine.entrypoint import WorkflowDefinition, WorkflowEntrypoint
 from pyflow_cli.engine.errors import StateLostError
 from pyflow_cli.engine.lifetime import EngineOptions
-from pyflow_cli.engine.store import Change, InstanceUpdate
 from pyflow_cli.engine.supervisor import Supervised
 from pyflow_cli.engine.worker import Engine
 from pyflow_cli.service import WorkflowInfo, WorkflowService

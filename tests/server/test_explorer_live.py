@@ -16,9 +16,9 @@ import httpx
 import pytest
 from serverkit import API, DevProcess, write_project
 
+from pyflow_cli.engine.changes import Change, InstanceUpdate, NewInstance, NewLogEvent
 from pyflow_cli.engine.events import EventType
 from pyflow_cli.engine.status import InstanceStatus
-from pyflow_cli.engine.store import Change, InstanceUpdate, NewInstance, NewLogEvent
 from pyflow_cli.server.explorer import live
 from pyflow_cli.server.explorer.live import LiveHub
 

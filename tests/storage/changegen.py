@@ -9,17 +9,10 @@ from typing import Any
 from hypothesis import strategies as st
 from storekit import new
 
+from pyflow_cli.engine.changes import UNSET, Change, InstanceUpdate, NewLogEvent, StepWrite
 from pyflow_cli.engine.events import EventType
 from pyflow_cli.engine.status import InstanceStatus
-from pyflow_cli.engine.store import (
-    UNSET,
-    Change,
-    InstanceUpdate,
-    NewLogEvent,
-    StepWrite,
-    Store,
-    TimerRecord,
-)
+from pyflow_cli.engine.store import Store, TimerRecord
 
 KEYS = ("k1", "k2")
 TIMER_KINDS = ("sleep", "retry")

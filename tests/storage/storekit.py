@@ -5,17 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any
 
+from pyflow_cli.engine.changes import Change, NewInstance, NewLogEvent
 from pyflow_cli.engine.events import EventType
-from pyflow_cli.engine.store import (
-    Change,
-    InboxEvent,
-    InstanceRecord,
-    NewInstance,
-    NewLogEvent,
-    StepRecord,
-    Store,
-    TimerRecord,
-)
+from pyflow_cli.engine.store import InboxEvent, InstanceRecord, StepRecord, Store, TimerRecord
 
 WORKFLOW = "wf"
 

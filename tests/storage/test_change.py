@@ -6,16 +6,10 @@ from __future__ import annotations
 
 import pytest
 
+from pyflow_cli.engine.changes import UNSET, Change, InstanceUpdate, NewLogEvent, StepWrite
 from pyflow_cli.engine.events import EventType
 from pyflow_cli.engine.status import InstanceStatus
-from pyflow_cli.engine.store import (
-    UNSET,
-    Change,
-    InstanceUpdate,
-    NewLogEvent,
-    StepWrite,
-    TimerRecord,
-)
+from pyflow_cli.engine.store import TimerRecord
 
 
 @pytest.mark.parametrize("fields", [

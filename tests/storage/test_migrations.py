@@ -13,18 +13,11 @@ import pytest
 from backends import Row, SqliteFactory, StoreFactory
 from storekit import WORKFLOW, create, record
 
+from pyflow_cli.engine.changes import Change, InstanceUpdate, StepWrite
 from pyflow_cli.engine.errors import StorageError
 from pyflow_cli.engine.events import EventType
 from pyflow_cli.engine.status import InstanceStatus
-from pyflow_cli.engine.store import (
-    Change,
-    EngineRecord,
-    InboxEvent,
-    InstanceUpdate,
-    StepRecord,
-    StepWrite,
-    TimerRecord,
-)
+from pyflow_cli.engine.store import EngineRecord, InboxEvent, StepRecord, TimerRecord
 from pyflow_cli.storage import schema
 
 GOLDEN = Path(__file__).parent.parent / "golden" / "v1-sleeping.sqlite"

@@ -19,8 +19,9 @@ from hypothesis import strategies as st
 from pgcluster import Server
 from storekit import create, row, snapshot
 
+from pyflow_cli.engine.changes import Change
 from pyflow_cli.engine.errors import StorageError
-from pyflow_cli.engine.store import Change, Store
+from pyflow_cli.engine.store import Store
 from pyflow_cli.storage import pg_schema
 from pyflow_cli.storage.factory import build_store, open_store
 from pyflow_cli.storage.url import PostgresLocation, parse_store_url
@@ -30,7 +31,7 @@ import asyncio, sys
 from pathlib import Path
 from pyflow_cli.storage.factory import open_store
 from pyflow_cli.storage.url import parse_store_url
-from pyflow_cli.engine.store import NewInstance
+from pyflow_cli.engine.changes import NewInstance
 
 async def main() -> None:
     store = await open_store(parse_store_url(sys.argv[1], Path(".")))
@@ -236,9 +237,10 @@ async def test_postgres_reads_what_sqlite_reads_for_the_explorer(
     test_sqlite_explorer_reads.py)."""
     from storekit import new
 
+    from pyflow_cli.engine.changes import InstanceUpdate, NewLogEvent
     from pyflow_cli.engine.events import EventType
     from pyflow_cli.engine.status import InstanceStatus
-    from pyflow_cli.engine.store import InstanceUpdate, LogQuery, NewLogEvent
+    from pyflow_cli.engine.store import LogQuery
 
     stores = [build_store(parse_store_url(str(tmp_path / "reference.sqlite"), tmp_path), "normal"),
               build_store(_location(postgres.location()), "normal")]

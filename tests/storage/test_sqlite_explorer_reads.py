@@ -8,9 +8,9 @@ import random
 import sqlite3
 from pathlib import Path
 
+from pyflow_cli.engine.changes import Change, InstanceUpdate, NewInstance, NewLogEvent
 from pyflow_cli.engine.events import EventType
 from pyflow_cli.engine.status import InstanceStatus
-from pyflow_cli.engine.store import Change, InstanceUpdate, NewInstance, NewLogEvent
 from pyflow_cli.storage.schema import MIGRATIONS, migrate, statements
 from pyflow_cli.storage.sqlite import SqliteStore
 from pyflow_cli.storage.sqlite_reads import instance_filter

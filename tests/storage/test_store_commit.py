@@ -7,18 +7,10 @@ from dataclasses import replace
 import pytest
 from storekit import create, record, row, snapshot
 
+from pyflow_cli.engine.changes import UNSET, Change, InstanceUpdate, NewLogEvent, StepWrite
 from pyflow_cli.engine.events import EventType
 from pyflow_cli.engine.status import InstanceStatus
-from pyflow_cli.engine.store import (
-    UNSET,
-    Change,
-    InstanceUpdate,
-    NewLogEvent,
-    StepRecord,
-    StepWrite,
-    Store,
-    TimerRecord,
-)
+from pyflow_cli.engine.store import StepRecord, Store, TimerRecord
 
 
 async def test_log_rows_are_appended_in_order_with_their_metadata(store: Store) -> None:

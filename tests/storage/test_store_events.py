@@ -5,17 +5,10 @@ from __future__ import annotations
 import pytest
 from storekit import WORKFLOW, create, new, record, row
 
+from pyflow_cli.engine.changes import Change, InstanceUpdate, StepWrite
 from pyflow_cli.engine.events import EventType
 from pyflow_cli.engine.status import InstanceStatus
-from pyflow_cli.engine.store import (
-    Change,
-    InboxEvent,
-    InstanceUpdate,
-    StepRecord,
-    StepWrite,
-    Store,
-    TimerRecord,
-)
+from pyflow_cli.engine.store import InboxEvent, StepRecord, Store, TimerRecord
 
 
 async def test_events_queue_oldest_first_with_increasing_sequence_numbers(store: Store) -> None:

@@ -9,17 +9,9 @@ import pytest
 from backends import StoreFactory
 from storekit import WORKFLOW, create, new, record, row, snapshot
 
+from pyflow_cli.engine.changes import Change, InstanceUpdate, StepWrite
 from pyflow_cli.engine.status import InstanceStatus
-from pyflow_cli.engine.store import (
-    FIRST_EPOCH,
-    Change,
-    InstanceUpdate,
-    Lease,
-    LeaseLost,
-    StepWrite,
-    Store,
-    TimerRecord,
-)
+from pyflow_cli.engine.store import FIRST_EPOCH, Lease, LeaseLost, Store, TimerRecord
 
 
 async def _claimed(store: Store, owner: str = "engine-1", now: float = 2000.0,

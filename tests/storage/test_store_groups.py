@@ -14,7 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from storekit import Snapshot, create, snapshot
 
-from pyflow_cli.engine.store import Change, Store, TimerRecord
+from pyflow_cli.engine.changes import Change
+from pyflow_cli.engine.store import Store, TimerRecord
 
 _settings = settings(max_examples=60, deadline=None, derandomize=True, database=None,
                      suppress_health_check=[HealthCheck.function_scoped_fixture])

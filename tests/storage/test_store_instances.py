@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from storekit import WORKFLOW, create, new, record, row
 
+from pyflow_cli.engine.changes import Change, InstanceUpdate, StepWrite
 from pyflow_cli.engine.events import EventType
 from pyflow_cli.engine.status import InstanceStatus
-from pyflow_cli.engine.store import Change, InstanceUpdate, StepWrite, Store, TimerRecord
+from pyflow_cli.engine.store import Store, TimerRecord
 
 
 async def test_a_new_instance_is_queued_runnable_now_with_its_queued_and_start_rows(

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from storekit import WORKFLOW, create, new, record
 
+from pyflow_cli.engine.changes import Change, InstanceUpdate
 from pyflow_cli.engine.status import InstanceStatus
-from pyflow_cli.engine.store import Change, EngineRecord, InstanceUpdate, Store
+from pyflow_cli.engine.store import EngineRecord, Store
 
 
 async def _due(store: Store, instance_id: str, runnable_at: float | None,

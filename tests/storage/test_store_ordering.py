@@ -8,10 +8,11 @@ import pytest
 from backends import StoreFactory
 from storekit import WORKFLOW, create, new, record, row, snapshot
 
+from pyflow_cli.engine.changes import Change, InstanceUpdate, StepWrite
 from pyflow_cli.engine.errors import StorageError
 from pyflow_cli.engine.events import EventType
 from pyflow_cli.engine.status import InstanceStatus
-from pyflow_cli.engine.store import Change, InstanceUpdate, StepWrite, Store, TimerRecord
+from pyflow_cli.engine.store import Store, TimerRecord
 
 
 def _value(iid: int, value: str) -> Change:

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from storekit import WORKFLOW, create, logged, row
 
+from pyflow_cli.engine.changes import NewLogEvent
 from pyflow_cli.engine.events import EventType
-from pyflow_cli.engine.store import EngineRecord, LogQuery, NewLogEvent, Store
+from pyflow_cli.engine.store import EngineRecord, LogQuery, Store
 
 
 async def _seeded(store: Store) -> None:

@@ -25,9 +25,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from pyflow_cli.engine.changes import UNSET, Change, NewInstance
 from pyflow_cli.engine.events import EventType
 from pyflow_cli.engine.status import InstanceStatus
-from pyflow_cli.engine.store import UNSET, Change, NewInstance
 
 BURST_S = 0.02
 """How long a stream gathers notes after the first before sending (one message per burst)."""
