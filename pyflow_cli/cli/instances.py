@@ -5,15 +5,14 @@ Every command taking an instance id also takes ``latest``: the newest instance o
 
 from __future__ import annotations
 
-import json
 import math
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from pyflow_cli.cli import instance_control
 from pyflow_cli.cli.formats import parse_date_option
-from pyflow_cli.cli.invocation import Invocation, begin, parse_json, run
+from pyflow_cli.cli.invocation import begin, run
 from pyflow_cli.cli.options import (
     InstanceId,
     JsonOutput,
@@ -22,15 +21,10 @@ from pyflow_cli.cli.options import (
     WorkflowName,
 )
 from pyflow_cli.engine.clock import iso_ms
-from pyflow_cli.engine.errors import InvalidInputError, PyflowError, WorkflowError
+from pyflow_cli.engine.errors import InvalidInputError
 from pyflow_cli.engine.status import (
-    RULES,
     TERMINAL_STATUSES,
-    ControlAction,
-    Effect,
-    control_effect,
     parse_status,
-    statuses_allowing,
 )
 
 if TYPE_CHECKING:
@@ -39,9 +33,6 @@ if TYPE_CHECKING:
 app = typer.Typer(no_args_is_help=True, help="List, describe, follow and control Workflow instances.")
 
 MAX_PER_PAGE = 100
-MAX_DELETE = 100
-TERMINABLE = tuple(status.value for status in statuses_allowing(ControlAction.TERMINATE))
-RESTART_STEP_TYPES = ("do", "sleep", "waitForEvent")
 
 
 def _check_status(status: str | None) -> str | None:
@@ -188,245 +179,14 @@ def logs(
     run(show())
 
 
-# -- control -------------------------------------------------------------------------------------------
-def _changed(inv: Invocation, json_output: bool, status: str, message: str) -> None:
-    if json_output:
-        inv.ui.json({"status": status, "timestamp": iso_ms(inv.now_ms())})
-    else:
-        inv.ui.success(message)
-
-
-DOING = {"pause": "pausing", "resume": "resuming"}
-
-
-async def _control(inv: Invocation, name: str, instance_id: str, action: str,
-                   **kwargs: Any) -> tuple[str, str, bool, bool]:
-    """Resolve the id and apply ``action``: the id, the status after, whether an engine runs,
-    and whether the action changed anything (SPEC §1.3's table, ``engine.status``, decides)."""
-    async with inv.connect() as backend:
-        record = await backend.resolve(name, instance_id)
-        if control_effect(record.status, action) is Effect.NO_OP:
-            return record.id, record.status.value, True, False
-        status = await getattr(backend, action)(name, record.id, **kwargs)
-        return record.id, str(status), await backend.engine_attached(), True
-
-
-def _unchanged(inv: Invocation, json_output: bool, resolved: str, status: str, action: str) -> None:
-    """A pause or resume that changes nothing: a warning (the reference says nothing at all)."""
-    rule = RULES[ControlAction(action)]
-    inv.ui.warn(f'Instance "{resolved}" is {status}: {DOING[action]} it changes nothing. {rule}')
-    if json_output:
-        inv.ui.json({"status": status, "timestamp": iso_ms(inv.now_ms())})
-
-
-@app.command("pause")
-def pause(ctx: typer.Context, name: WorkflowName, instance_id: InstanceId,
-          json_output: JsonOutput = False) -> None:
-    """Pause a running or waiting instance (at its next step boundary)."""
-    inv = begin(ctx, name)
-    resolved, status, _, changed = run(_control(inv, name, instance_id, "pause"))
-    if not changed:
-        _unchanged(inv, json_output, resolved, status, "pause")
-        return
-    _changed(inv, json_output, status, f'⏸️ The instance "{resolved}" from {name} was paused successfully')
-
-
-@app.command("resume")
-def resume(ctx: typer.Context, name: WorkflowName, instance_id: InstanceId,
-           json_output: JsonOutput = False) -> None:
-    """Resume a paused instance."""
-    inv = begin(ctx, name)
-    resolved, status, attached, changed = run(_control(inv, name, instance_id, "resume"))
-    if not changed:
-        _unchanged(inv, json_output, resolved, status, "resume")
-        return
-    _changed(inv, json_output, status, f'🔄 The instance "{resolved}" from {name} was resumed successfully')
-    if not attached and not json_output:
-        inv.no_engine_note("it continues")
-
-
-@app.command("terminate")
-def terminate(ctx: typer.Context, name: WorkflowName, instance_id: InstanceId,
-              rollback: Annotated[bool, typer.Option(
-                  "--rollback", help="Run the rollbacks its steps registered first (needs a "
-                  "running `pyflow dev`: they are your code).")] = False,
-              json_output: JsonOutput = False) -> None:
-    """Terminate an unfinished instance."""
-    inv = begin(ctx, name)
-    resolved, status, _, _ = run(_control(inv, name, instance_id, "terminate", rollback=rollback))
-    _changed(inv, json_output, status,
-             f'🥷 The instance "{resolved}" from {name} was terminated successfully')
-
-
-@app.command("restart")
-def restart(
-    ctx: typer.Context,
-    name: WorkflowName,
-    instance_id: InstanceId,
-    from_step_name: Annotated[str | None, typer.Option(
-        "--from-step-name", metavar="NAME",
-        help="Restart from this step, keeping the results of the steps before it.",
-        show_default=False)] = None,
-    from_step_count: Annotated[int | None, typer.Option(
-        "--from-step-count", metavar="N", help="Which use of that step name (1 = the first).",
-        show_default=False)] = None,
-    from_step_type: Annotated[str | None, typer.Option(
-        "--from-step-type", metavar="TYPE", help="Type of that step: do, sleep or waitForEvent "
-                                                 "(default do).", show_default=False)] = None,
-    json_output: JsonOutput = False,
-) -> None:
-    """Restart an instance from the beginning, or from one step."""
-    from pyflow_cli.engine.control import RestartFrom
-
-    if from_step_name is None and (from_step_count is not None or from_step_type is not None):
-        raise InvalidInputError("--from-step-name is required when using --from-step-count or "
-                                "--from-step-type")
-    if from_step_count is not None and from_step_count < 1:
-        raise InvalidInputError("--from-step-count must be a positive integer")
-    if from_step_type is not None and from_step_type not in RESTART_STEP_TYPES:
-        raise InvalidInputError(f'--from-step-type must be one of {", ".join(RESTART_STEP_TYPES)} '
-                                f'(got "{from_step_type}").')
-    from_step = None
-    if from_step_name is not None:
-        from_step = RestartFrom(from_step_name, from_step_count or 1, from_step_type or "do")
-    inv = begin(ctx, name)
-    resolved, status, attached, _ = run(_control(inv, name, instance_id, "restart",
-                                                 from_step=from_step))
-    _changed(inv, json_output, status,
-             f'🥷 The instance "{resolved}" from {name} was restarted successfully')
-    if not attached and not json_output:
-        inv.no_engine_note("it runs again")
-
-
-@app.command("send-event")
-def send_event(
-    ctx: typer.Context,
-    name: WorkflowName,
-    instance_id: InstanceId,
-    event_type: Annotated[str, typer.Option(
-        "--type", metavar="TYPE", help="Type of the event (what step.wait_for_event waits for).",
-        show_default=False)],
-    payload: Annotated[str | None, typer.Option(
-        "--payload", metavar="JSON", help="JSON payload of the event (default {}).",
-        show_default=False)] = None,
-    json_output: JsonOutput = False,
-) -> None:
-    """Send an event to an instance (delivered to a waiting or later step.wait_for_event)."""
-    value = parse_json(payload, "event payload") if payload is not None else {}
-    inv = begin(ctx, name)
-
-    async def send() -> tuple[str, bool]:
-        async with inv.connect() as backend:
-            resolved = (await backend.resolve(name, instance_id)).id
-            await backend.send_event(name, resolved, event_type, value)
-            return resolved, await backend.engine_attached()
-
-    resolved, attached = run(send())
-    if json_output:
-        inv.ui.json({"success": True})
-        return
-    shown = f' and payload "{payload}"' if isinstance(value, dict | list | str) and value else ""
-    inv.ui.success(f'📤 The event with type "{event_type}"{shown} was sent to the instance '
-                   f'"{resolved}" from {name}')
-    if not attached:
-        inv.no_engine_note("a waiting step receives it")
-
-
-def _ids_from_file(path: Path) -> list[str]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InvalidInputError(f'Cannot read "{path}": {exc.strerror or exc}.') from None
-    except ValueError:
-        data = None
-    if not isinstance(data, list) or not all(isinstance(item, str) for item in data):
-        raise InvalidInputError(f'Unexpected JSON input from "{path}". Expected an array of strings.')
-    return data
-
-
-@app.command("delete")
-def delete(
-    ctx: typer.Context,
-    name: WorkflowName,
-    instance_ids: Annotated[list[str] | None, typer.Argument(
-        metavar="IDS", help="IDs of the instances ('latest' for the newest).",
-        show_default=False)] = None,
-    filename: Annotated[Path | None, typer.Option(
-        "--filename", metavar="FILE", help="A JSON file holding an array of instance IDs.",
-        show_default=False)] = None,
-    json_output: JsonOutput = False,
-) -> None:
-    """Delete instances and all their state."""
-    requested = [*(instance_ids or []), *(_ids_from_file(filename) if filename else [])]
-    if not requested:
-        raise InvalidInputError("Provide at least one workflow instance ID")
-    if len(requested) > MAX_DELETE:
-        raise InvalidInputError(f"You can delete at most {MAX_DELETE} workflow instances at a time")
-    inv = begin(ctx, name)
-
-    async def delete_all() -> tuple[list[str], list[tuple[str, str]]]:
-        deleted: list[str] = []
-        errors: list[tuple[str, str]] = []
-        async with inv.connect() as backend:
-            for given in dict.fromkeys(requested):
-                try:
-                    resolved = (await backend.resolve(name, given)).id
-                    await backend.delete(name, resolved)
-                    deleted.append(resolved)
-                except PyflowError as exc:
-                    errors.append((given, exc.message))
-        return deleted, errors
-
-    deleted, errors = run(delete_all())
-    if json_output:
-        inv.ui.json({"deleted": [{"id": i} for i in deleted],
-                     "errors": [{"id": i, "message": m} for i, m in errors]})
-    elif deleted:
-        listed = ", ".join(f'"{i}"' for i in deleted)
-        inv.ui.success(f'🗑️  Deleted workflow instances from "{name}": {listed}')
-    if errors:
-        lines = "\n".join(f"  - {i}: {m}" for i, m in errors)
-        raise PyflowError(f"Failed to delete {len(errors)} workflow instance(s):\n{lines}")
-
-
-@app.command("terminate-all")
-def terminate_all(ctx: typer.Context, name: WorkflowName, status: Annotated[str | None, typer.Option(
-        "--status", metavar="STATUS", help=f"Only instances with this status: {', '.join(TERMINABLE)}.",
-        show_default=False)] = None, json_output: JsonOutput = False) -> None:
-    """Terminate every unfinished instance of a Workflow (or those with one status)."""
-    if status is not None and status not in TERMINABLE:
-        raise InvalidInputError(f'Provided status "{status}" is not valid, it must be one of the '
-                                f"following: {', '.join(TERMINABLE)}.")
-    inv = begin(ctx, name)
-
-    async def terminate_matching() -> list[str]:
-        async with inv.connect() as backend:
-            ids: list[str] = []
-            for wanted in [status] if status else TERMINABLE:
-                page = 1
-                while True:
-                    listing = await backend.list_instances(
-                        name, status=wanted, page=page, per_page=MAX_PER_PAGE, created_from_ms=None,
-                        created_to_ms=None, newest_first=False)
-                    ids += [record.id for record in listing.instances]
-                    if page * MAX_PER_PAGE >= listing.total:
-                        break
-                    page += 1
-            done = []
-            for instance_id in ids:
-                try:
-                    await backend.terminate(name, instance_id)
-                    done.append(instance_id)
-                except (PyflowError, WorkflowError):
-                    pass  # finished or deleted since it was listed: nothing left to terminate
-            return done
-
-    done = run(terminate_matching())
-    which = f' with status "{status}"' if status else ""
-    if json_output:
-        inv.ui.json({"terminated": done})
-    elif not done:
-        inv.ui.warn(f'No unfinished instances{which} in workflow "{name}": nothing to terminate.')
-    else:
-        inv.ui.success(f'🥷 Terminated {len(done)} instance{"s" if len(done) != 1 else ""}{which} '
-                       f'of workflow "{name}"')
+# The control commands (instance_control.py), after these in the help.
+for _name, _command in (
+        ("pause", instance_control.pause),
+        ("resume", instance_control.resume),
+        ("terminate", instance_control.terminate),
+        ("restart", instance_control.restart),
+        ("send-event", instance_control.send_event),
+        ("delete", instance_control.delete),
+        ("terminate-all", instance_control.terminate_all),
+):
+    app.command(_name)(_command)

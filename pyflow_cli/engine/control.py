@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pyflow_cli.engine import serde
 from pyflow_cli.engine.changes import Change, InstanceUpdate, NewLogEvent
+from pyflow_cli.engine.entrypoint import WorkflowDefinition
 from pyflow_cli.engine.errors import (
     ConflictError,
     InvalidInputError,
@@ -29,8 +31,11 @@ from pyflow_cli.engine.errors import (
 )
 from pyflow_cli.engine.events import EventType
 from pyflow_cli.engine.keys import split_target
-from pyflow_cli.engine.lifetime import EndReason, Lifetime
+from pyflow_cli.engine.lifetime import EndReason, Lifetime, StateNotWritten
 from pyflow_cli.engine.processes import process_alive
+from pyflow_cli.engine.replay import replay_for_rollbacks
+from pyflow_cli.engine.rollback import TERMINATED, Terminated, run_rollbacks
+from pyflow_cli.engine.running import for_instance
 from pyflow_cli.engine.status import (
     CANNOT_TERMINATE,
     ControlAction,
@@ -42,6 +47,8 @@ from pyflow_cli.engine.store import InstanceRecord
 
 if TYPE_CHECKING:
     from pyflow_cli.engine.worker import Engine
+
+_log = logging.getLogger("pyflow")
 
 CONTROL_WAIT_S = 10.0
 OWNER_CHECK_S = 0.5  # while waiting on another engine, how often to look whether it still lives
@@ -233,11 +240,46 @@ class Control:
         if request.rollback:
             fresh = await self.store.get_instance_by_iid(record.iid)
             if fresh is not None:
-                await self.engine.roll_back(fresh, life)  # the instance is still leased to us
+                await self.roll_back(fresh, life)  # the instance is still leased to us
             request = ControlRequest(action)
         fresh = await self.store.get_instance_by_iid(record.iid)
         status = await self._stored(fresh, request, owner=fresh.lease_owner) if fresh else None
         return status or InstanceStatus.TERMINATED
+
+    # -- rollbacks -----------------------------------------------------------------------------
+    async def roll_back(self, record: InstanceRecord, ended: Lifetime | None = None) -> None:
+        """Run the rollbacks due on an instance being terminated with ``rollback`` (SPEC §2.12):
+        with the handlers ``ended`` (its lifetime, just ended) registered, else with those a
+        replay of ``run()`` registers. The caller holds the instance (lease or lifetime).
+
+        As in the reference, the termination goes on whatever happens here: a failure is one
+        log line, never an instance left held by a rollback that could not finish."""
+        definition = self.engine.workflows.get(record.workflow)
+        if definition is None:
+            _log.error('pyflow: cannot roll back %s/%s: this engine does not run workflow "%s"',
+                       record.workflow, record.id, record.workflow)
+            return
+        with self.engine.holding(record.iid):  # its lease is renewed while the rollbacks run
+            try:
+                with for_instance(record.workflow, record.id):
+                    await self._roll_back(record, definition, ended)
+            except (Exception, StateNotWritten) as failure:
+                _log.error("pyflow: the rollback of %s/%s stopped (%s: %s); terminating it "
+                           "anyway", record.workflow, record.id, type(failure).__name__, failure)
+
+    async def _roll_back(self, record: InstanceRecord, definition: WorkflowDefinition,
+                         ended: Lifetime | None) -> None:
+        history = await self.store.load_history(record.iid)
+        held = await self.store.get_instance_by_iid(record.iid)  # under the caller's lease
+        # Counted as running throughout: its rollback steps change no status.
+        life = Lifetime(record, definition, history, self.store, self.clock, self.engine.options,
+                        lambda _: None, lease=held.lease if held is not None else None,
+                        status=InstanceStatus.RUNNING)
+        if ended is not None and ended.rollbacks:
+            life.rollback_specs, life.rollbacks = ended.rollback_specs, ended.rollbacks
+        else:
+            await replay_for_rollbacks(life, self.engine.env_factory())
+        await run_rollbacks(life, Terminated(TERMINATED["message"]))
 
     # -- at rest -------------------------------------------------------------------------------
     async def _stored(self, record: InstanceRecord, request: ControlRequest,
@@ -281,7 +323,7 @@ class Control:
                     if not held:
                         return None
                     change.expect_owner = self.engine.id
-                await self.engine.roll_back(record)
+                await self.roll_back(record)
             status = InstanceStatus.TERMINATED
             change.log.append(NewLogEvent(EventType.WORKFLOW_TERMINATED, now,
                                           metadata={"trigger": {"source": 0}}))

@@ -18,7 +18,7 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,9 +31,8 @@ from pyflow_cli.engine.errors import StateLostError
 from pyflow_cli.engine.lifetime import EndReason, EngineOptions, Lifetime, StateNotWritten
 from pyflow_cli.engine.modifiers import TestHooks
 from pyflow_cli.engine.processes import process_alive
-from pyflow_cli.engine.replay import record_end, replay_for_rollbacks, run_lifetime
-from pyflow_cli.engine.rollback import TERMINATED, Terminated, run_rollbacks
-from pyflow_cli.engine.running import context_for, for_instance
+from pyflow_cli.engine.replay import record_end, run_lifetime
+from pyflow_cli.engine.running import context_for
 from pyflow_cli.engine.status import InstanceStatus
 from pyflow_cli.engine.store import EngineRecord, History, InboxEvent, InstanceRecord, Store
 from pyflow_cli.engine.supervisor import Outage, Supervised
@@ -176,41 +175,15 @@ class Engine:
         self._end(running.life, reason)
         await asyncio.gather(running.task, return_exceptions=True)
 
-    async def roll_back(self, record: InstanceRecord, ended: Lifetime | None = None) -> None:
-        """Run the rollbacks due on an instance being terminated with ``rollback`` (SPEC §2.12):
-        with the handlers ``ended`` (its lifetime, just ended) registered, else with those a
-        replay of ``run()`` registers. The caller holds the instance (lease or lifetime).
-
-        As in the reference, the termination goes on whatever happens here: a failure is one
-        log line, never an instance left held by a rollback that could not finish."""
-        definition = self.workflows.get(record.workflow)
-        if definition is None:
-            _log.error('pyflow: cannot roll back %s/%s: this engine does not run workflow "%s"',
-                       record.workflow, record.id, record.workflow)
-            return
-        self._held.add(record.iid)  # its lease is renewed while the rollbacks run
+    @contextlib.contextmanager
+    def holding(self, iid: int) -> Iterator[None]:
+        """Keep renewing this engine's lease on ``iid`` while no lifetime runs it (its rollbacks
+        run, say)."""
+        self._held.add(iid)
         try:
-            with for_instance(record.workflow, record.id):
-                await self._roll_back(record, definition, ended)
-        except (Exception, StateNotWritten) as failure:
-            _log.error("pyflow: the rollback of %s/%s stopped (%s: %s); terminating it anyway",
-                       record.workflow, record.id, type(failure).__name__, failure)
+            yield
         finally:
-            self._held.discard(record.iid)
-
-    async def _roll_back(self, record: InstanceRecord, definition: WorkflowDefinition,
-                         ended: Lifetime | None) -> None:
-        history = await self.store.load_history(record.iid)
-        held = await self.store.get_instance_by_iid(record.iid)  # under the caller's lease
-        # Counted as running throughout: its rollback steps change no status.
-        life = Lifetime(record, definition, history, self.store, self.clock, self.options,
-                        lambda _: None, lease=held.lease if held is not None else None,
-                        status=InstanceStatus.RUNNING)
-        if ended is not None and ended.rollbacks:
-            life.rollback_specs, life.rollbacks = ended.rollback_specs, ended.rollbacks
-        else:
-            await replay_for_rollbacks(life, self.env_factory())
-        await run_rollbacks(life, Terminated(TERMINATED["message"]))
+            self._held.discard(iid)
 
     async def control(self, record: InstanceRecord, request: ControlRequest) -> InstanceStatus:
         """The one entry point of instance control (``engine/control.py``): carry out
