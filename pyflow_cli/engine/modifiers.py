@@ -24,7 +24,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pyflow_cli.engine import tracebacks
 from pyflow_cli.engine.errors import WorkflowTimeoutError
@@ -32,9 +32,30 @@ from pyflow_cli.engine.events import DO_EVENTS
 from pyflow_cli.engine.keys import StepKey
 
 if TYPE_CHECKING:
-    from pyflow_cli.engine.lifetime import Lifetime
+    from pyflow_cli.engine.entrypoint import WorkflowDefinition
+    from pyflow_cli.engine.lifetime import EndReason, Lifetime
+    from pyflow_cli.engine.status import InstanceStatus
+    from pyflow_cli.engine.store import InstanceRecord
 
 PREFIX = "[WorkflowIntrospector]"
+
+
+class ObservedLifetime(Protocol):
+    """What a test harness reads of a lifetime it was handed (``Engine(test_hooks=...)``): which
+    instance it runs, with what code, and how it ended. Nothing outside the engine changes a
+    lifetime."""
+
+    @property
+    def instance(self) -> InstanceRecord: ...
+
+    @property
+    def definition(self) -> WorkflowDefinition: ...
+
+    @property
+    def end_reason(self) -> EndReason | None: ...
+
+    @property
+    def status(self) -> InstanceStatus: ...
 
 
 class IntrospectionError(Exception):

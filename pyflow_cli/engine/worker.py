@@ -29,7 +29,7 @@ from pyflow_cli.engine.control import Control, ControlRequest
 from pyflow_cli.engine.entrypoint import Env, WorkflowDefinition
 from pyflow_cli.engine.errors import StateLostError
 from pyflow_cli.engine.lifetime import EndReason, EngineOptions, Lifetime, StateNotWritten
-from pyflow_cli.engine.modifiers import TestHooks
+from pyflow_cli.engine.modifiers import ObservedLifetime, TestHooks
 from pyflow_cli.engine.processes import process_alive
 from pyflow_cli.engine.replay import record_end, run_lifetime
 from pyflow_cli.engine.running import context_for
@@ -59,7 +59,7 @@ class Engine:
         engine_id: str | None = None,
         version: str | None = None,
         on_failure: Callable[[str], None] | None = None,
-        test_hooks: Callable[[Lifetime], TestHooks] | None = None,
+        test_hooks: Callable[[ObservedLifetime], TestHooks] | None = None,
     ) -> None:
         self.store = store
         self.workflows = dict(workflows)

@@ -15,8 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pyflow_cli.engine.lifetime import Lifetime
-from pyflow_cli.engine.modifiers import IntrospectionError, Modifiers, TestHooks
+from pyflow_cli.engine.modifiers import IntrospectionError, Modifiers, ObservedLifetime, TestHooks
 from pyflow_cli.testing.replay import comparable, divergence
 
 
@@ -36,7 +35,7 @@ Operation = StateChange | MockedEvent
 class InstanceState:
     modifiers: Modifiers = field(default_factory=Modifiers)
     pending_events: list[MockedEvent] = field(default_factory=list)
-    lifetimes: list[tuple[Lifetime, TestHooks]] = field(default_factory=list)
+    lifetimes: list[tuple[ObservedLifetime, TestHooks]] = field(default_factory=list)
     problem: str | None = None
 
 
@@ -65,7 +64,7 @@ class Registry:
         self._instances.pop((workflow, instance_id), None)
 
     # -- the engine's side ---------------------------------------------------------------------
-    def hooks_for(self, life: Lifetime) -> TestHooks:
+    def hooks_for(self, life: ObservedLifetime) -> TestHooks:
         """The hooks of a lifetime that starts now; checks the lifetimes before it first."""
         state = self.state(life.instance.workflow, life.instance.id)
         self._check(life.instance.workflow, life.instance.id, state)

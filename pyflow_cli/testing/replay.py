@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pyflow_cli.engine.lifetime import EndReason, Lifetime
-from pyflow_cli.engine.modifiers import Call
+from pyflow_cli.engine.lifetime import EndReason
+from pyflow_cli.engine.modifiers import Call, ObservedLifetime
 from pyflow_cli.engine.status import InstanceStatus
 
 _SHOWN_KIND = {"do": "step.do", "sleep": "step.sleep", "wait_for_event": "step.wait_for_event"}
@@ -26,7 +26,7 @@ class NonDeterminismError(AssertionError):
     """``run()`` made different step calls when it was replayed (see the message)."""
 
 
-def comparable(before: Lifetime, after: Lifetime) -> bool:
+def comparable(before: ObservedLifetime, after: ObservedLifetime) -> bool:
     """Whether ``after`` must have called everything ``before`` called: ``before`` ended by
     hibernating or pausing (not restarted, terminated or stopped), and ``after`` got as far as
     the code goes without waiting on time (it hibernated too, or ``run()`` finished)."""

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
+from pyflow_cli.bindings import WorkflowBinding
+from pyflow_cli.engine.entrypoint import WorkflowEntrypoint
+from pyflow_cli.engine.errors import WorkflowError
 from pyflow_cli.engine.status import (
+    CANNOT_TERMINATE,
     RULES,
     TRANSITIONS,
     ControlAction,
@@ -75,3 +81,25 @@ def test_every_action_has_its_rule_in_words() -> None:
 def test_an_unknown_action_is_a_value_error() -> None:
     with pytest.raises(ValueError):
         transition(S.RUNNING, "explode")
+
+
+async def test_the_service_and_a_binding_refuse_a_disallowed_action_with_the_table_s_message(
+        make_env: Any) -> None:
+    """The CLI and the API show this same text (tests/cli, tests/server)."""
+    class Done(WorkflowEntrypoint):
+        async def run(self, event: Any, step: Any) -> Any:
+            return 1
+
+    async with make_env({"wf": Done}) as env:
+        await env.service.create("wf", "done")
+        await env.run_until_done("wf", "done")
+        expected = f"(instance.cannot_terminate) {CANNOT_TERMINATE}"
+        with pytest.raises(WorkflowError) as by_service:
+            await env.service.terminate("wf", "done")
+        instance = await WorkflowBinding(env.service, "wf").get("done")
+        with pytest.raises(WorkflowError) as by_binding:
+            await instance.terminate()
+        assert str(by_service.value) == str(by_binding.value) == expected
+        # A no-op is no error: pausing a finished instance changes nothing.
+        await instance.pause()
+        assert (await env.service.resolve("wf", "done")).status is S.COMPLETE
