@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
+from pyflow_cli.cli.advice import advised
 from pyflow_cli.cli.invocation import Invocation, begin, parse_json, run
 from pyflow_cli.cli.options import InstanceId, JsonOutput, WorkflowName
 from pyflow_cli.engine.clock import iso_ms
@@ -208,7 +209,7 @@ def delete(
                     await backend.delete(name, resolved)
                     deleted.append(resolved)
                 except PyflowError as exc:
-                    errors.append((given, exc.message))
+                    errors.append((given, advised(exc)))
         return deleted, errors
 
     deleted, errors = run(delete_all())

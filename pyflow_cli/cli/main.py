@@ -58,6 +58,7 @@ class ErrorBoundary(TyperGroup):
 def report(ctx: Context, exc: BaseException) -> int:
     """Print ``exc`` as one error line (after its traceback with ``--debug``); the exit code."""
     from pyflow_cli.bindings.errors import BindingError
+    from pyflow_cli.cli.advice import command_advice
     from pyflow_cli.engine.errors import PyflowError, WorkflowError
     from pyflow_cli.storage.url import scrub
 
@@ -67,7 +68,7 @@ def report(ctx: Context, exc: BaseException) -> int:
     if isinstance(obj, CliState) and obj.options.debug:
         ui.err.file.write(scrub(store, "".join(traceback.format_exception(exc))))
     if isinstance(exc, PyflowError):
-        ui.error(scrub(store, exc.message))
+        ui.error(scrub(store, exc.message), command_advice(exc))
         return exc.exit_code
     if isinstance(exc, BindingError):  # KV, R2 or D1 refused: its own words, as wrangler prints them
         ui.error(exc.message)

@@ -99,10 +99,7 @@ class InstanceNotFoundError(WorkflowError, NotFoundError):
 
     def __init__(self, instance_id: str, workflow: str) -> None:
         WorkflowError.__init__(self, "instance.not_found")
-        self.message = (
-            f'Workflow instance "{instance_id}" not found in workflow "{workflow}". '
-            "Check the id with `pyflow workflows instances list " + workflow + "`."
-        )
+        self.message = f'Workflow instance "{instance_id}" not found in workflow "{workflow}".'
         self.instance_id = instance_id
         self.workflow = workflow
 
@@ -128,10 +125,7 @@ class DuplicateInstanceError(WorkflowError, ConflictError):
     def __init__(self, instance_id: str) -> None:
         WorkflowError.__init__(
             self, f'Workflow instance with id "{instance_id}" already exists', "instance.already_exists")
-        self.message = (
-            f'Instance "{instance_id}" already exists. Choose another --id, or omit it to get a '
-            "generated one."
-        )
+        self.message = f'Instance "{instance_id}" already exists.'
 
 
 class WorkflowFatalError(Exception):
