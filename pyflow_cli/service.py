@@ -49,7 +49,15 @@ from pyflow_cli.engine.status import (
     ControlAction,
     InstanceStatus,
 )
-from pyflow_cli.engine.store import FIRST_EPOCH, InboxEvent, InstanceRecord, LogQuery, Store, WorkflowLogEvent
+from pyflow_cli.engine.store import (
+    FIRST_EPOCH,
+    EngineRecord,
+    InboxEvent,
+    InstanceRecord,
+    LogQuery,
+    Store,
+    WorkflowLogEvent,
+)
 from pyflow_cli.engine.worker import Engine
 from pyflow_cli.metrics import metrics_view, metrics_window
 from pyflow_cli.views import instance_details, status_view
@@ -243,13 +251,17 @@ class WorkflowService:
         record = await self.record(workflow, instance_id)
         return await self.store.read_log(record.iid, after_seq)
 
+    async def engines(self) -> list[EngineRecord]:
+        """The engines registered in the store (each with its heartbeat)."""
+        return await self.store.list_engines()
+
     async def engine_attached(self) -> bool:
         if self.runs_engine_here:
             return True
         now = self.clock.now_ms()
         return any(engine.heartbeat_ms > now - ENGINE_STALE_MS
                    and process_alive(engine.pid, engine.host)
-                   for engine in await self.store.list_engines())
+                   for engine in await self.engines())
 
     @property
     def runs_engine_here(self) -> bool:

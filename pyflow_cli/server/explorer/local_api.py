@@ -64,7 +64,7 @@ def _iso(ms: float) -> str | None:
 async def engines_json(runtime: DevRuntime) -> list[dict[str, Any]]:
     """The engines registered in the store, this server's own first."""
     current = runtime.workspace.engine.id if runtime.workspace.engine is not None else None
-    found = sorted(await runtime.service.store.list_engines(),
+    found = sorted(await runtime.service.engines(),
                    key=lambda e: (e.id != current, -e.heartbeat_ms))
     return [{"id": e.id, "host": e.host, "pid": e.pid, "version": e.version,
              "heartbeat": iso_ms(e.heartbeat_ms), "current": e.id == current,
