@@ -27,6 +27,8 @@ _log = logging.getLogger("pyflow")
 
 TIMED_OUT_GRACE_MS = 5_000  # how long a timed-out body, once cancelled, may take to stop
 _EAGER = sys.version_info >= (3, 12)
+# Body coroutines whose task has not taken its first step yet (before Python 3.12 only).
+_unstarted: dict[asyncio.Future[Any], Coroutine[Any, Any, Any]] = {}
 
 
 class Finished:
@@ -68,18 +70,32 @@ def _task_for(life: Lifetime, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[An
         task: asyncio.Task[Any] = asyncio.eager_task_factory(  # type: ignore[attr-defined,unused-ignore]
             loop, _contained(coro))
     else:  # the loop's create_task, less the factory and name handling it does not need
-        task = asyncio.Task(_contained(coro), loop=loop)
+        task = asyncio.Task(_contained(coro, _unstarted), loop=loop)
+        _unstarted[task] = coro  # until its first step (see ``cancel_body``)
     life.body_tasks.add(task)  # ending the lifetime cancels it (until it is done: see below)
     return task
 
 
-async def _contained(coro: Coroutine[Any, Any, Any]) -> Any:
+async def _contained(coro: Coroutine[Any, Any, Any],
+                     unstarted: dict[asyncio.Future[Any], Coroutine[Any, Any, Any]] | None = None
+                     ) -> Any:
     """The body, in its task; what it raises is contained (a task that raised ``SystemExit``
     would stop the event loop)."""
+    if unstarted is not None:
+        unstarted.pop(asyncio.current_task(), None)  # type: ignore[arg-type]
     try:
         return await coro
     except BaseException as error:
         reraise_contained(error)
+
+
+def cancel_body(task: asyncio.Future[Any]) -> None:
+    """Stop a body's task. One cancelled before its first step never starts its body: the body's
+    coroutine is closed here, so that it is not left unawaited."""
+    coro = _unstarted.pop(task, None)
+    task.cancel()
+    if coro is not None:
+        coro.close()
 
 
 async def _awaited(awaitable: Any) -> Any:
@@ -94,7 +110,7 @@ async def settle_body(life: Lifetime, task: asyncio.Task[Any]) -> Finished | Bas
             await asyncio.sleep(0)
         except asyncio.CancelledError:
             task.add_done_callback(life.body_tasks.discard)
-            task.cancel()
+            cancel_body(task)
             raise
     if not task.done():
         # It goes on: it leaves the lifetime's bodies when it ends (a done callback costs a turn

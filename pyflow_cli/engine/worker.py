@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from pyflow_cli.engine.bodies import cancel_body
 from pyflow_cli.engine.changes import Change, InstanceUpdate
 from pyflow_cli.engine.clock import Clock
 from pyflow_cli.engine.collector import tune_for_engine
@@ -308,7 +309,7 @@ class Engine:
         if life.end_reason in (EndReason.TERMINATE, EndReason.RESTART, EndReason.DELETE,
                                EndReason.SHUTDOWN, EndReason.LEASE_LOST):
             for body in list(life.body_tasks):
-                body.cancel()
+                cancel_body(body)
         for run_task in running.run_task:
             run_task.cancel()
 

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import gc
+import types
+import warnings
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -14,6 +17,7 @@ import httpx
 import pytest
 from conftest import EnvFactory
 
+from pyflow_cli.engine import bodies
 from pyflow_cli.engine.entrypoint import WorkflowEntrypoint
 
 SEEN: contextvars.ContextVar[str] = contextvars.ContextVar("SEEN", default="unset")
@@ -95,3 +99,25 @@ async def test_a_step_body_keeps_its_task_and_its_context_to_itself(make_env: En
     details = await run_to_end(make_env, Tasks)
     assert details["output"] == {"same_task": True, "not_run_task": True, "seen": "in the body",
                                  "leaked": "unset"}
+
+
+async def test_a_body_stopped_before_its_task_starts_leaves_no_coroutine_unawaited() -> None:
+    """A lifetime that ends (terminate, shutdown) at the very turn a body's task was made
+    cancels it before its first step: the body's coroutine is closed, never left unawaited
+    (a RuntimeWarning at garbage collection, an error under the test suite's warning filter)."""
+    ran: list[str] = []
+
+    async def body(ctx: Any) -> str:
+        ran.append("ran")
+        return "never"
+
+    life: Any = types.SimpleNamespace(body_tasks=set())
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        started = bodies.start_body(life, body, None)
+        assert isinstance(started, asyncio.Task)
+        bodies.cancel_body(started)
+        await asyncio.gather(started, return_exceptions=True)
+        del started
+        gc.collect()
+    assert ran == [] and [str(w.message) for w in caught] == []
