@@ -43,6 +43,9 @@ from pyflow_cli.engine.errors import (
     NeedsCodeError,
     NotFoundError,
     PyflowError,
+    QueueFullError,
+    RateLimitedError,
+    TooManyRequestsError,
     WorkflowError,
 )
 from pyflow_cli.engine.events import EventType, LogEvent, TriggerSource
@@ -105,10 +108,11 @@ class DevClient:
             return body
         errors = [e for e in (body.get("errors") or []) if isinstance(e, dict)] \
             if isinstance(body, dict) else []
-        raise await self._error(response.status_code, errors, workflow, instance_id)
+        raise await self._error(response.status_code, errors, workflow, instance_id,
+                                response.headers.get("retry-after"))
 
     async def _error(self, status: int, errors: list[dict[str, Any]], workflow: str | None,
-                     instance_id: str | None) -> Exception:
+                     instance_id: str | None, retry_after: str | None = None) -> Exception:
         """The exception for an error answer, chosen by its stable code (by its HTTP status
         when it has none: not a pyflow server)."""
         messages = [str(error.get("message", "")) for error in errors]
@@ -123,6 +127,8 @@ class DevClient:
             return InvalidInstanceIdError(instance_id)
         if code == "instance.already_exists" and instance_id is not None:
             return DuplicateInstanceError(instance_id)
+        if code in _TOO_MANY or (not code and status == 429):
+            return _too_many(code, runtime, retry_after)
         if code == "pyflow.needs_code":
             return NeedsCodeError(runtime)
         if code.startswith("instance."):
@@ -350,6 +356,19 @@ class DevClient:
         result = await self._call("PATCH", f"{self._instance(workflow, resolved)}/status",
                                   workflow=workflow, instance_id=resolved, json=dict(body))
         return InstanceStatus(result["result"]["status"])
+
+
+_TOO_MANY = frozenset({"instance.queue_full", "instance.rate_limited", "pyflow.too_many_requests"})
+
+
+def _too_many(code: str, message: str, retry_after: str | None) -> TooManyRequestsError:
+    """A 429 as the service raised it: a creation rate or a queued limit said no."""
+    seconds = float(retry_after) if retry_after and retry_after.isdigit() else None
+    if code == "instance.queue_full":
+        return QueueFullError(message)
+    if code == "instance.rate_limited" and seconds is not None:
+        return RateLimitedError(message, seconds)
+    return TooManyRequestsError(message, code or "pyflow.too_many_requests", seconds)
 
 
 def _ms(text: str | None) -> float:

@@ -23,6 +23,7 @@ from pyflow_cli.api import (
     WorkflowMetrics,
 )
 from pyflow_cli.engine import serde
+from pyflow_cli.engine.admission import NO_RULES, CreationLimits, PlatformRules
 from pyflow_cli.engine.changes import NewInstance
 from pyflow_cli.engine.clock import Clock
 from pyflow_cli.engine.control import ControlRequest, RestartFrom
@@ -36,6 +37,7 @@ from pyflow_cli.engine.errors import (
     WorkflowError,
 )
 from pyflow_cli.engine.events import LogEvent, TriggerSource
+from pyflow_cli.engine.lifetime import EngineOptions
 from pyflow_cli.engine.limits import (
     MAX_BATCH_SIZE,
     MAX_EVENT_PAYLOAD_BYTES,
@@ -44,6 +46,7 @@ from pyflow_cli.engine.limits import (
     is_valid_instance_id,
 )
 from pyflow_cli.engine.processes import process_alive
+from pyflow_cli.engine.retention import FINISHED, PurgeQuery, purge
 from pyflow_cli.engine.status import (
     STATUS_NAMES,
     ControlAction,
@@ -58,6 +61,7 @@ from pyflow_cli.engine.store import (
     Store,
     WorkflowLogEvent,
 )
+from pyflow_cli.engine.versions import VersionRecord, find_version
 from pyflow_cli.engine.worker import Engine
 from pyflow_cli.metrics import metrics_view, metrics_window
 from pyflow_cli.views import instance_details, status_view
@@ -75,12 +79,17 @@ class WorkflowService:
     """The one API over the engine and the store (``WorkflowApi``, in this process)."""
 
     def __init__(self, store: Store, workflows: Mapping[str, WorkflowInfo], clock: Clock,
-                 engine: Engine | None = None, config_name: str = "wrangler.toml") -> None:
+                 engine: Engine | None = None, config_name: str = "wrangler.toml",
+                 rules: PlatformRules | None = None) -> None:
         self.store = store
         self.workflows = dict(workflows)
         self.clock = clock
-        self.engine = engine if engine is not None else Engine(store, {}, clock)
+        self.engine = engine if engine is not None else Engine(
+            store, {}, clock, EngineOptions(rules=rules or NO_RULES))
         self.config_name = config_name
+        self.rules = rules or self.engine.options.rules
+        """The platform's limits (engine/admission.py): the engine's, unless given."""
+        self._recorded_versions: set[str] = set()
 
     # -- workflows -------------------------------------------------------------------------------
     def info(self, workflow: str) -> WorkflowInfo:
@@ -118,6 +127,7 @@ class WorkflowService:
         stored, shown = self._params_json(params, instance_id)
         new = NewInstance(workflow, instance_id, stored, self.clock.now_ms(), int(trigger),
                           info.version_id, shown)
+        await self._record_version(info.version_id)
         [iid] = await self._insert(workflow, [new])
         if iid is None:
             raise DuplicateInstanceError(instance_id)
@@ -127,12 +137,13 @@ class WorkflowService:
         """Store new instances; an in-process engine with room takes them at once, leased to it
         in the same transaction (no claim round trip), else the next engine to look claims them."""
         engine = self.engine
+        limits = CreationLimits.of(self.rules)
         if not engine.can_adopt(workflow, len(news)):
-            iids = await self.store.create_instances(news)
+            iids = await self.store.create_instances(news, limits=limits)
             self.engine.wake()
             return iids
         lease = engine.lease_for_new()
-        iids = await self.store.create_instances(news, lease)
+        iids = await self.store.create_instances(news, lease, limits)
         for new, iid in zip(news, iids, strict=True):
             if iid is not None:
                 engine.adopt(InstanceRecord(
@@ -164,6 +175,7 @@ class WorkflowService:
             news.append(NewInstance(workflow, instance_id, stored, now, int(trigger),
                                     info.version_id, shown))
             positions.append(index)
+        await self._record_version(info.version_id)
         for index, new, iid in zip(positions, news, await self._insert(workflow, news), strict=True):
             if iid is None:
                 result.errors.append({"index": index, "id": new.id, "code": 10405,
@@ -172,6 +184,12 @@ class WorkflowService:
                 result.created.append(new.id)
         result.errors.sort(key=lambda error: int(error["index"]))
         return result
+
+    async def _record_version(self, version_id: str | None) -> None:
+        """Number a version of the code before an instance records it (once per version)."""
+        if version_id is not None and version_id not in self._recorded_versions:
+            await self.store.record_version(version_id, self.clock.now_ms())
+            self._recorded_versions.add(version_id)
 
     @staticmethod
     def _params_json(params: Any, instance_id: str) -> tuple[str, str]:
@@ -236,14 +254,17 @@ class WorkflowService:
     async def list_instances(self, workflow: str, *, status: str | None = None, page: int = 1,
                              per_page: int = 25, created_from_ms: float | None = None,
                              created_to_ms: float | None = None, newest_first: bool = True,
-                             id_prefix: str | None = None, text: str | None = None) -> InstanceList:
-        """A page of instances; ``id_prefix`` and ``text`` (in params, output or error) narrow it."""
+                             id_prefix: str | None = None, text: str | None = None,
+                             version: str | None = None) -> InstanceList:
+        """A page of instances; ``id_prefix``, ``text`` (in params, output or error) and
+        ``version`` (a label such as ``v2``, or a version id) narrow it."""
         self.info(workflow)
         statuses = [InstanceStatus(status)] if status else []
+        version_id = await self.version_id(version) if version is not None else None
         found = await self.store.list_instances(
             workflow, statuses=statuses, created_from_ms=created_from_ms,
             created_to_ms=created_to_ms, offset=(page - 1) * per_page, limit=per_page,
-            newest_first=newest_first, id_prefix=id_prefix, text=text)
+            newest_first=newest_first, id_prefix=id_prefix, text=text, version_id=version_id)
         return InstanceList([_summary(record) for record in found.records], found.total)
 
     async def read_log(self, workflow: str, instance_id: str,
@@ -267,6 +288,14 @@ class WorkflowService:
     def runs_engine_here(self) -> bool:
         return self.engine.started
 
+    async def list_versions(self) -> list[VersionRecord]:
+        """The versions of the code this store has seen, oldest first, with instance counts."""
+        return await self.store.list_versions()
+
+    async def version_id(self, version: str) -> str:
+        """The id of the version called ``version`` (a label such as ``v2``, or an id)."""
+        return find_version(version, await self.store.list_versions()).id
+
     async def metrics(self, workflow: str, since: str | None = None,
                       bucket: str | None = None) -> WorkflowMetrics:
         """Metrics of ``workflow`` over the last ``since`` (default 24h), per ``bucket``."""
@@ -281,6 +310,30 @@ class WorkflowService:
         first (the explorer's Events page)."""
         self.info(workflow)
         return await self.store.read_workflow_log(workflow, query)
+
+    # -- retention -----------------------------------------------------------------------------------
+    def _purge_query(self, workflow: str, older_than_ms: float,
+                     statuses: Sequence[str]) -> PurgeQuery:
+        self.info(workflow)
+        chosen = tuple(InstanceStatus(s) for s in statuses) or FINISHED
+        unfinished = [s.value for s in chosen if not s.is_terminal]
+        if unfinished:
+            raise InvalidInputError(
+                f'Only finished instances can be deleted by age, not "{unfinished[0]}": use '
+                f"{', '.join(s.value for s in FINISHED)}.")
+        return PurgeQuery(self.clock.now_ms() - older_than_ms, workflow, chosen)
+
+    async def count_finished_before(self, workflow: str, older_than_ms: float,
+                                    statuses: Sequence[str] = ()) -> int:
+        """How many finished instances of ``workflow`` ended more than ``older_than_ms`` ago."""
+        return await self.store.count_purgeable(self._purge_query(workflow, older_than_ms,
+                                                                  statuses))
+
+    async def delete_finished_before(self, workflow: str, older_than_ms: float,
+                                     statuses: Sequence[str] = ()) -> int:
+        """Delete the finished instances of ``workflow`` (with ``statuses``: only those) that
+        ended more than ``older_than_ms`` ago, in bounded batches; returns how many."""
+        return await purge(self.store, self._purge_query(workflow, older_than_ms, statuses))
 
     # -- events --------------------------------------------------------------------------------------
     async def send_event(self, workflow: str, instance_id: str, event_type: str,

@@ -13,6 +13,7 @@ from typing import Any
 from pyflow_cli.api import WorkflowInfo
 from pyflow_cli.bindings import WorkflowBinding
 from pyflow_cli.bindings.local import LocalBindings
+from pyflow_cli.engine.admission import PlatformRules
 from pyflow_cli.engine.clock import Clock, SystemClock
 from pyflow_cli.engine.entrypoint import Env, WorkflowDefinition, WorkflowEntrypoint
 from pyflow_cli.engine.lifetime import EngineOptions
@@ -115,12 +116,14 @@ async def open_workspace(project: ProjectConfig, *, persist_to: Path | None = No
                          options: EngineOptions | None = None, clock: Clock | None = None,
                          loaded: LoadedModule | None = None,
                          observe: Callable[[Store], Store] | None = None,
-                         on_engine_failure: Callable[[str], None] | None = None) -> Workspace:
+                         on_engine_failure: Callable[[str], None] | None = None,
+                         rules: PlatformRules | None = None) -> Workspace:
     """Open the project's store (at ``location``, else the SQLite file of its state directory); with
     ``with_engine``, load the user's code (or use ``loaded``) and start an engine. ``observe``
     wraps the opened store (``pyflow dev`` reports what is written). The engine goes by the
     store's clock (the database's, on PostgreSQL) unless ``clock`` is given. ``on_engine_failure``
-    is told why, if the engine stops on its own (else that is logged)."""
+    is told why, if the engine stops on its own (else that is logged). ``rules`` are the
+    platform's limits (``options.rules`` when an engine runs)."""
     # User code is loaded and checked before the store opens: a broken project leaves nothing open.
     if with_engine and loaded is None:
         loaded = load_user_module(project)
@@ -140,7 +143,8 @@ async def open_workspace(project: ProjectConfig, *, persist_to: Path | None = No
                         version=loaded.version_id if loaded is not None else None,
                         on_failure=on_engine_failure)
     infos = workflow_infos(project, loaded.version_id if loaded else None)
-    service = WorkflowService(store, infos, clock, engine, config_name=project.config_path.name)
+    service = WorkflowService(store, infos, clock, engine, config_name=project.config_path.name,
+                              rules=rules)
     workspace = Workspace(project, store, service, engine, loaded, clock, bindings)
     if engine is not None:
         await engine.start()

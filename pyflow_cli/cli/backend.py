@@ -14,11 +14,13 @@ from __future__ import annotations
 import contextlib
 import tempfile
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from pyflow_cli.api import WorkflowApi
+    from pyflow_cli.engine.admission import PlatformRules
     from pyflow_cli.engine.lifetime import EngineOptions
     from pyflow_cli.project.config import ProjectConfig
     from pyflow_cli.storage.url import StoreLocation
@@ -27,12 +29,14 @@ if TYPE_CHECKING:
 @contextlib.asynccontextmanager
 async def connect(project: ProjectConfig, persist_to: Path | None = None, *, creates: bool = False,
                   engine_options: EngineOptions | None = None,
-                  store: StoreLocation | None = None) -> AsyncIterator[WorkflowApi]:
+                  store: StoreLocation | None = None,
+                  rules: PlatformRules | None = None) -> AsyncIterator[WorkflowApi]:
     """The API of ``project``'s workflows and its store (``store``, else the project's SQLite
     file); closed on exit.
 
     ``engine_options`` asks for an engine in this process (``trigger --wait``), loading the user's
-    code first, so a broken module fails before anything is written. Unless the command
+    code first, so a broken module fails before anything is written; it and the instances
+    created here obey ``rules`` (the platform's limits). Unless the command
     ``creates`` instances, a project without a SQLite state database yet is read as an empty one,
     without creating the file (a lookup never writes).
     """
@@ -55,10 +59,12 @@ async def connect(project: ProjectConfig, persist_to: Path | None = None, *, cre
         if isinstance(location, SqliteLocation) and not creates and not location.path.exists():
             empty = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="pyflow-empty-")))
             location = SqliteLocation(empty / location.path.name)
+        if engine_options is not None and rules is not None:
+            engine_options = replace(engine_options, rules=rules)
         # An engine's failure ends the command (describe says it), not logged here.
         workspace = await open_workspace(project, persist_to=persist_to, location=location,
                                          with_engine=with_engine, options=engine_options,
-                                         on_engine_failure=lambda message: None)
+                                         on_engine_failure=lambda message: None, rules=rules)
         try:
             yield workspace.service
         finally:

@@ -11,7 +11,16 @@ from typing import Annotated
 
 import typer
 
-from pyflow_cli.cli.options import Runtime, StoreUrl, store_location
+from pyflow_cli.cli.options import (
+    MaxQueued,
+    MaxRunning,
+    Plan,
+    Retention,
+    Runtime,
+    StoreUrl,
+    platform_rules,
+    store_location,
+)
 
 LOG_LEVELS = ("debug", "log", "info", "warn", "error", "none")
 
@@ -37,6 +46,10 @@ def dev(
     time_scale: Annotated[float, typer.Option(
         "--time-scale", help="Run sleeps, retry delays and event timeouts this many times "
                              "faster (demos).")] = 1.0,
+    max_running: MaxRunning = None,
+    max_queued: MaxQueued = None,
+    plan: Plan = None,
+    retention: Retention = None,
 ) -> None:
     """Run your Worker and its Workflows locally, with hot reload and a local API."""
     if log_level not in LOG_LEVELS:
@@ -57,7 +70,9 @@ def dev(
         else getattr(root, "persist_to", None),
         reload=not no_reload, time_scale=time_scale,
         store=store_location(store, runtime, cwd) if store is not None
-        else getattr(root, "store", None) or store_location(None, runtime, cwd))
+        else getattr(root, "store", None) or store_location(None, runtime, cwd),
+        rules=platform_rules(runtime.environ, plan=plan, max_running=max_running,
+                             max_queued=max_queued, retention=retention))
     code = run_dev(options, DevLog(log_level))
     if code:
         raise typer.Exit(code)

@@ -51,11 +51,14 @@ class Invocation:
 
     def connect(self, *, creates: bool = False, engine_options: EngineOptions | None = None
                 ) -> AbstractAsyncContextManager[WorkflowApi]:
-        """The backend for this project (see ``backend.connect``)."""
+        """The backend for this project (see ``backend.connect``), with the platform's limits
+        the ``PYFLOW_*`` variables set (an engine here or instances created here obey them)."""
         from pyflow_cli.cli.backend import connect
+        from pyflow_cli.cli.options import platform_rules
 
         return connect(self.project, self.state.options.persist_to, creates=creates,
-                       engine_options=engine_options, store=self.state.options.store)
+                       engine_options=engine_options, store=self.state.options.store,
+                       rules=platform_rules(self.state.runtime.environ))
 
     def no_engine_note(self, what: str) -> None:
         """Say that nothing runs the change until an engine starts."""

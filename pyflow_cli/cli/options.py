@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
+    from pyflow_cli.engine.admission import PlatformRules
     from pyflow_cli.project.config import ProjectConfig
     from pyflow_cli.storage.url import StoreLocation
 
@@ -126,3 +127,49 @@ TimeScale = Annotated[float, typer.Option(
     "--time-scale", min=0.001, metavar="F",
     help="Run sleeps, retry delays and event timeouts this many times faster in the in-process "
          "engine: 60 makes a 1-minute sleep take 1 second.")]
+
+# -- the platform's limits: every command that runs an engine takes these (pyflow dev; the same
+# options suit pyflow worker and pyflow serve), and PYFLOW_* variables set them for every process.
+MaxRunning = Annotated[int | None, typer.Option(
+    "--max-running", metavar="N", show_default=False,
+    help="At most N instances run at once across every engine on this store; the rest wait in "
+         "queued (default: no limit; PYFLOW_MAX_RUNNING).")]
+MaxQueued = Annotated[int | None, typer.Option(
+    "--max-queued", metavar="N", show_default=False,
+    help="Refuse (HTTP 429) a create once N instances wait in queued (default: no limit; "
+         "PYFLOW_MAX_QUEUED).")]
+Plan = Annotated[str | None, typer.Option(
+    "--plan", metavar="free|paid", show_default=False,
+    help="Apply a Workers plan's documented limits: running, queued, creation rate and "
+         "retention (PYFLOW_PLAN). --max-running, --max-queued and --retention override them.")]
+Retention = Annotated[str | None, typer.Option(
+    "--retention", metavar="DURATION", show_default=False,
+    help="Delete finished instances this long after they end: 7d, 12h, 30m, 1s (default: keep "
+         "them; PYFLOW_RETENTION).")]
+
+RULE_VARIABLES = {"plan": "PYFLOW_PLAN", "max_running": "PYFLOW_MAX_RUNNING",
+                  "max_queued": "PYFLOW_MAX_QUEUED", "retention": "PYFLOW_RETENTION"}
+
+
+def platform_rules(environ: Mapping[str, str], *, plan: str | None = None,
+                   max_running: int | None = None, max_queued: int | None = None,
+                   retention: str | None = None) -> PlatformRules:
+    """The limits a process applies: each option given, else its ``PYFLOW_*`` variable (an
+    empty one counts as unset). Errors name the option or the variable."""
+    from pyflow_cli.engine.admission import parse_rules
+
+    given = {"plan": plan, "max_running": max_running, "max_queued": max_queued,
+             "retention": retention}
+    values: dict[str, str | None] = {}
+    names: dict[str, str] = {}
+    for rule, value in given.items():
+        variable = RULE_VARIABLES[rule]
+        if value is not None:
+            values[rule] = str(value)
+        elif environ.get(variable):
+            values[rule], names[rule] = environ[variable], variable
+        else:
+            values[rule] = None
+    return parse_rules(plan=values["plan"], max_running=values["max_running"],
+                       max_queued=values["max_queued"], retention=values["retention"],
+                       names=names)

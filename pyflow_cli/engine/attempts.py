@@ -173,7 +173,8 @@ async def _attempts(life: Lifetime, key: StepKey, body: StepBody, config: Resolv
         try:
             change.log.append(NewLogEvent(key.events.attempt_start, life.now(), key.cache_key,
                                           key.target, {"attempt": attempt},
-                                          f'{{"attempt":{attempt}}}'))
+                                          f'{{"attempt":{attempt}}}',
+                                          version=life.definition.version_id))
             mocked = modifiers.mocked_attempt(life, key, attempt)
             if mocked is not None:  # a test's stand-in for the body
                 started: Started = Finished(mocked[1]) if mocked[0] else mocked[1]

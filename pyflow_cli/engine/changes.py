@@ -40,6 +40,8 @@ class NewLogEvent(NamedTuple):
     # A failure's user traceback (engine/tracebacks), stored beside the row and never in its
     # metadata, whose shape is the reference's.
     traceback: Mapping[str, Any] | None = None
+    # The version of the user's code that wrote it (engine/versions): set on ATTEMPT_START rows.
+    version: str | None = None
 
     def encoded_metadata(self) -> str:
         if self.metadata_json is not None:

@@ -344,15 +344,20 @@ class Control:
             change.wipe_all = True
             params = serde.shown(record.params_json)
             change.logs(NewLogEvent(EventType.WORKFLOW_QUEUED, now,
-                                    metadata={"params": params, "trigger": {"source": 0}}),
-                        NewLogEvent(EventType.WORKFLOW_START, now))
+                                    metadata={"params": params, "trigger": {"source": 0}}))
+            if not self.engine.options.rules.limits_running:  # else its admission writes START
+                change.logs(NewLogEvent(EventType.WORKFLOW_START, now))
         else:
             change.wipe_keys = await self.restart_keys(record, from_step)
             change.wipe_run_rows = True
+        # It runs on the current code and records it (None where no code is loaded: the engine
+        # that runs it records its own).
+        definition = self.engine.workflows.get(record.workflow)
         change.instance = InstanceUpdate(status=InstanceStatus.QUEUED, output_json=None,
                                          error_json=None, runnable_at=now, paused_at=None,
                                          lease_owner=None, lease_expires=None,
-                                         lifetime=record.lifetime + 1)
+                                         lifetime=record.lifetime + 1,
+                                         version_id=definition.version_id if definition else None)
 
     async def restart_keys(self, record: InstanceRecord, from_step: RestartFrom) -> list[str]:
         """Cache keys of the named step and of every step started after it (SPEC §2.13)."""

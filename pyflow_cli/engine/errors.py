@@ -128,6 +128,34 @@ class DuplicateInstanceError(WorkflowError, ConflictError):
         self.message = f'Instance "{instance_id}" already exists.'
 
 
+class TooManyRequestsError(WorkflowError, PyflowError):
+    """A platform limit refused to create instances: the platform answers HTTP 429, and so do
+    pyflow's local API, the binding (this exception, which user code may catch) and the CLI.
+    ``retry_after_s`` says when trying again can succeed, if that is known."""
+
+    code = "pyflow.too_many_requests"
+
+    def __init__(self, message: str, code: str, retry_after_s: float | None = None) -> None:
+        WorkflowError.__init__(self, message, code)
+        self.message = message
+        self.code = code  # the stable code is the specific limit's (``instance.queue_full``)
+        self.retry_after_s = retry_after_s
+
+
+class RateLimitedError(TooManyRequestsError):
+    """Instances are being created faster than the plan's creation rate allows."""
+
+    def __init__(self, message: str, retry_after_s: float) -> None:
+        super().__init__(message, "instance.rate_limited", retry_after_s)
+
+
+class QueueFullError(TooManyRequestsError):
+    """As many instances wait in ``queued`` as the plan allows."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, "instance.queue_full")
+
+
 class WorkflowFatalError(Exception):
     """Thrown into user code for misuse of the step API; fails the instance if not caught."""
 

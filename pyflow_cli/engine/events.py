@@ -84,3 +84,4 @@ class LogEvent:
     target: str | None
     metadata: dict[str, Any]
     traceback: dict[str, Any] | None = None  # the user's frames, on a failure (engine/tracebacks)
+    version: str | None = None  # on an ATTEMPT_START: the version of the code the attempt ran

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from pyflow_cli.engine.admission import NO_RULES, PlatformRules
 from pyflow_cli.engine.changes import Change, InstanceUpdate, NewLogEvent
 from pyflow_cli.engine.clock import Clock
 from pyflow_cli.engine.entrypoint import WorkflowDefinition
@@ -68,6 +69,12 @@ class EngineOptions:
     max_concurrent: int = 10_000
     poll_interval_s: float = 0.25
     time_scale: float = 1.0  # >1 shortens sleeps, retry delays and event timeouts (demos)
+    rules: PlatformRules = NO_RULES  # the platform's limits (engine/admission.py)
+
+    @property
+    def hibernates_at_every_wait(self) -> bool:
+        """Under a running limit a waiting instance gives its slot up: it hibernates."""
+        return self.force_hibernate or self.rules.limits_running
 
 
 @dataclass(frozen=True)
@@ -313,7 +320,8 @@ class Lifetime:
         self.write_soon_status(InstanceStatus.WAITING)
         earliest = min(w.deadline_ms for w in self.waiters)
         left = earliest - self.now()
-        if left > 0 and (self.options.force_hibernate or left >= self.options.hibernate_after_ms):
+        if left > 0 and (self.options.hibernates_at_every_wait
+                         or left >= self.options.hibernate_after_ms):
             self.wake_at = earliest
             self.on_end_request(EndReason.HIBERNATE)
 

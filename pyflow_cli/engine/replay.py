@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -69,6 +70,11 @@ async def run_lifetime(life: Lifetime, env: Env, run_task_holder: list[asyncio.T
     run_task_holder.append(task)
     # Held after the task is scheduled, so that a first step finishing at once takes it along.
     start = life.set_status(InstanceStatus.RUNNING)
+    if life.instance.version_id is None and life.definition.version_id is not None:
+        # Created or restarted where no code was loaded: it records the code it runs on.
+        start = start or life.change()
+        start.instance = replace(start.instance or InstanceUpdate(),
+                                 version_id=life.definition.version_id)
     if start is not None:
         life.write_soon(start)
     try:

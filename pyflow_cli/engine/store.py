@@ -18,11 +18,14 @@ from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple, Protocol
 
+from pyflow_cli.engine.admission import CreationLimits, RunningLimit
 from pyflow_cli.engine.events import EventType, LogEvent
 from pyflow_cli.engine.status import InstanceStatus
+from pyflow_cli.engine.versions import VersionRecord
 
 if TYPE_CHECKING:
     from pyflow_cli.engine.changes import Change, NewInstance
+    from pyflow_cli.engine.retention import PurgeQuery
 
 
 @dataclass(frozen=True)
@@ -255,12 +258,19 @@ class Store(Protocol):
         ...
 
     async def create_instances(self, instances: Sequence[NewInstance],
-                               lease: tuple[str, float] | None = None) -> list[int | None]:
+                               lease: tuple[str, float] | None = None,
+                               limits: CreationLimits | None = None) -> list[int | None]:
         """Insert new instances (status queued, runnable at ``created_ms``) with their
         ``WORKFLOW_QUEUED`` and ``WORKFLOW_START`` rows; returns their new iids in order. An id
         its workflow has already (or twice in ``instances``) yields ``None`` at its position and
         leaves the existing instance alone. ``lease`` (owner, expiry) hands them straight to that
-        engine, sparing it a claim: their lease epoch is then ``FIRST_EPOCH`` (0 otherwise)."""
+        engine, sparing it a claim: their lease epoch is then ``FIRST_EPOCH`` (0 otherwise).
+
+        With ``limits``, in the same transaction: the instances queued in the whole store and
+        those created within the creation rate's window before the new ones are counted, and if
+        the new ones do not fit (``engine.admission.creation_refusal``) nothing is created and
+        that error (HTTP 429) is raised. Under ``limits.start_on_admission`` (a running limit)
+        they get no ``WORKFLOW_START`` row yet: the claim that admits them writes it."""
         ...
 
     async def delete_instances(self, workflow: str, ids: Sequence[str] | None) -> list[str]:
@@ -281,15 +291,25 @@ class Store(Protocol):
         ...
 
     async def claim_runnable(
-        self, owner: str, now_ms: float, lease_ms: float, limit: int, workflows: Sequence[str]
+        self, owner: str, now_ms: float, lease_ms: float, limit: int, workflows: Sequence[str],
+        running: RunningLimit | None = None,
     ) -> list[InstanceRecord]:
         """Lease up to ``limit`` instances of ``workflows`` that are due (``runnable_at <=
-        now_ms``) and not leased by a live owner, to ``owner`` until ``now_ms + lease_ms``:
-        unleased ones earliest due first, then ones whose lease expired (``lease_expires <
-        now_ms``; an engine may so take back its own). A claim by a new holder increases the
-        instance's lease epoch. Returns their records as they now are, leased to ``owner``; status and
-        ``runnable_at`` are left alone. Claims by stores of several processes at once never
-        hand one instance to two of them."""
+        now_ms``) and not leased by a live owner, to ``owner`` until ``now_ms + lease_ms``, in
+        admission order (``engine/admission.py``): due instances that are not queued (waking
+        from a sleep, a retry delay or an event) earliest due first, then ones whose lease
+        expired (``lease_expires < now_ms``; an engine may so take back its own), then queued
+        ones earliest runnable first (creation order for new ones). A claim by a new holder
+        increases the instance's lease epoch. Returns their records as they now are, leased to
+        ``owner``; status and ``runnable_at`` are left alone. Claims by stores of several
+        processes at once never hand one instance to two of them.
+
+        With ``running`` (a running limit), the claim first counts the instances under other
+        owners' live leases in the whole store, in the same transaction, and leases at most
+        what that and the claimant's own count (``running.own_running``) leave of the limit
+        (``admission.admissible``): however many engines claim at once, no more than the limit
+        are ever leased. It writes the ``WORKFLOW_START`` row of each queued instance it admits
+        that has none yet."""
         ...
 
     async def renew_leases(self, owner: str, until_ms: float, iids: Sequence[int]) -> None:
@@ -328,11 +348,13 @@ class Store(Protocol):
         newest_first: bool = True,
         id_prefix: str | None = None,
         text: str | None = None,
+        version_id: str | None = None,
     ) -> InstancePage:
         """A page of the workflow's instances with any of ``statuses`` (all if empty), created
         within the bounds (inclusive), ordered by creation (then by creation order on a tie);
         ``total`` counts every match, not only the page. ``id_prefix`` keeps ids that start with
-        it; ``text`` keeps instances whose params, output or error contain it."""
+        it; ``text`` keeps instances whose params, output or error contain it; ``version_id``
+        those that record that version of the code."""
         ...
 
     async def status_counts(self, workflow: str) -> dict[str, int]:
@@ -375,4 +397,26 @@ class Store(Protocol):
     async def next_runnable_ms(self, workflows: Sequence[str]) -> float | None:
         """The earliest ``runnable_at`` among unleased instances, for the scheduler's sleep
         (expired leases are left to the engines' periodic claims)."""
+        ...
+
+    # -- retention and versions ------------------------------------------------------------------
+    async def purge_finished(self, query: PurgeQuery, limit: int) -> int:
+        """Delete at most ``limit`` of the finished instances ``query`` selects (ended before
+        its time: the store keeps when each instance reached a finished status), with every row
+        they own, in one short transaction; returns how many. An instance that is not finished
+        or is leased is never deleted. Space freed is given back to the file system (SQLite:
+        incremental vacuum)."""
+        ...
+
+    async def count_purgeable(self, query: PurgeQuery) -> int:
+        """How many instances ``purge_finished`` would delete, without a limit."""
+        ...
+
+    async def record_version(self, version_id: str, seen_ms: float) -> VersionRecord:
+        """Number ``version_id`` (1, 2, 3... in the order versions are first recorded in the
+        store) unless it has a number already; returns it with its first-seen time."""
+        ...
+
+    async def list_versions(self) -> list[VersionRecord]:
+        """Every version recorded, oldest first, with the number of instances that record it."""
         ...

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from pyflow_cli.engine.admission import RunningLimit
 from pyflow_cli.engine.bodies import cancel_body
 from pyflow_cli.engine.changes import Change, InstanceUpdate
 from pyflow_cli.engine.clock import Clock
@@ -33,6 +34,7 @@ from pyflow_cli.engine.lifetime import EndReason, EngineOptions, Lifetime, State
 from pyflow_cli.engine.modifiers import ObservedLifetime, TestHooks
 from pyflow_cli.engine.processes import process_alive
 from pyflow_cli.engine.replay import record_end, run_lifetime
+from pyflow_cli.engine.retention import RetentionSweeper
 from pyflow_cli.engine.running import context_for
 from pyflow_cli.engine.status import InstanceStatus
 from pyflow_cli.engine.store import EngineRecord, History, InboxEvent, InstanceRecord, Store
@@ -80,6 +82,7 @@ class Engine:
         self._stopping = False
         self._loops: list[Supervised] = []
         self._control = Control(self)
+        self._recorded_version: str | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -87,9 +90,13 @@ class Engine:
         tune_for_engine()
         await self._release_dead_engines()
         await self.store.register_engine(self._record(self.clock.now_ms()))
-        self._loops = [Supervised(name, run, _report_error, self._gave_up)
-                       for name, run in (("engine's scheduler", self._schedule),
-                                         ("engine's heartbeat", self._heartbeat))]
+        await self._record_version()
+        loops = [("engine's scheduler", self._schedule), ("engine's heartbeat", self._heartbeat)]
+        retention_ms = self.options.rules.retention_ms
+        if retention_ms is not None:
+            loops.append(("retention sweep", RetentionSweeper(self.store, self.clock,
+                                                              retention_ms).run))
+        self._loops = [Supervised(name, run, _report_error, self._gave_up) for name, run in loops]
         for loop in self._loops:
             loop.start()
 
@@ -121,7 +128,8 @@ class Engine:
     def can_adopt(self, workflow: str, count: int) -> bool:
         """Whether this engine can take ``count`` new instances of ``workflow`` right away."""
         return (not self._stopping and self._claiming and workflow in self.workflows
-                and len(self._running) + count <= self.options.max_concurrent)
+                and len(self._running) + count <= self.options.max_concurrent
+                and not self.options.rules.limits_running)  # then only a claim admits
 
     def lease_for_new(self) -> tuple[str, float]:
         return self.id, self.clock.now_ms() + self.options.lease_ms
@@ -226,8 +234,11 @@ class Engine:
         free = self.options.max_concurrent - len(self._running)
         if free <= 0 or not names:
             return False
+        max_running = self.options.rules.max_running
+        running = (RunningLimit(max_running, len(self._running) + len(self._held))
+                   if max_running is not None else None)
         claimed = await self.store.claim_runnable(
-            self.id, self.clock.now_ms(), self.options.lease_ms, min(free, 500), names)
+            self.id, self.clock.now_ms(), self.options.lease_ms, min(free, 500), names, running)
         histories = await self.store.load_histories([r.iid for r in claimed])
         for record in claimed:
             # An expired lease of our own on an instance we still run (a clock that jumped) is
@@ -240,7 +251,9 @@ class Engine:
         next_due = await self.store.next_runnable_ms(names) if names else None
         waits = [asyncio.ensure_future(self._wake.wait()),
                  asyncio.ensure_future(asyncio.sleep(self.options.poll_interval_s))]
-        if next_due is not None:
+        if next_due is not None and not (self.options.rules.limits_running
+                                         and next_due <= self.clock.now_ms()):
+            # (Due already but not admitted: a running instance that ends wakes it.)
             waits.append(asyncio.ensure_future(self.clock.sleep_until(next_due)))
         self._parked = True
         try:
@@ -295,7 +308,8 @@ class Engine:
                 _log.warning("pyflow: instance %s/%s is no longer leased to this engine (another "
                              "engine claimed it, or its lease was released); this engine stops "
                              "running it", record.workflow, record.id)
-            full = len(self._running) >= self.options.max_concurrent
+            full = (len(self._running) >= self.options.max_concurrent
+                    or self.options.rules.limits_running)  # a slot of the store's
             self._running.pop(record.iid, None)
             # A finished run leaves nothing to schedule, unless it frees a slot others wait for;
             # a lifetime that ended early (hibernated, restarted...) may be due again soon.
@@ -341,7 +355,15 @@ class Engine:
         await self.store.renew_leases(self.id, now + self.options.lease_ms,
                                       [*self._running, *self._held])
         await self.store.register_engine(self._record(now))
+        await self._record_version()
         await self._check_signals()
+
+    async def _record_version(self) -> None:
+        """Number the code this engine runs in the store's versions once (at start, and after
+        a reload swapped it)."""
+        if self.version is not None and self.version != self._recorded_version:
+            await self.store.record_version(self.version, self.clock.now_ms())
+            self._recorded_version = self.version
 
     def _record(self, heartbeat_ms: float) -> EngineRecord:
         return EngineRecord(self.id, os.getpid(), socket.gethostname(), heartbeat_ms, self.version)

@@ -97,6 +97,7 @@ class ExplorerApi:
         except ApiError as exc:
             response = failure(exc.status, [{"code": exc.code, "message": exc.message,
                                              "pyflow_code": exc.reason}])
+            response.headers.update(exc.headers)
             if isinstance(exc, MethodNotAllowed):
                 response.headers["Allow"] = ", ".join(exc.allowed)
         except ValidationFailed as exc:

@@ -6,6 +6,7 @@ import json
 from importlib import metadata
 from pathlib import Path
 
+from pyflow_cli.engine.admission import NO_RULES, PlatformRules
 from pyflow_cli.project import unemulated
 from pyflow_cli.project.config import ProjectConfig
 from pyflow_cli.storage.url import DB_NAME, PostgresLocation, SqliteLocation, StoreLocation
@@ -21,9 +22,10 @@ def pyflow_version() -> str:
 
 
 def banner_lines(project: ProjectConfig, state: Path, time_scale: float = 1.0,
-                 store: StoreLocation | None = None) -> list[str]:
+                 store: StoreLocation | None = None,
+                 rules: PlatformRules = NO_RULES) -> list[str]:
     """The lines printed before the server starts; ``store`` if instances are not stored in the
-    state directory (``--store``)."""
+    state directory (``--store``); the platform's limits, if ``rules`` set any."""
     title = f" ⛅️ pyflow {pyflow_version()} (dev)"
     lines = [title, "─" * (len(title) + 1)]
     if project.secrets:
@@ -57,6 +59,10 @@ def banner_lines(project: ProjectConfig, state: Path, time_scale: float = 1.0,
     if project.kv_namespaces or project.r2_buckets or project.d1_databases:
         lines.append(f"KV, R2 and D1 data are stored in {_relative(state, project.root)} "
                      "(kv/, r2/, d1/)")
+    limits = rules.describe()
+    if limits:
+        lines.append("Platform limits:")
+        lines += [f"  - {limit}" for limit in limits]
     if time_scale != 1.0:
         lines.append(f"Time runs {time_scale:g}x faster for sleeps, retry delays and event timeouts "
                      "(--time-scale).")

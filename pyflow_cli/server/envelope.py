@@ -9,6 +9,7 @@ caller has to read a message's text to know what went wrong.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from starlette.responses import JSONResponse
@@ -17,6 +18,7 @@ from pyflow_cli.engine.errors import (
     ConflictError,
     InvalidInputError,
     PyflowError,
+    TooManyRequestsError,
     WorkflowError,
     error_code,
 )
@@ -25,21 +27,25 @@ NOT_FOUND = 10501
 BAD_DATE_RANGE = 10502
 FAILED = 10001
 UNHANDLED = 10000
+TOO_MANY_REQUESTS = 10429  # pyflow's code: the platform's for a 429 is not documented
 _CONFLICT_CODES = frozenset({"instance.already_exists", "instance.cannot_terminate",
                              "instance.cannot_restart"})
 _BY_STATUS = {400: "pyflow.invalid_input", 403: "pyflow.forbidden", 404: "pyflow.not_found",
               405: "pyflow.method_not_allowed", 409: "pyflow.conflict", 413: "pyflow.too_large",
-              415: "pyflow.invalid_input"}
+              415: "pyflow.invalid_input", 429: "pyflow.too_many_requests"}
 
 
 class ApiError(Exception):
     """Answer with the error envelope: HTTP ``status``, error ``code`` and ``message``, and
-    ``reason``, pyflow's stable code (by default, the one for the status)."""
+    ``reason``, pyflow's stable code (by default, the one for the status); ``headers`` go with
+    it (a 429's ``Retry-After``)."""
 
-    def __init__(self, status: int, code: int, message: str, reason: str | None = None) -> None:
+    def __init__(self, status: int, code: int, message: str, reason: str | None = None,
+                 headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
         self.reason = reason or stable_code(status)
+        self.headers = headers or {}
 
 
 class MethodNotAllowed(ApiError):
@@ -84,6 +90,10 @@ def error_message(exc: BaseException) -> str:
 def client_mistake(exc: Exception) -> ApiError | None:
     """The 4xx for an error that is the caller's doing (a bad value, a state that does not allow
     the action), with the message the reference gives; None for anything else."""
+    if isinstance(exc, TooManyRequestsError):  # a platform limit: the platform's 429
+        retry = exc.retry_after_s
+        return ApiError(429, TOO_MANY_REQUESTS, error_message(exc), error_code(exc),
+                        {"Retry-After": str(math.ceil(retry))} if retry is not None else None)
     if isinstance(exc, WorkflowError) and (exc.error_code in _CONFLICT_CODES):
         return ApiError(409, FAILED, error_message(exc), error_code(exc))
     if isinstance(exc, InvalidInputError):  # an invalid id too: "WorkflowError: ... invalid id"

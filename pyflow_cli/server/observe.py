@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from pyflow_cli.engine.admission import CreationLimits, RunningLimit
 from pyflow_cli.engine.changes import Change, NewInstance, NewLogEvent
 from pyflow_cli.engine.events import EventType, TriggerSource
 from pyflow_cli.engine.store import InstanceRecord, Store
@@ -214,8 +215,9 @@ class ObservedStore:
         return result
 
     async def create_instances(self, instances: Sequence[NewInstance],
-                               lease: tuple[str, float] | None = None) -> list[int | None]:
-        iids = await self.inner.create_instances(instances, lease)
+                               lease: tuple[str, float] | None = None,
+                               limits: CreationLimits | None = None) -> list[int | None]:
+        iids = await self.inner.create_instances(instances, lease, limits)
         for listener in self.listeners:
             for new, iid in zip(instances, iids, strict=True):
                 if iid is not None:
@@ -230,8 +232,10 @@ class ObservedStore:
         return deleted
 
     async def claim_runnable(self, owner: str, now_ms: float, lease_ms: float, limit: int,
-                             workflows: Sequence[str]) -> list[InstanceRecord]:
-        records = await self.inner.claim_runnable(owner, now_ms, lease_ms, limit, workflows)
+                             workflows: Sequence[str],
+                             running: RunningLimit | None = None) -> list[InstanceRecord]:
+        records = await self.inner.claim_runnable(owner, now_ms, lease_ms, limit, workflows,
+                                                  running)
         for listener in self.listeners:
             for record in records:
                 listener.remember(record.iid, record.workflow, record.id, record.created_ms)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import uvicorn
 
+from pyflow_cli.engine.admission import NO_RULES, PlatformRules
 from pyflow_cli.engine.errors import PyflowError
 from pyflow_cli.engine.lifetime import EngineOptions
 from pyflow_cli.project.config import ProjectConfig, load_project
@@ -50,6 +51,7 @@ class DevOptions:
     reload: bool = True
     time_scale: float = 1.0
     store: StoreLocation | None = None  # --store / PYFLOW_STORE; None: the state directory's
+    rules: PlatformRules = NO_RULES
 
 
 class _Server(uvicorn.Server):
@@ -156,9 +158,9 @@ async def _serve(project: ProjectConfig, loaded: LoadedModule, sock: socket.sock
                  options: DevOptions, log: DevLog) -> int:
     state = state_dir(project, options.persist_to)
     location = store_location(project, options.persist_to, options.store)
-    for line in banner_lines(project, state, options.time_scale, options.store):
+    for line in banner_lines(project, state, options.time_scale, options.store, options.rules):
         log.log(line)
-    engine_options = EngineOptions(time_scale=options.time_scale)
+    engine_options = EngineOptions(time_scale=options.time_scale, rules=options.rules)
     try:
         runtime = await DevRuntime.open(project, persist_to=options.persist_to,
                                         location=location, options=engine_options, log=log,

@@ -210,6 +210,49 @@ UPDATE sqlite_sequence SET seq = MAX(seq,
     COALESCE((SELECT MAX(iid) FROM timers), 0), COALESCE((SELECT MAX(iid) FROM inbox), 0))
     WHERE name = 'instances';
 """),
+    (8, "platform rules: admission order, retention, versions", """
+-- Admission order (engine/admission.py): instances waking up before queued ones. A claim reads
+-- each class through its own partial index, earliest runnable first (creation order for new
+-- instances: their runnable_at is their creation time, ties in iid order).
+DROP INDEX instances_claimable;
+CREATE INDEX instances_claimable_waking ON instances (runnable_at)
+    WHERE runnable_at IS NOT NULL AND lease_owner IS NULL AND status <> 'queued';
+CREATE INDEX instances_claimable_queued ON instances (runnable_at)
+    WHERE runnable_at IS NOT NULL AND lease_owner IS NULL AND status = 'queued';
+-- The creation rate counts the instances created in the last seconds, in every workflow.
+CREATE INDEX instances_by_creation ON instances (created_ms);
+-- Retention: when an instance reached a finished status, kept by triggers from the time of its
+-- last log row (the WORKFLOW_SUCCESS / FAILURE / TERMINATED row written with the status).
+ALTER TABLE instances ADD COLUMN ended_ms REAL;
+UPDATE instances SET ended_ms = COALESCE(
+    (SELECT MAX(l.ts) FROM log l WHERE l.iid = instances.iid AND l.event IN (2, 3, 4)), created_ms)
+    WHERE status IN ('complete', 'errored', 'terminated');
+CREATE INDEX instances_by_end ON instances (ended_ms) WHERE ended_ms IS NOT NULL;
+CREATE TRIGGER instances_ended AFTER UPDATE OF status ON instances
+    WHEN new.status IN ('complete', 'errored', 'terminated') AND old.status IS NOT new.status BEGIN
+    UPDATE instances SET ended_ms = COALESCE(
+        (SELECT ts FROM log WHERE iid = new.iid ORDER BY seq DESC LIMIT 1), new.created_ms)
+        WHERE iid = new.iid;
+END;
+CREATE TRIGGER instances_reopened AFTER UPDATE OF status ON instances
+    WHEN new.status NOT IN ('complete', 'errored', 'terminated') AND new.ended_ms IS NOT NULL BEGIN
+    UPDATE instances SET ended_ms = NULL WHERE iid = new.iid;
+END;
+-- Versions of the user's code, numbered in the order first seen (v1, v2...); instances list and
+-- count by version; each attempt's row records the version it ran on.
+CREATE TABLE versions (
+    id TEXT PRIMARY KEY,
+    number INTEGER NOT NULL UNIQUE,
+    first_seen_ms REAL NOT NULL
+);
+INSERT INTO versions (id, number, first_seen_ms)
+    SELECT version_id, ROW_NUMBER() OVER (ORDER BY MIN(created_ms), version_id), MIN(created_ms)
+    FROM instances WHERE version_id IS NOT NULL GROUP BY version_id;
+CREATE INDEX instances_by_version ON instances (version_id, workflow, created_ms);
+ALTER TABLE log ADD COLUMN version TEXT;
+-- Deleting an instance deletes its events, consumed ones too: by iid, not by scanning.
+CREATE INDEX inbox_by_instance ON inbox (iid);
+"""),
 )
 
 LATEST_VERSION = MIGRATIONS[-1][0]

@@ -16,11 +16,16 @@ from typing import Any
 
 import aiosqlite
 
-from pyflow_cli.engine.changes import Change, InstanceUpdate, NewInstance
+from pyflow_cli.engine.admission import CreationLimits, RunningLimit
+from pyflow_cli.engine.changes import Change, InstanceUpdate, NewInstance, NewLogEvent
 from pyflow_cli.engine.errors import StateLostError, StorageError
+from pyflow_cli.engine.events import EventType
+from pyflow_cli.engine.retention import PurgeQuery
 from pyflow_cli.engine.store import FIRST_EPOCH, EngineRecord, InstanceRecord
-from pyflow_cli.storage import health
+from pyflow_cli.engine.versions import VersionRecord
+from pyflow_cli.storage import health, sqlite_purge, sqlite_versions
 from pyflow_cli.storage.schema import migrate
+from pyflow_cli.storage.sqlite_admission import claimable_rows, refuse_if_over, starting
 from pyflow_cli.storage.sqlite_changes import PlainChange, apply_change, queued_rows
 from pyflow_cli.storage.sqlite_reads import INSTANCE_COLUMNS, SqliteReads, instance_record
 from pyflow_cli.storage.url import DB_NAME
@@ -50,6 +55,7 @@ class SqliteStore(SqliteReads):
     def _connect_writer(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA busy_timeout = 10000")
+        sqlite_purge.use_incremental_vacuum(conn)
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute(f"PRAGMA synchronous = {self.durability.upper()}")
         migrate(conn)
@@ -132,16 +138,27 @@ class SqliteStore(SqliteReads):
         return self._writer.submit(operation, lazy=not urgent)
 
     async def create_instances(self, instances: Sequence[NewInstance],
-                               lease: tuple[str, float] | None = None) -> list[int | None]:
+                               lease: tuple[str, float] | None = None,
+                               limits: CreationLimits | None = None) -> list[int | None]:
         owner, expires = lease if lease is not None else (None, None)
         epoch = FIRST_EPOCH if lease is not None else 0
 
         def op(conn: sqlite3.Connection) -> list[int | None]:
+            # Looked up first: a refused INSERT would still use up an iid (AUTOINCREMENT).
+            fresh, seen = [], set()
+            for new in instances:
+                if (new.workflow, new.id) not in seen and conn.execute(
+                        "SELECT 1 FROM instances WHERE workflow = ? AND id = ?",
+                        (new.workflow, new.id)).fetchone() is None:
+                    fresh.append(new)
+                seen.add((new.workflow, new.id))
+            if limits is not None:
+                refuse_if_over(conn, limits, fresh)
             created: list[int | None] = []
             for new in instances:
-                # Looked up first: a refused INSERT would still use up an iid (AUTOINCREMENT).
-                if conn.execute("SELECT 1 FROM instances WHERE workflow = ? AND id = ?",
-                                (new.workflow, new.id)).fetchone() is not None:
+                if fresh and new is fresh[0]:
+                    fresh.pop(0)
+                else:
                     created.append(None)
                     continue
                 cursor = conn.execute(
@@ -151,7 +168,8 @@ class SqliteStore(SqliteReads):
                     (new.workflow, new.id, new.created_ms, new.params_json, new.version_id,
                      new.trigger, new.created_ms, owner, expires, epoch))
                 iid = cursor.lastrowid
-                queued_rows(conn, iid, new)
+                queued_rows(conn, iid, new,
+                            started=not (limits is not None and limits.start_on_admission))
                 created.append(iid)
             return created
 
@@ -201,18 +219,20 @@ class SqliteStore(SqliteReads):
         return seq
 
     async def claim_runnable(self, owner: str, now_ms: float, lease_ms: float, limit: int,
-                             workflows: Sequence[str]) -> list[InstanceRecord]:
+                             workflows: Sequence[str],
+                             running: RunningLimit | None = None) -> list[InstanceRecord]:
         def op(conn: sqlite3.Connection) -> list[InstanceRecord]:
-            rows = conn.execute(claim_due_sql(len(workflows)),
-                                (now_ms, *workflows, limit)).fetchall()
-            if len(rows) < limit:
-                rows += conn.execute(claim_expired_sql(len(workflows)),
-                                     (now_ms, now_ms, *workflows, limit - len(rows))).fetchall()
+            rows = claimable_rows(conn, INSTANCE_COLUMNS, owner, now_ms, limit, workflows,
+                                  running)
             expires = now_ms + lease_ms
             # A new holder means a new epoch; an engine taking back its own lease keeps it.
             conn.executemany("UPDATE instances SET lease_owner = ?1, lease_expires = ?2, "
                              "lease_epoch = lease_epoch + (lease_owner IS NOT ?1) WHERE iid = ?3",
                              [(owner, expires, r[0]) for r in rows])
+            if running is not None:  # admitted: those that wait for their start now have it
+                PlainChange.apply_many(conn, [
+                    PlainChange(Change(iid, log=[NewLogEvent(EventType.WORKFLOW_START, now_ms)]))
+                    for iid in starting(conn, rows)])
             return [instance_record((*r[:11], owner, expires, *r[13:17], r[17] + (r[11] != owner)))
                     for r in rows]  # as they now are
 
@@ -239,19 +259,21 @@ class SqliteStore(SqliteReads):
         await self._writer.submit(op)
 
 
-# -- claiming ------------------------------------------------------------------------------------------
-# Due instances nobody leases, and instances whose lease ran out, each through its own partial
-# index (schema v2). The unary ``+`` keeps SQLite from picking the (workflow, created) index
-# instead, which would read every instance of the workflow at every claim.
+    # -- retention and versions ---------------------------------------------------------------------
+    async def purge_finished(self, query: PurgeQuery, limit: int) -> int:
+        deleted: int = await self._writer.submit(
+            lambda conn: sqlite_purge.purge_batch(conn, query, limit))
+        return deleted
 
+    async def count_purgeable(self, query: PurgeQuery) -> int:
+        rows = await self._rows(*sqlite_purge.count_sql(query))
+        return int(rows[0][0])
 
-def claim_due_sql(workflows: int) -> str:
-    return (f"SELECT {INSTANCE_COLUMNS} FROM instances WHERE runnable_at IS NOT NULL "
-            f"AND lease_owner IS NULL AND runnable_at <= ? AND +workflow IN "
-            f"({','.join('?' * workflows)}) ORDER BY runnable_at LIMIT ?")
+    async def record_version(self, version_id: str, seen_ms: float) -> VersionRecord:
+        record: VersionRecord = await self._writer.submit(
+            lambda conn: sqlite_versions.record_version(conn, version_id, seen_ms))
+        return record
 
-
-def claim_expired_sql(workflows: int) -> str:
-    return (f"SELECT {INSTANCE_COLUMNS} FROM instances WHERE lease_owner IS NOT NULL "
-            f"AND lease_expires < ? AND runnable_at <= ? AND +workflow IN "
-            f"({','.join('?' * workflows)}) ORDER BY lease_expires LIMIT ?")
+    async def list_versions(self) -> list[VersionRecord]:
+        rows = await self._rows(sqlite_versions.LIST_VERSIONS)
+        return [VersionRecord(row[0], int(row[1]), float(row[2]), int(row[3])) for row in rows]

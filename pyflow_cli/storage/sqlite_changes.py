@@ -18,11 +18,15 @@ _UPDATABLE = ("status", "output_json", "error_json", "runnable_at", "lease_owner
 _COLUMN = {"output_json": "output", "error_json": "error"}
 
 
-def queued_rows(conn: sqlite3.Connection, iid: int | None, new: NewInstance) -> None:
+def queued_rows(conn: sqlite3.Connection, iid: int | None, new: NewInstance,
+                started: bool = True) -> None:
+    """Its ``WORKFLOW_QUEUED`` row and, unless it waits for admission, its ``WORKFLOW_START``."""
     ts = new.created_ms
+    rows = [(iid, 1, ts, int(EventType.WORKFLOW_QUEUED), new.queued_metadata())]
+    if started:
+        rows.append((iid, 2, ts, int(EventType.WORKFLOW_START), "{}"))
     conn.executemany("INSERT INTO log (iid, seq, ts, event, metadata) VALUES (?, ?, ?, ?, ?)",
-                     [(iid, 1, ts, int(EventType.WORKFLOW_QUEUED), new.queued_metadata()),
-                      (iid, 2, ts, int(EventType.WORKFLOW_START), "{}")])
+                     rows)
 
 
 class PlainChange:
@@ -157,10 +161,10 @@ def _write_timers(conn: sqlite3.Connection, changes: list[Change]) -> None:
 def _insert_log(conn: sqlite3.Connection, rows: list[tuple[int, int, NewLogEvent]]) -> None:
     if rows:
         conn.executemany(
-            "INSERT INTO log (iid, seq, ts, event, group_key, target, metadata, traceback) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO log (iid, seq, ts, event, group_key, target, metadata, traceback, "
+            "version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [(iid, seq, e.timestamp_ms, int(e.event), e.group_key, e.target, e.encoded_metadata(),
-              e.encoded_traceback()) for iid, seq, e in rows])
+              e.encoded_traceback(), e.version) for iid, seq, e in rows])
 
 
 def _upsert_steps(conn: sqlite3.Connection, rows: list[tuple[int, StepWrite]]) -> None:

@@ -24,6 +24,7 @@ from pyflow_cli.engine.store import (
     TimerRecord,
     WorkflowLogEvent,
 )
+from pyflow_cli.storage.sqlite_admission import next_due_sql
 
 INSTANCE_COLUMNS = (
     "iid, workflow, id, status, created_ms, params, output, error, version_id, trigger, "
@@ -76,16 +77,21 @@ class SqliteReads:
                              created_from_ms: float | None = None,
                              created_to_ms: float | None = None, offset: int = 0, limit: int = 25,
                              newest_first: bool = True, id_prefix: str | None = None,
-                             text: str | None = None) -> InstancePage:
+                             text: str | None = None,
+                             version_id: str | None = None) -> InstancePage:
         where, params = instance_filter(workflow, statuses, created_from_ms, created_to_ms,
                                         id_prefix, text)
+        if version_id is not None:
+            where.append("version_id = ?")
+            params.append(version_id)
         clause = " AND ".join(where)
         order = "DESC" if newest_first else "ASC"
         rows = await self._rows(
             f"SELECT {INSTANCE_COLUMNS} FROM instances WHERE {clause} "
             f"ORDER BY created_ms {order}, iid {order} LIMIT ? OFFSET ?",
             (*params, min(limit, _MAX_INTEGER), min(offset, _MAX_INTEGER)))
-        if (created_from_ms, created_to_ms, id_prefix or None, text or None) == (None,) * 4:
+        if (created_from_ms, created_to_ms, id_prefix or None, text or None,
+                version_id) == (None,) * 5:
             # Only the workflow and statuses: the kept counts are the total, with no count query.
             counts = await self.status_counts(workflow)
             wanted = {s.value for s in statuses} or counts.keys()
@@ -130,12 +136,13 @@ class SqliteReads:
              for target, event, count, retries in steps])
 
     async def read_log(self, iid: int, after_seq: int = 0) -> list[LogEvent]:
-        rows = self._point_rows("SELECT seq, ts, event, group_key, target, metadata, traceback "
-                                "FROM log WHERE iid = ? AND seq > ? ORDER BY seq", (iid, after_seq))
+        rows = self._point_rows("SELECT seq, ts, event, group_key, target, metadata, traceback, "
+                                "version FROM log WHERE iid = ? AND seq > ? ORDER BY seq",
+                                (iid, after_seq))
         # Log rows hold JSON as shown (serde's display form): nothing in them is restored.
         return [LogEvent(seq, ts, EventType(event), key, target, parse_shown(meta),
-                         parse_shown(trace) if trace is not None else None)
-                for seq, ts, event, key, target, meta, trace in rows]
+                         parse_shown(trace) if trace is not None else None, version)
+                for seq, ts, event, key, target, meta, trace, version in rows]
 
     async def read_workflow_log(self, workflow: str, query: LogQuery) -> list[WorkflowLogEvent]:
         where, params = workflow_log_filter(workflow, query)
@@ -195,7 +202,7 @@ class SqliteReads:
         return [(iid, signal) for iid, signal in rows]
 
     async def next_runnable_ms(self, workflows: Sequence[str]) -> float | None:
-        rows = await self._rows(next_due_sql(len(workflows)), tuple(workflows))
+        rows = await self._rows(next_due_sql(len(workflows)), (*workflows, *workflows))
         value = rows[0][0] if rows else None
         return float(value) if value is not None else None
 
@@ -251,9 +258,3 @@ def workflow_log_filter(workflow: str, query: LogQuery) -> tuple[list[str], list
             where.append(term)
             params.append(bound)
     return where, params
-
-
-def next_due_sql(workflows: int) -> str:
-    return ("SELECT MIN(runnable_at) FROM instances WHERE runnable_at IS NOT NULL AND "
-            f"lease_owner IS NULL AND +workflow IN ({','.join('?' * workflows)})")
-

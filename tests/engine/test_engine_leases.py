@@ -108,26 +108,34 @@ async def test_a_dead_engines_instances_are_taken_over_when_its_lease_expires(tm
 
 
 def test_claims_read_only_claimable_rows_whatever_the_number_of_instances(tmp_path: Path) -> None:
-    """A claim goes through the partial indexes of due-and-unleased rows and of leases; the
-    (workflow, created) index would make every claim read every instance of the workflow."""
+    """A claim goes through the partial indexes of due-and-unleased rows (one per admission
+    class) and of leases; the (workflow, created) index would make every claim read every
+    instance of the workflow. So does the count of running instances under a limit."""
     import sqlite3
 
     from pyflow_cli.storage.schema import migrate
-    from pyflow_cli.storage.sqlite import claim_due_sql, claim_expired_sql
-    from pyflow_cli.storage.sqlite_reads import next_due_sql
+    from pyflow_cli.storage.sqlite_admission import claim_sql, next_due_sql, running_sql
+    from pyflow_cli.storage.sqlite_reads import INSTANCE_COLUMNS
 
     conn = sqlite3.connect(tmp_path / "plan.sqlite", isolation_level=None)
     migrate(conn)
     conn.executemany(
         "INSERT INTO instances (workflow, id, status, created_ms, params, runnable_at) "
-        "VALUES ('w', ?, 'waiting', 0, '{}', ?)", [(f"i{k}", float(k)) for k in range(2000)])
+        "VALUES ('w', ?, ?, 0, '{}', ?)",
+        [(f"i{k}", "waiting" if k % 2 else "queued", float(k)) for k in range(2000)])
     conn.execute("ANALYZE")  # the plan must hold with statistics, too
-    for sql, params in ((claim_due_sql(2), (1.0, "w", "v", 10)),
-                        (claim_expired_sql(2), (1.0, 1.0, "w", "v", 10)),
-                        (next_due_sql(2), ("w", "v"))):
+    waking, expired, queued = claim_sql(INSTANCE_COLUMNS, 2)
+    for sql, params, index in (
+            (waking, (1.0, "w", "v", 10), "instances_claimable_waking"),
+            (expired, (1.0, 1.0, "w", "v", 10), "instances_by_lease_expiry"),
+            (queued, (1.0, "w", "v", 10), "instances_claimable_queued"),
+            (next_due_sql(2), ("w", "v", "w", "v"), "instances_claimable_queued"),
+            (next_due_sql(2), ("w", "v", "w", "v"), "instances_claimable_waking"),
+            (running_sql(), (1.0, "e"), "instances_by_lease_expiry")):
         plan = " ".join(str(row[3]) for row in conn.execute("EXPLAIN QUERY PLAN " + sql, params))
-        assert "instances_claimable" in plan or "instances_by_lease_expiry" in plan, plan
-        assert "instances_by_created" not in plan, plan
+        assert index in plan, plan
+        assert "instances_by_created" not in plan and "SCAN instances" not in plan, plan
+        assert "TEMP B-TREE" not in plan, plan  # no sort: rows come in index order
 
 
 async def test_an_engine_process_collects_garbage_rarely(tmp_path: Path) -> None:

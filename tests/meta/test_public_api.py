@@ -8,8 +8,9 @@ import sys
 import pyflow_cli
 
 PUBLIC = {
-    "ExecutionContext", "Headers", "NonRetryableError", "PyflowError", "Request", "Response",
-    "WorkerEntrypoint", "WorkflowEntrypoint", "WorkflowError", "WorkflowEvent", "WorkflowFatalError",
+    "ExecutionContext", "Headers", "NonRetryableError", "PyflowError", "QueueFullError",
+    "RateLimitedError", "Request", "Response", "TooManyRequestsError", "WorkerEntrypoint",
+    "WorkflowEntrypoint", "WorkflowError", "WorkflowEvent", "WorkflowFatalError",
     "WorkflowStep", "WorkflowTimeoutError", "__version__",
 }
 

@@ -16,8 +16,10 @@ from storekit import WORKFLOW, create, record
 from pyflow_cli.engine.changes import Change, InstanceUpdate, StepWrite
 from pyflow_cli.engine.errors import StorageError
 from pyflow_cli.engine.events import EventType
+from pyflow_cli.engine.retention import PurgeQuery
 from pyflow_cli.engine.status import InstanceStatus
 from pyflow_cli.engine.store import EngineRecord, InboxEvent, StepRecord, TimerRecord
+from pyflow_cli.engine.versions import VersionRecord
 from pyflow_cli.storage import schema
 
 GOLDEN = Path(__file__).parent.parent / "golden" / "v1-sleeping.sqlite"
@@ -123,6 +125,23 @@ async def test_a_migrated_store_works_and_gives_new_instances_ids_never_seen(
         await store_factory.close(store)
 
 
+async def test_migrating_past_v7_records_ends_and_versions_of_what_was_there(
+        store_factory: StoreFactory) -> None:
+    # Schema v7: a finished instance's end (its last finishing row, else its creation) makes it
+    # purgeable; the versions instances recorded are numbered in the order they first appeared.
+    for version in [v for v in _older(store_factory) if v < 7]:
+        location = store_factory.create_at_version(version)
+        for table, rows in SEED.items():
+            store_factory.insert_rows(location, table, rows)
+        store = await store_factory.open(location)
+        assert await store.list_versions() == [VersionRecord("v", 1, 10.0, 1)], version
+        assert await store.count_purgeable(PurgeQuery(20.0)) == 0, version
+        assert await store.purge_finished(PurgeQuery(20.5), 10) == 1, version  # "done", at 20.0
+        assert await store.get_instance(WORKFLOW, "done") is None
+        assert await store.get_instance(WORKFLOW, "sleepy") is not None
+        await store_factory.close(store)
+
+
 async def test_opening_a_current_store_again_changes_nothing(store_factory: StoreFactory) -> None:
     location = store_factory.create_at_version(store_factory.schema_versions[-1])
     for table, rows in SEED.items():
@@ -167,6 +186,9 @@ async def test_the_golden_v1_file_migrates_with_every_row_of_every_table_intact(
         assert waiting is not None and waiting.status is InstanceStatus.WAITING
         newest = max(row[0] for row in before["instances"])
         assert await create(store, "new", workflow="golden") > newest
+        with contextlib.closing(sqlite3.connect(Path(location) / "pyflow.sqlite")) as conn:
+            # An older file is converted once, so that purges give space back (VACUUM).
+            assert conn.execute("PRAGMA auto_vacuum").fetchone()[0] == 2
     finally:
         await factory.close_all()
 

@@ -64,11 +64,16 @@ async def test_an_expired_lease_is_taken_only_when_its_instance_is_due(store: St
     assert (await record(store, at_rest)).lease_owner == "dead"
 
 
-async def test_due_unleased_instances_are_claimed_before_expired_leases(store: Store) -> None:
-    expired = await _due(store, "expired", 1.0, lease_owner="dead", lease_expires=2.0)
-    due = await _due(store, "due", 50.0)
-    assert [r.iid for r in await store.claim_runnable("e", 100.0, 10.0, 1, [WORKFLOW])] == [due]
-    assert [r.iid for r in await store.claim_runnable("e", 100.0, 10.0, 1, [WORKFLOW])] == [expired]
+async def test_claims_take_waking_instances_then_expired_leases_then_queued_ones(
+        store: Store) -> None:
+    # Admission order (engine/admission.py): an instance waking from a sleep, a retry delay or
+    # an event first, then one whose engine stopped, then a queued one.
+    queued = await _due(store, "queued", 1.0)
+    expired = await _due(store, "expired", 2.0, lease_owner="dead", lease_expires=2.0)
+    waking = await _due(store, "due", 50.0, status=InstanceStatus.WAITING)
+    for wanted in (waking, expired, queued):
+        assert [r.iid for r in await store.claim_runnable("e", 100.0, 10.0, 1, [WORKFLOW])] == [
+            wanted]
 
 
 async def test_an_engine_may_claim_its_own_expired_lease_again(store: Store) -> None:
