@@ -42,7 +42,7 @@ def _encode(change: Change) -> dict[str, Any]:
         out["keep"] = _KEEP_ON_RUN_WIPE
     if change.log:
         out["l"] = [[e.timestamp_ms, int(e.event), e.group_key, e.target, e.encoded_metadata(),
-                     e.encoded_traceback()] for e in change.log]
+                     e.encoded_traceback(), e.version] for e in change.log]
     if change.steps:
         out["s"] = [_step(step) for step in _merged_steps(change.steps)]
     if change.shift_timers_ms:

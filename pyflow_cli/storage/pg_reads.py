@@ -43,10 +43,10 @@ def record(row: Sequence[Any]) -> InstanceRecord:
 
 
 def _log_event(seq: int, ts: float, event: int, key: str | None, target: str | None, meta: str,
-               trace: str | None) -> LogEvent:
+               trace: str | None, version: str | None = None) -> LogEvent:
     # Log rows hold JSON as shown (serde's display form): nothing in them is restored.
     return LogEvent(seq, ts, EventType(event), key, target, parse_shown(meta),
-                    parse_shown(trace) if trace is not None else None)
+                    parse_shown(trace) if trace is not None else None, version)
 
 
 class PgReads:
@@ -82,9 +82,13 @@ class PgReads:
                              created_from_ms: float | None = None,
                              created_to_ms: float | None = None, offset: int = 0, limit: int = 25,
                              newest_first: bool = True, id_prefix: str | None = None,
-                             text: str | None = None) -> InstancePage:
+                             text: str | None = None,
+                             version_id: str | None = None) -> InstancePage:
         where: list[str] = ["workflow = %s"]
         params: list[Any] = [workflow]
+        if version_id is not None:
+            where.append("version_id = %s")
+            params.append(version_id)
         if statuses:
             where.append("status = ANY(%s)")
             params.append([s.value for s in statuses])
@@ -146,7 +150,7 @@ class PgReads:
 
     async def read_log(self, iid: int, after_seq: int = 0) -> list[LogEvent]:
         rows = await self._rows(
-            "SELECT seq, ts, event, group_key, target, metadata, traceback FROM "
+            "SELECT seq, ts, event, group_key, target, metadata, traceback, version FROM "
             f"{self.schema_sql}.log WHERE iid = %s AND seq > %s ORDER BY seq",
             (iid, min(after_seq, MAX_BIGINT)))
         return [_log_event(*row) for row in rows]
@@ -222,8 +226,10 @@ class PgReads:
     async def next_runnable_ms(self, workflows: Sequence[str]) -> float | None:
         if not workflows:
             return None
-        rows = await self._rows(
-            f"SELECT MIN(runnable_at) FROM {self.schema_sql}.instances WHERE runnable_at IS NOT "
-            "NULL AND lease_owner IS NULL AND workflow = ANY(%s)", (list(workflows),))
+        # Through both claim indexes (waking and queued instances: pg_schema v2).
+        unleased = (f"SELECT MIN(runnable_at) FROM {self.schema_sql}.instances WHERE runnable_at "
+                    "IS NOT NULL AND lease_owner IS NULL AND workflow = ANY(%(w)s) AND status")
+        rows = await self._rows(f"SELECT LEAST(({unleased} <> 'queued'), ({unleased} = 'queued'))",
+                                {"w": list(workflows)})
         value = rows[0][0] if rows else None
         return float(value) if value is not None else None

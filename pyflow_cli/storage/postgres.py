@@ -26,13 +26,24 @@ from typing import Any
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
+from pyflow_cli.engine.admission import CreationLimits, RunningLimit
 from pyflow_cli.engine.changes import Change, InstanceUpdate, NewInstance
 from pyflow_cli.engine.errors import StorageError
 from pyflow_cli.engine.events import EventType
+from pyflow_cli.engine.retention import PurgeQuery
 from pyflow_cli.engine.store import FIRST_EPOCH, EngineRecord, InstanceRecord, LeaseLost
+from pyflow_cli.engine.versions import VersionRecord
 from pyflow_cli.storage import pg_connect
 from pyflow_cli.storage.clock import RESYNC_S, DatabaseClock
 from pyflow_cli.storage.pg_changes import APPLIED, FENCED, encode_changes
+from pyflow_cli.storage.pg_platform import (
+    count_sql,
+    created,
+    limits_json,
+    list_versions_sql,
+    purge_sql,
+    version,
+)
 from pyflow_cli.storage.pg_reads import COLUMNS, PgReads, record
 from pyflow_cli.storage.pg_schema import migrate, quoted
 from pyflow_cli.storage.pg_writer import PgWriter
@@ -148,16 +159,21 @@ class PostgresStore(PgReads):
             expect_owner=owner))
 
     async def create_instances(self, instances: Sequence[NewInstance],
-                               lease: tuple[str, float] | None = None) -> list[int | None]:
+                               lease: tuple[str, float] | None = None,
+                               limits: CreationLimits | None = None) -> list[int | None]:
+        if not instances:
+            return []
         owner, expires = lease if lease is not None else (None, None)
         news = json.dumps([[n.workflow, n.id, n.created_ms, n.params_json, n.version_id,
                             n.trigger, n.queued_metadata()] for n in instances])
-        created: list[int | None] = await self._write(
-            f"SELECT {self.schema_sql}.create_instances(%s::jsonb, %s, %s, %s, %s, %s)",
+        times = [n.created_ms for n in instances]
+        iids: list[int | None] = await self._write(
+            f"SELECT {self.schema_sql}.create_instances(%s::jsonb, %s, %s, %s, %s, %s, "
+            "%s::jsonb)",
             (news, owner, expires, FIRST_EPOCH if lease is not None else 0,
-             int(EventType.WORKFLOW_QUEUED), int(EventType.WORKFLOW_START)),
-            lambda rows: list(rows[0][0]))
-        return created
+             int(EventType.WORKFLOW_QUEUED), int(EventType.WORKFLOW_START), limits_json(limits)),
+            lambda rows: created(rows[0][0], limits, times))
+        return iids
 
     async def delete_instances(self, workflow: str, ids: Sequence[str] | None) -> list[str]:
         s = self.schema_sql
@@ -188,33 +204,19 @@ class PostgresStore(PgReads):
         return seq
 
     async def claim_runnable(self, owner: str, now_ms: float, lease_ms: float, limit: int,
-                             workflows: Sequence[str]) -> list[InstanceRecord]:
+                             workflows: Sequence[str],
+                             running: RunningLimit | None = None) -> list[InstanceRecord]:
         if limit <= 0 or not workflows:
             return []
-        s = self.schema_sql
-        # Due unleased rows first (earliest due first), then expired leases (longest expired
-        # first); rows another transaction holds are skipped, not waited for, and the claim's
-        # condition is checked again on each row once locked. A new holder means a new epoch;
-        # an engine taking back its own lease keeps it.
-        sql = (
-            f"WITH due AS (SELECT iid, 0 AS k, runnable_at AS o FROM {s}.instances "
-            "WHERE runnable_at IS NOT NULL AND lease_owner IS NULL AND runnable_at <= %(now)s "
-            "AND workflow = ANY(%(workflows)s) ORDER BY runnable_at LIMIT %(limit)s "
-            "FOR UPDATE SKIP LOCKED), "
-            f"expired AS (SELECT iid, 1 AS k, lease_expires AS o FROM {s}.instances "
-            "WHERE lease_owner IS NOT NULL AND lease_expires < %(now)s AND runnable_at <= %(now)s "
-            "AND workflow = ANY(%(workflows)s) ORDER BY lease_expires "
-            "LIMIT (SELECT %(limit)s - count(*) FROM due) FOR UPDATE SKIP LOCKED), "
-            "picked AS (SELECT * FROM due UNION ALL SELECT * FROM expired) "
-            f"UPDATE {s}.instances AS i SET lease_owner = %(owner)s, lease_expires = %(expires)s, "
-            "lease_epoch = i.lease_epoch + CASE WHEN i.lease_owner IS DISTINCT FROM %(owner)s "
-            "THEN 1 ELSE 0 END FROM picked WHERE i.iid = picked.iid "
-            "AND i.runnable_at <= %(now)s AND (i.lease_owner IS NULL OR i.lease_expires < %(now)s) "
-            f"RETURNING picked.k, picked.o, {', '.join('i.' + c for c in COLUMNS.split(', '))}")
-        params = {"now": now_ms, "workflows": list(workflows), "limit": limit, "owner": owner,
-                  "expires": now_ms + lease_ms}
-        rows: list[Any] = await self._write(sql, params, lambda rows: rows)
-        return [record(row[2:]) for row in sorted(rows, key=lambda row: (row[0], row[1]))]
+        # In admission order, under a running limit at most what it leaves: the schema's
+        # ``claim`` function (pg_schema v2, and pg_platform.py for why it is one).
+        rows: list[Any] = await self._write(
+            f"SELECT {COLUMNS} FROM {self.schema_sql}.claim(%s, %s, %s, %s, %s, %s, %s, %s)",
+            (owner, now_ms, now_ms + lease_ms, limit, list(workflows),
+             running.max_running if running is not None else None,
+             running.own_running if running is not None else 0,
+             int(EventType.WORKFLOW_START)), lambda rows: rows)
+        return [record(row) for row in rows]
 
     async def renew_leases(self, owner: str, until_ms: float, iids: Sequence[int]) -> None:
         await self._write(f"UPDATE {self.schema_sql}.instances SET lease_expires = %s "
@@ -233,6 +235,24 @@ class PostgresStore(PgReads):
             f"WITH released AS (UPDATE {s}.instances SET lease_owner = NULL, lease_expires = NULL "
             f"WHERE lease_owner = %s) DELETE FROM {s}.engines WHERE id = %s",
             (engine_id, engine_id))
+
+    # -- retention and versions ---------------------------------------------------------------------
+    async def purge_finished(self, query: PurgeQuery, limit: int) -> int:
+        deleted: int = await self._write(*purge_sql(self.schema_sql, query, limit),
+                                         lambda rows: int(rows[0][0]))
+        return deleted
+
+    async def count_purgeable(self, query: PurgeQuery) -> int:
+        return int((await self._rows(*count_sql(self.schema_sql, query)))[0][0])
+
+    async def record_version(self, version_id: str, seen_ms: float) -> VersionRecord:
+        recorded: VersionRecord = await self._write(
+            f"SELECT id, number, first_seen_ms FROM {self.schema_sql}.record_version(%s, %s)",
+            (version_id, seen_ms), lambda rows: version(rows[0]))
+        return recorded
+
+    async def list_versions(self) -> list[VersionRecord]:
+        return [version(row) for row in await self._rows(list_versions_sql(self.schema_sql))]
 
     def _write(self, sql: str, params: Any, read: Any = None) -> asyncio.Future[Any]:
         return self._writer.submit(_Statement(sql, params, read))

@@ -216,11 +216,17 @@ class PostgresFactory(StoreFactory):
             for row in rows:
                 conn.execute(f"INSERT INTO {schema}.{table} ({', '.join(row)}) "
                              f"VALUES ({', '.join(['%s'] * len(row))})", tuple(row.values()))
-            # As the older pyflow that wrote them would have: new ids come after them.
+            # As the older pyflow that wrote them would have: new ids come after them, and an
+            # iid in any table was handed out to an instance once.
             for name, column in (("instances", "iid"), ("inbox", "seq")):
                 if table == name:
                     conn.execute(f"SELECT setval(pg_get_serial_sequence('{schema}.{name}', "
                                  f"'{column}'), (SELECT MAX({column}) FROM {schema}.{name}))")
+            iids = [row["iid"] for row in rows if "iid" in row]
+            if iids and table != "instances":
+                sequence = f"pg_get_serial_sequence('{schema}.instances', 'iid')"
+                conn.execute(f"SELECT setval({sequence}, GREATEST((SELECT last_value FROM "
+                             f"{schema}.instances_iid_seq), %s))", (max(iids),))
 
     def read_rows(self, location: str, table: str, columns: Sequence[str]) -> list[tuple[Any, ...]]:
         schema = pg_schema.quoted(self._parse(location).schema)
