@@ -10,12 +10,14 @@ projection (``views.py``, ``metrics.py``) to the renderer, in either process.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NotRequired, Protocol, TypedDict
 
 from pyflow_cli.engine.control import RestartFrom
 from pyflow_cli.engine.events import LogEvent, TriggerSource
 from pyflow_cli.engine.status import InstanceStatus
+from pyflow_cli.engine.versions import VersionRecord
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,7 @@ class InstanceSummary:
     id: str
     status: InstanceStatus
     created_ms: float
+    version_id: str | None = None  # the version of the code it records (engine/versions.py)
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,8 @@ class Attempt(TypedDict):
     error: dict[str, Any] | None
     retryDelayMs: NotRequired[float]
     traceback: NotRequired[dict[str, Any]]
+    versionId: NotRequired[str]  # the version of the code it ran on (pyflow's addition)
+    version: NotRequired[str | None]  # and its label (v2)
 
 
 class StepView(TypedDict):
@@ -104,6 +109,7 @@ class InstanceDetails(TypedDict):
     steps: list[StepView]
     step_count: int
     versionId: str | None
+    version: NotRequired[str | None]  # the label (v2) of versionId
     trigger: dict[str, Any]
     success: bool | None
     created_on: str
@@ -170,8 +176,24 @@ class WorkflowApi(Protocol):
 
     async def list_instances(self, workflow: str, *, status: str | None = None, page: int = 1,
                              per_page: int = 25, created_from_ms: float | None = None,
-                             created_to_ms: float | None = None,
-                             newest_first: bool = True) -> InstanceList: ...
+                             created_to_ms: float | None = None, newest_first: bool = True,
+                             version: str | None = None) -> InstanceList:
+        """A page of instances; ``version`` (a label such as ``v2``, or an id) narrows it."""
+        ...
+
+    async def list_versions(self) -> list[VersionRecord]:
+        """The versions of the code the store has seen, oldest first, with instance counts."""
+        ...
+
+    async def count_finished_before(self, workflow: str, ended_before_ms: float,
+                                    statuses: Sequence[str] = ()) -> int:
+        """How many finished instances (with ``statuses``: only those) ended before then."""
+        ...
+
+    async def delete_finished_before(self, workflow: str, ended_before_ms: float,
+                                     statuses: Sequence[str] = ()) -> int:
+        """Delete those instances with all their state, in bounded batches; how many went."""
+        ...
 
     async def read_log(self, workflow: str, instance_id: str,
                        after_seq: int = 0) -> list[LogEvent]:

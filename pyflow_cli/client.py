@@ -15,7 +15,7 @@ API errors come back as the exceptions the service raises (``InstanceNotFoundErr
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any, cast
@@ -50,6 +50,7 @@ from pyflow_cli.engine.errors import (
 )
 from pyflow_cli.engine.events import EventType, LogEvent, TriggerSource
 from pyflow_cli.engine.status import STATUS_NAMES, InstanceStatus
+from pyflow_cli.engine.versions import VersionRecord
 from pyflow_cli.server.session import DevSession
 
 API_PATH = "/cdn-cgi/local/explorer/api"
@@ -250,10 +251,12 @@ class DevClient:
     async def list_instances(self, workflow: str, *, status: str | None = None, page: int = 1,
                              per_page: int = 25, created_from_ms: float | None = None,
                              created_to_ms: float | None = None,
-                             newest_first: bool = True) -> InstanceList:
+                             newest_first: bool = True, version: str | None = None
+                             ) -> InstanceList:
         def fetch(number: int, size: int) -> Any:
             return self._page(workflow, page=number, per_page=size, status=status,
-                              created_from_ms=created_from_ms, created_to_ms=created_to_ms)
+                              created_from_ms=created_from_ms, created_to_ms=created_to_ms,
+                              version=version)
 
         if newest_first:
             body = await fetch(page, per_page)
@@ -271,11 +274,13 @@ class DevClient:
         return InstanceList([_listed(workflow, item) for item in reversed(items)], total)
 
     async def _page(self, workflow: str, *, page: int, per_page: int, status: str | None = None,
-                    created_from_ms: float | None = None,
-                    created_to_ms: float | None = None) -> dict[str, Any]:
+                    created_from_ms: float | None = None, created_to_ms: float | None = None,
+                    version: str | None = None) -> dict[str, Any]:
         params: dict[str, str] = {"page": str(page), "per_page": str(per_page)}
         if status is not None:
             params["status"] = status
+        if version is not None:
+            params["version"] = version
         if created_from_ms is not None:
             params["date_start"] = iso_ms(created_from_ms)
         if created_to_ms is not None:
@@ -294,6 +299,27 @@ class DevClient:
                 return records
             page += 1
 
+    async def list_versions(self) -> list[VersionRecord]:
+        body = await self._call("GET", "/local/versions")
+        return [VersionRecord(v["id"], int(v["number"]), _ms(v.get("first_seen")),
+                              int(v.get("instances", 0))) for v in body["result"]]
+
+    async def count_finished_before(self, workflow: str, ended_before_ms: float,
+                                    statuses: Sequence[str] = ()) -> int:
+        return int((await self._purge(workflow, ended_before_ms, statuses, True))["matched"])
+
+    async def delete_finished_before(self, workflow: str, ended_before_ms: float,
+                                     statuses: Sequence[str] = ()) -> int:
+        return int((await self._purge(workflow, ended_before_ms, statuses, False))["deleted"])
+
+    async def _purge(self, workflow: str, ended_before_ms: float, statuses: Sequence[str],
+                     dry_run: bool) -> dict[str, Any]:
+        body = await self._call("POST", f"{self._wf(workflow)}/purge", workflow=workflow, json={
+            "ended_before": iso_ms(ended_before_ms), "status": list(statuses),
+            "dry_run": dry_run})
+        result: dict[str, Any] = body["result"]
+        return result
+
     async def read_log(self, workflow: str, instance_id: str, after_seq: int = 0) -> list[LogEvent]:
         """The instance's event-log rows after ``after_seq`` (pyflow's ``/log`` route)."""
         resolved = await self._id(workflow, instance_id)
@@ -301,7 +327,7 @@ class DevClient:
                                 instance_id=resolved, params={"after_seq": str(after_seq)})
         return [LogEvent(int(r["seq"]), float(r["timestamp_ms"]), EventType(int(r["event"])),
                          r.get("group_key"), r.get("target"), serde.attrify(r.get("metadata") or {}),
-                         r.get("traceback"))
+                         r.get("traceback"), r.get("version"))
                 for r in body["result"]]
 
     @property
@@ -380,4 +406,4 @@ def _ms(text: str | None) -> float:
 def _listed(workflow: str, item: Mapping[str, Any]) -> InstanceSummary:
     """An instance from a listing row."""
     return InstanceSummary(workflow, str(item["id"]), InstanceStatus(item.get("status", "queued")),
-                           _ms(item.get("created_on")))
+                           _ms(item.get("created_on")), item.get("versionId"))

@@ -10,7 +10,7 @@ another process's engine, or at rest.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,7 +61,7 @@ from pyflow_cli.engine.store import (
     Store,
     WorkflowLogEvent,
 )
-from pyflow_cli.engine.versions import VersionRecord, find_version
+from pyflow_cli.engine.versions import VersionRecord, find_version, labels
 from pyflow_cli.engine.worker import Engine
 from pyflow_cli.metrics import metrics_view, metrics_window
 from pyflow_cli.views import instance_details, status_view
@@ -90,6 +90,7 @@ class WorkflowService:
         self.rules = rules or self.engine.options.rules
         """The platform's limits (engine/admission.py): the engine's, unless given."""
         self._recorded_versions: set[str] = set()
+        self._labels: dict[str, str] = {}
 
     # -- workflows -------------------------------------------------------------------------------
     def info(self, workflow: str) -> WorkflowInfo:
@@ -247,8 +248,10 @@ class WorkflowService:
             # directory was deleted, say): the instance cannot get anywhere from here.
             raise PyflowError(self.engine.failure)
         record = await self.record(workflow, instance_id)
-        details = instance_details(record, await self.store.read_log(record.iid),
-                                   await self.store.read_timers(record.iid))
+        log = await self.store.read_log(record.iid)
+        ids = {record.version_id, *(row.version for row in log)} - {None}
+        details = instance_details(record, log, await self.store.read_timers(record.iid),
+                                   await self.version_labels(ids))
         return {"id": record.id, **details}
 
     async def list_instances(self, workflow: str, *, status: str | None = None, page: int = 1,
@@ -292,6 +295,13 @@ class WorkflowService:
         """The versions of the code this store has seen, oldest first, with instance counts."""
         return await self.store.list_versions()
 
+    async def version_labels(self, ids: Iterable[str | None] = ()) -> dict[str, str]:
+        """Version id -> label (``v2``), read from the store again only when one of ``ids`` is
+        not known yet (a version's number never changes once given)."""
+        if not self._labels or any(i is not None and i not in self._labels for i in ids):
+            self._labels = labels(await self.store.list_versions())
+        return self._labels
+
     async def version_id(self, version: str) -> str:
         """The id of the version called ``version`` (a label such as ``v2``, or an id)."""
         return find_version(version, await self.store.list_versions()).id
@@ -312,7 +322,7 @@ class WorkflowService:
         return await self.store.read_workflow_log(workflow, query)
 
     # -- retention -----------------------------------------------------------------------------------
-    def _purge_query(self, workflow: str, older_than_ms: float,
+    def _purge_query(self, workflow: str, ended_before_ms: float,
                      statuses: Sequence[str]) -> PurgeQuery:
         self.info(workflow)
         chosen = tuple(InstanceStatus(s) for s in statuses) or FINISHED
@@ -321,19 +331,19 @@ class WorkflowService:
             raise InvalidInputError(
                 f'Only finished instances can be deleted by age, not "{unfinished[0]}": use '
                 f"{', '.join(s.value for s in FINISHED)}.")
-        return PurgeQuery(self.clock.now_ms() - older_than_ms, workflow, chosen)
+        return PurgeQuery(ended_before_ms, workflow, chosen)
 
-    async def count_finished_before(self, workflow: str, older_than_ms: float,
+    async def count_finished_before(self, workflow: str, ended_before_ms: float,
                                     statuses: Sequence[str] = ()) -> int:
-        """How many finished instances of ``workflow`` ended more than ``older_than_ms`` ago."""
-        return await self.store.count_purgeable(self._purge_query(workflow, older_than_ms,
+        """How many finished instances of ``workflow`` ended before ``ended_before_ms``."""
+        return await self.store.count_purgeable(self._purge_query(workflow, ended_before_ms,
                                                                   statuses))
 
-    async def delete_finished_before(self, workflow: str, older_than_ms: float,
+    async def delete_finished_before(self, workflow: str, ended_before_ms: float,
                                      statuses: Sequence[str] = ()) -> int:
         """Delete the finished instances of ``workflow`` (with ``statuses``: only those) that
-        ended more than ``older_than_ms`` ago, in bounded batches; returns how many."""
-        return await purge(self.store, self._purge_query(workflow, older_than_ms, statuses))
+        ended before ``ended_before_ms``, in bounded batches; returns how many."""
+        return await purge(self.store, self._purge_query(workflow, ended_before_ms, statuses))
 
     # -- events --------------------------------------------------------------------------------------
     async def send_event(self, workflow: str, instance_id: str, event_type: str,
@@ -385,4 +395,5 @@ class WorkflowService:
 
 
 def _summary(record: InstanceRecord) -> InstanceSummary:
-    return InstanceSummary(record.workflow, record.id, record.status, record.created_ms)
+    return InstanceSummary(record.workflow, record.id, record.status, record.created_ms,
+                           record.version_id)

@@ -43,7 +43,8 @@ def _first(log: Sequence[LogEvent], *events: EventType) -> LogEvent | None:
 
 
 def instance_details(record: InstanceRecord, log: Sequence[LogEvent],
-                     timers: Sequence[TimerRecord] = ()) -> InstanceDetails:
+                     timers: Sequence[TimerRecord] = (),
+                     labels: Mapping[str, str] | None = None) -> InstanceDetails:
     """The instance details shape of the local API and ``describe --json`` (SPEC §5.1).
 
     pyflow adds ``versionId``, ``trigger`` and ``success`` (SPEC A11), which the reference's
@@ -51,8 +52,10 @@ def instance_details(record: InstanceRecord, log: Sequence[LogEvent],
     sleep wakes (``wakeAt``) and when a failed step's next attempt starts (``retryAt``): the
     times the engine will act, after pauses and under a time scale; and ``traceback`` (the user's
     frames of the instance's error, ``engine/tracebacks``) here and on each failed attempt that
-    has one.
+    has one; and, from ``labels`` (version id -> ``v2``), the ``version`` the instance records
+    and the one each attempt ran on (``versionId``, ``version``).
     """
+    labels = labels or {}
     queued = _first(log, EventType.WORKFLOW_QUEUED)
     start = _first(log, EventType.WORKFLOW_START)
     end = _first(log, EventType.WORKFLOW_SUCCESS, EventType.WORKFLOW_FAILURE,
@@ -60,7 +63,7 @@ def instance_details(record: InstanceRecord, log: Sequence[LogEvent],
     success = _first(log, EventType.WORKFLOW_SUCCESS)
     failure = _first(log, EventType.WORKFLOW_FAILURE)
     due = {(t.cache_key, t.kind): t.due_ms for t in timers}
-    steps = _steps(log, due)
+    steps = _steps(log, due, labels)
     finished = record.status.is_terminal
     details: InstanceDetails = {
         "status": record.status.value,
@@ -73,6 +76,7 @@ def instance_details(record: InstanceRecord, log: Sequence[LogEvent],
         "steps": steps,
         "step_count": len(steps),
         "versionId": record.version_id,
+        "version": labels.get(record.version_id or ""),
         "trigger": {"source": record.trigger},
         "success": (record.status.value == "complete") if finished else None,
         "created_on": iso_ms(record.created_ms),
@@ -82,14 +86,15 @@ def instance_details(record: InstanceRecord, log: Sequence[LogEvent],
     return details
 
 
-def _steps(log: Sequence[LogEvent], due: Mapping[tuple[str, str], float]) -> list[StepView]:
+def _steps(log: Sequence[LogEvent], due: Mapping[tuple[str, str], float],
+           labels: Mapping[str, str]) -> list[StepView]:
     groups: dict[str, list[LogEvent]] = {}
     for row in log:
         if row.group_key is not None and not row.group_key.startswith("rollback:"):
             groups.setdefault(row.group_key, []).append(row)
     views = []
     for key, rows in groups.items():
-        view = _step(rows)
+        view = _step(rows, labels)
         if view is None:
             continue
         if view["type"] == "sleep" and not view["finished"] and (key, "sleep") in due:
@@ -100,7 +105,7 @@ def _steps(log: Sequence[LogEvent], due: Mapping[tuple[str, str], float]) -> lis
     return views
 
 
-def _step(rows: list[LogEvent]) -> StepView | None:
+def _step(rows: list[LogEvent], labels: Mapping[str, str]) -> StepView | None:
     kind = next((_STEP_STARTS[r.event] for r in rows if r.event in _STEP_STARTS), None)
     if kind is None:
         return None
@@ -129,10 +134,10 @@ def _step(rows: list[LogEvent]) -> StepView | None:
                 "end": iso_ms(last.timestamp_ms) if last else None, "finished": last is not None,
                 "type": "waitForEvent", "error": error, "output": output,
                 "eventType": _find_meta(rows, EventType.WAIT_START).get("event")}
-    return _do_step(name, rows)
+    return _do_step(name, rows, labels)
 
 
-def _do_step(name: str | None, rows: list[LogEvent]) -> StepView:
+def _do_step(name: str | None, rows: list[LogEvent], labels: Mapping[str, str]) -> StepView:
     start = _find(rows, EventType.STEP_START)
     succeeded = _find(rows, EventType.STEP_SUCCESS)
     failed = _find(rows, EventType.STEP_FAILURE)
@@ -143,6 +148,9 @@ def _do_step(name: str | None, rows: list[LogEvent]) -> StepView:
         if row.event is EventType.ATTEMPT_START:
             attempts[number] = {"start": iso_ms(row.timestamp_ms), "end": None, "success": None,
                                 "error": None}
+            if row.version is not None:  # the code it ran on (pyflow's addition)
+                attempts[number]["versionId"] = row.version
+                attempts[number]["version"] = labels.get(row.version)
         elif row.event in (EventType.ATTEMPT_SUCCESS, EventType.ATTEMPT_FAILURE):
             attempt = attempts.setdefault(number, {"start": None, "end": None, "success": None,
                                                    "error": None})

@@ -189,9 +189,28 @@ def delete(
     filename: Annotated[Path | None, typer.Option(
         "--filename", metavar="FILE", help="A JSON file holding an array of instance IDs.",
         show_default=False)] = None,
+    older_than: Annotated[str | None, typer.Option(
+        "--older-than", metavar="DURATION", help="Instead of IDs: every finished instance that "
+        "ended more than DURATION ago (7d, 12h, 30m, 1s).", show_default=False)] = None,
+    status: Annotated[list[str] | None, typer.Option(
+        "--status", metavar="STATUS", help="With --older-than: only instances with this status "
+        "(complete, errored or terminated; repeat for several).", show_default=False)] = None,
+    yes: Annotated[bool, typer.Option(
+        "--yes", "-y", help="With --older-than: delete without asking (needed when there is no "
+        "terminal to ask on).")] = False,
     json_output: JsonOutput = False,
 ) -> None:
-    """Delete instances and all their state."""
+    """Delete instances and all their state: by ID, or every finished one older than a duration."""
+    if older_than is not None:
+        if instance_ids or filename:
+            raise InvalidInputError("Give instance IDs (or --filename), or --older-than, not both.")
+        from pyflow_cli.cli.retention import delete_older_than
+
+        delete_older_than(begin(ctx, name), name, older_than, status or [], yes, json_output)
+        return
+    if status:
+        raise InvalidInputError("--status goes with --older-than: it chooses which finished "
+                                "instances to delete by age.")
     requested = [*(instance_ids or []), *(_ids_from_file(filename) if filename else [])]
     if not requested:
         raise InvalidInputError("Provide at least one workflow instance ID")

@@ -26,6 +26,7 @@ from pyflow_cli.engine.status import (
     TERMINAL_STATUSES,
     parse_status,
 )
+from pyflow_cli.engine.versions import labels
 
 if TYPE_CHECKING:
     from pyflow_cli.api import InstanceDetails, InstanceSummary
@@ -44,9 +45,11 @@ def _check_status(status: str | None) -> str | None:
         raise InvalidInputError(str(exc)) from None
 
 
-def _row(record: InstanceSummary) -> dict[str, str]:
-    """An instance as the local API lists it: ``{id, status, created_on}``."""
-    return {"id": record.id, "status": record.status.value, "created_on": iso_ms(record.created_ms)}
+def _row(record: InstanceSummary, labels: dict[str, str]) -> dict[str, str | None]:
+    """An instance as the local API lists it: ``{id, status, created_on}``, and the version of
+    the code it records (pyflow's addition)."""
+    return {"id": record.id, "status": record.status.value, "created_on": iso_ms(record.created_ms),
+            "versionId": record.version_id, "version": labels.get(record.version_id or "")}
 
 
 # -- reading -------------------------------------------------------------------------------------------
@@ -67,6 +70,10 @@ def list_instances(
         "--date-end", metavar="DATE", help="Only instances created at or before DATE; a date "
                                            "without a time covers the whole UTC day.",
         show_default=False)] = None,
+    version: Annotated[str | None, typer.Option(
+        "--version", metavar="VERSION", help="Only instances that record this version of the "
+        "code: a label such as v2, or a version id (see `pyflow versions list`).",
+        show_default=False)] = None,
     json_output: JsonOutput = False,
 ) -> None:
     """List the instances of a Workflow, newest first, a page at a time."""
@@ -83,20 +90,23 @@ def list_instances(
             "Update --date-start or --date-end so --date-start is before or equal to --date-end.")
     inv = begin(ctx, name)
 
-    async def fetch() -> Any:
+    async def fetch() -> tuple[Any, dict[str, str]]:
         async with inv.connect() as backend:
-            return await backend.list_instances(
+            found = await backend.list_instances(
                 name, status=checked, page=page, per_page=per_page, created_from_ms=start_ms,
-                created_to_ms=end_ms, newest_first=not reverse)
+                created_to_ms=end_ms, newest_first=not reverse, version=version)
+            recorded = any(record.version_id for record in found.instances)
+            return found, (labels(await backend.list_versions()) if recorded else {})
 
-    listing = run(fetch())
+    listing, version_labels = run(fetch())
+    rows = [_row(record, version_labels) for record in listing.instances]
     if json_output:
-        inv.ui.json([_row(record) for record in listing.instances])
+        inv.ui.json(rows)
         return
     if not listing.instances:
         if page > 1:
             inv.ui.warn(f"No instances found on page {page}. Please try a smaller page number.")
-        elif checked or start_ms is not None or end_ms is not None:
+        elif checked or start_ms is not None or end_ms is not None or version is not None:
             inv.ui.warn(f'No instances in workflow "{name}" matched the provided filters.')
         else:
             inv.ui.warn(f'There are no instances in workflow "{name}". You can trigger it with '
@@ -104,8 +114,7 @@ def list_instances(
         return
     from pyflow_cli.cli.screens import instances_table
 
-    inv.ui.doc(instances_table([_row(record) for record in listing.instances], page, inv.tz,
-                               inv.ui.max_width))
+    inv.ui.doc(instances_table(rows, page, inv.tz, inv.ui.max_width))
     pages = math.ceil(listing.total / per_page)
     if page < pages:
         inv.ui.note(f"Page {page} of {pages} ({listing.total} instances): the next with --page {page + 1}.")

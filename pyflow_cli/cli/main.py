@@ -20,7 +20,7 @@ from typer._click import Context
 from typer.core import TyperGroup
 
 from pyflow_cli import __version__
-from pyflow_cli.cli import d1, dev, doctor, init, kv, r2, workflows
+from pyflow_cli.cli import d1, dev, doctor, init, kv, r2, versions, workflows
 from pyflow_cli.cli.invocation import Stopped
 from pyflow_cli.cli.options import CliState, GlobalOptions, Runtime, StoreUrl, store_location
 from pyflow_cli.engine.status import RULES, ControlAction
@@ -143,6 +143,7 @@ init.register(app)
 dev.register(app)
 doctor.register(app)
 app.add_typer(workflows.app, name="workflows")
+app.add_typer(versions.app, name="versions")
 app.add_typer(kv.app, name="kv")
 app.add_typer(r2.app, name="r2")
 app.add_typer(d1.app, name="d1")

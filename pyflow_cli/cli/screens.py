@@ -29,6 +29,7 @@ from pyflow_cli.engine.durations import InvalidDurationError, parse_duration_ms
 from pyflow_cli.engine.events import LogEvent, TriggerSource
 from pyflow_cli.engine.retry import delay_for
 from pyflow_cli.engine.tracebacks import text_of
+from pyflow_cli.engine.versions import VersionRecord
 
 ERROR_STYLE = "red"
 LOG_VALUE_LIMIT = 120
@@ -58,11 +59,31 @@ def instances_table(rows: Sequence[Mapping[str, Any]], page: int, tz: tzinfo | N
     """``instances list``: the count line and a table of the page's instances."""
     count = len(rows)
     doc = [line(f"Showing {count} instance{'s' if count > 1 else ''} from page {page}:")]
+    # A Version column when the page holds instances of several versions of the code.
+    versions = len({r.get("versionId") for r in rows}) > 1
     return doc + table([
         {"Instance ID": str(r["id"]),
          "Created": locale_datetime(iso_to_ms(r["created_on"]), tz) if r.get("created_on") else "N/A",
-         "Status": status_text(r["status"]) if r.get("status") else "N/A"}
+         "Status": status_text(r["status"]) if r.get("status") else "N/A",
+         **({"Version": version_text(r)} if versions else {})}
         for r in rows], max_width)
+
+
+def version_text(item: Mapping[str, Any]) -> str:
+    """``v2``, else the start of the version id, else nothing (no version recorded)."""
+    if item.get("version"):
+        return str(item["version"])
+    return str(item["versionId"])[:8] if item.get("versionId") else ""
+
+
+def versions_table(versions: Sequence[VersionRecord], tz: tzinfo | None,
+                   max_width: int | None) -> Doc:
+    """``versions list``: the count line and a table of the versions, oldest first."""
+    count = len(versions)
+    doc = [line(f"Showing {count} version{'s' if count != 1 else ''}:")]
+    return doc + table([
+        {"Version": v.label, "Version Id": v.id, "First Seen": locale_datetime(v.first_seen_ms, tz),
+         "Instances": f"{v.instances:,}"} for v in versions], max_width)
 
 
 # -- instance details (SPEC §4.6) -------------------------------------------------------------------------
@@ -105,7 +126,8 @@ def instance_details(workflow: str, details: Mapping[str, Any], now_ms: float, t
     """``wrangler workflows instances describe``, with Version Id, Trigger and Success (A11)."""
     fields = [Field("Workflow Name", workflow), Field("Instance Id", str(details["id"]))]
     if details.get("versionId") is not None:
-        fields.append(Field("Version Id", str(details["versionId"])))
+        label = f" ({details['version']})" if details.get("version") else ""
+        fields.append(Field("Version Id", str(details["versionId"]) + label))
     fields.append(Field("Status", status_text(details.get("status"))))
     if details.get("trigger"):
         fields.append(Field("Trigger", trigger_text(details["trigger"].get("source"))))
@@ -124,14 +146,23 @@ def instance_details(workflow: str, details: Mapping[str, Any], now_ms: float, t
         doc.append(line("Traceback (your code):", LABEL_STYLE))
         doc += traceback_doc(details["traceback"], 2)
     doc.append(line("Steps:", LABEL_STYLE))
+    versions = _shows_versions(details)
     for step in details.get("steps", []):
         doc.append([])
-        doc += _step(step, now_ms, tz, step_output, output_limit, max_width, time_scale)
+        doc += _step(step, now_ms, tz, step_output, output_limit, max_width, time_scale, versions)
     return doc
 
 
+def _shows_versions(details: Mapping[str, Any]) -> bool:
+    """Whether the attempts tables get a Version column: when some attempt ran on another
+    version of the code than the instance records (a reload or a restart came between)."""
+    ran = {a.get("versionId") for step in details.get("steps", [])
+           for a in step.get("attempts", []) or [] if a.get("versionId")}
+    return bool(ran - {details.get("versionId")})
+
+
 def _step(step: Mapping[str, Any], now_ms: float, tz: tzinfo | None, step_output: bool,
-          output_limit: int, max_width: int | None, time_scale: float) -> Doc:
+          output_limit: int, max_width: int | None, time_scale: float, versions: bool) -> Doc:
     kind = step["type"]
     fields = [Field("Name", str(step["name"])), Field("Type", step_type_text(kind)),
               *_timing(step, now_ms, tz)]
@@ -146,7 +177,7 @@ def _step(step: Mapping[str, Any], now_ms: float, tz: tzinfo | None, step_output
         fields.append(Field("Output", truncate(js_json(step["output"]), output_limit)))
     doc = labelled(fields, indent=2)
     if kind == "step" and step.get("attempts"):
-        doc += table([_attempt(a, now_ms, tz) for a in step["attempts"]], max_width,
+        doc += table([_attempt(a, now_ms, tz, versions) for a in step["attempts"]], max_width,
                      {"Error": ERROR_STYLE}, flexible=("Error",))
         doc += _attempt_tracebacks(step["attempts"])
     return doc
@@ -186,7 +217,8 @@ def traceback_lines(trace: Mapping[str, Any], indent: int) -> list[str]:
     return [" " * indent + part for part in text.split("\n")] if text else []
 
 
-def _attempt(attempt: Mapping[str, Any], now_ms: float, tz: tzinfo | None) -> dict[str, str]:
+def _attempt(attempt: Mapping[str, Any], now_ms: float, tz: tzinfo | None,
+             versions: bool = False) -> dict[str, str]:
     row = {"Start": _when(attempt.get("start"), tz) or "",
            "End": _when(attempt.get("end"), tz) or ""}
     start, end = attempt.get("start"), attempt.get("end")
@@ -194,6 +226,8 @@ def _attempt(attempt: Mapping[str, Any], now_ms: float, tz: tzinfo | None) -> di
         row["Duration"] = distance_strict(iso_to_ms(end) if end else now_ms, iso_to_ms(start))
     success = attempt.get("success")
     row["State"] = "🔄 Working" if success is None else "✅ Success" if success else "❌ Error"
+    if versions:
+        row["Version"] = version_text(attempt)
     if attempt.get("error") is not None:
         row["Error"] = error_text(attempt["error"])
     return row

@@ -25,7 +25,7 @@ from starlette.responses import JSONResponse, Response
 
 from pyflow_cli.engine.clock import iso_ms
 from pyflow_cli.engine.control import RestartFrom
-from pyflow_cli.engine.errors import InstanceNotFoundError, error_code
+from pyflow_cli.engine.errors import InstanceNotFoundError, InvalidInputError, error_code
 from pyflow_cli.engine.events import LogEvent, TriggerSource
 from pyflow_cli.engine.status import InstanceStatus, allowed_actions
 from pyflow_cli.server import routes
@@ -71,7 +71,8 @@ _TRIGGER_NAMES = {int(t): t.name.lower() for t in TriggerSource}
 NO_BODY = object()
 TRIGGER_HEADER = "x-pyflow-trigger"
 MAX_SEQ = 2**63 - 1  # SQLite's largest integer
-_EXPLORERS = frozenset({"workflows/{workflow}/metrics", "workflows/{workflow}/events"})
+_EXPLORERS = frozenset({"workflows/{workflow}/metrics", "workflows/{workflow}/events",
+                        "workflows/{workflow}/purge"})
 
 
 class ExplorerApi:
@@ -185,14 +186,20 @@ class ExplorerApi:
         per_page = query.per_page
         if not counts:  # the reference's answer when no instance was ever stored
             return success([], {"page": 1, "per_page": per_page, "total_count": 0, "total_pages": 0})
-        page = await self.service.list_instances(
-            workflow, status=query.status, page=math.floor(query.page), per_page=math.floor(per_page),
-            created_from_ms=start_ms,
-            # created_on has millisecond precision; creation times have more.
-            created_to_ms=end_ms + 0.999 if end_ms is not None else None,
-            id_prefix=query.id_prefix, text=query.q)
+        try:
+            page = await self.service.list_instances(
+                workflow, status=query.status, page=math.floor(query.page),
+                per_page=math.floor(per_page), created_from_ms=start_ms,
+                # created_on has millisecond precision; creation times have more.
+                created_to_ms=end_ms + 0.999 if end_ms is not None else None,
+                id_prefix=query.id_prefix, text=query.q, version=query.version)
+        except InvalidInputError as exc:  # a version the store has not seen
+            raise client_mistake(exc) or server_error(exc) from exc
+        labels = await self.service.version_labels(r.version_id for r in page.instances)
+        # pyflow adds the version each instance records (its id and label).
         items = [{"id": r.id, "status": r.status.value, "created_on": iso_ms(r.created_ms),
-                  "actions": _actions(r.status)} for r in page.instances]
+                  "actions": _actions(r.status), "versionId": r.version_id,
+                  "version": labels.get(r.version_id or "")} for r in page.instances]
         return success(items, {"page": query.page, "per_page": per_page, "total_count": page.total,
                                "total_pages": max(1, math.ceil(page.total / per_page)),
                                "status_counts": counts})
@@ -338,6 +345,8 @@ def _log_row(row: LogEvent) -> dict[str, Any]:
             "group_key": row.group_key, "target": row.target, "metadata": row.metadata}
     if row.traceback is not None:
         item["traceback"] = row.traceback
+    if row.version is not None:
+        item["version"] = row.version
     return item
 
 

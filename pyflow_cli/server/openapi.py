@@ -104,7 +104,9 @@ def _schemas() -> dict[str, Any]:
              "instances": _object({name: _NUMBER for name in sorted(STATUS_NAMES)})},
             ["name", "class_name", "script_name", "instances"]),
         "workflows_instance": _object({"id": _STRING, "status": status_enum,
-                                       "created_on": _STRING, "actions": _ACTIONS}, ["id"]),
+                                       "created_on": _STRING, "actions": _ACTIONS,
+                                       "versionId": _NULLABLE_STRING,
+                                       "version": _NULLABLE_STRING}, ["id"]),
         "workflows_instance-details": _object(
             {"status": status_enum, "params": {}, "queued": _NULLABLE_STRING,
              "start": _NULLABLE_STRING, "end": _NULLABLE_STRING, "output": {},
@@ -113,7 +115,10 @@ def _schemas() -> dict[str, Any]:
                  "Each step; a failed attempt (`attempts[].error`) may carry pyflow's "
                  "`traceback` beside its error.")},
              "step_count": _NUMBER,
-             "versionId": _NULLABLE_STRING, "trigger": _object({"source": _STRING}),
+             "versionId": _NULLABLE_STRING, "version": {**_NULLABLE_STRING, "description": (
+                 "pyflow's addition: the label (v1, v2...) of the version of the code the "
+                 "instance records; each attempt has its own `versionId` and `version`.")},
+             "trigger": _object({"source": _STRING}),
              "success": {"type": "boolean", "nullable": True}, "created_on": _STRING,
              "actions": _ACTIONS,
              "traceback": {"allOf": [_ref("pyflow_traceback")], "description": (
@@ -205,7 +210,10 @@ def openapi_document() -> dict[str, Any]:
                               "pyflow's addition: only instances whose id starts with this."),
                  _query_param("q", {"type": "string", "maxLength": 256},
                               "pyflow's addition: only instances whose params, output or error "
-                              "contain this text (ASCII case ignored).")],
+                              "contain this text (ASCII case ignored)."),
+                 _query_param("version", {"type": "string", "maxLength": 256},
+                              "pyflow's addition: only instances that record this version of "
+                              "the code (a label such as v2, or a version id).")],
                 {"type": "array", "items": _ref("workflows_instance")}, result_info=listing_info),
             "post": _operation(
                 "workflows-create-instance", "Create Workflow Instance",
@@ -235,7 +243,9 @@ def openapi_document() -> dict[str, Any]:
             {"type": "array", "items": _object(
                 {"seq": {"type": "integer"}, "timestamp_ms": _NUMBER, "event": {"type": "integer"},
                  "group_key": _NULLABLE_STRING, "target": _NULLABLE_STRING,
-                 "metadata": {"type": "object"}, "traceback": _ref("pyflow_traceback")})})},
+                 "metadata": {"type": "object"}, "traceback": _ref("pyflow_traceback"),
+                 "version": {"type": "string", "description": (
+                     "On an attempt's start: the version of the code it ran on.")}})})},
         "/workflows/{workflow_name}/instances/{instance_id}/status": {"patch": _operation(
             "wor-change-status-workflow-instance", "Change Workflow Instance Status",
             "Pauses, resumes, terminates or restarts a workflow instance.", [_WF, _ID],

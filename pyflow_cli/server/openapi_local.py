@@ -321,6 +321,32 @@ def _local_paths() -> dict[str, Any]:
     }
 
 
+def _platform_paths() -> dict[str, Any]:
+    """The routes of ``explorer/platform_api.py``: versions, deleting by age."""
+    version = _object({"id": _STRING, "label": _STRING, "number": _INTEGER, "first_seen": _STRING,
+                       "instances": _INTEGER})
+    statuses = {"type": "string", "enum": ["complete", "errored", "terminated"]}
+    return {
+        "/local/versions": {"get": _op(
+            "pyflow-list-versions", "List Code Versions",
+            "pyflow's addition: every version of the code this store has seen, oldest first "
+            "(v1, v2...), when it was first seen and how many instances record it.", _LOCAL, [],
+            _array(version), result_info=_object({"count": _INTEGER}))},
+        "/workflows/{workflow_name}/purge": {"post": _op(
+            "pyflow-purge-workflow-instances", "Delete Finished Instances By Age",
+            "pyflow's addition: deletes the workflow's finished instances that ended more than "
+            "`older_than` ago, or before `ended_before` (give one), only those with `status` if "
+            "given, with all their state; with `dry_run`, counts them instead.", "Workflows",
+            [{"in": "path", "name": "workflow_name", "required": True, "schema": _STRING,
+              "description": "The name of the workflow."}],
+            _object({"deleted": _INTEGER, "matched": _INTEGER}),
+            body=_json(_object({"older_than": {"type": "string", "example": "7d"},
+                                "ended_before": {"type": "string", "format": "date-time"},
+                                "status": {"oneOf": [statuses, _array(statuses)]},
+                                "dry_run": _BOOLEAN})))},
+    }
+
+
 def local_data_paths() -> dict[str, Any]:
     """The paths, keyed as the document's ``paths`` are."""
-    return {**_kv_paths(), **_r2_paths(), **_d1_paths(), **_local_paths()}
+    return {**_kv_paths(), **_r2_paths(), **_d1_paths(), **_local_paths(), **_platform_paths()}

@@ -25,6 +25,7 @@ ROUTES: tuple[tuple[str, tuple[str, ...]], ...] = (
     # Served by the explorer's routes (server/explorer/); listed for their 405s.
     ("workflows/{workflow}/metrics", ("GET",)),
     ("workflows/{workflow}/events", ("GET",)),
+    ("workflows/{workflow}/purge", ("POST",)),
     ("stream", ("GET",)),
     ("storage/kv/namespaces", ("GET",)),
     ("storage/kv/namespaces/{namespace_id}/keys", ("GET",)),
@@ -43,6 +44,7 @@ ROUTES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("local/crons", ("GET",)),
     ("local/scheduled", ("POST",)),
     ("local/engines", ("GET",)),
+    ("local/versions", ("GET",)),
 )
 
 

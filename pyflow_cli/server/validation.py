@@ -115,7 +115,8 @@ class ListQuery:
     date_start: str | None = None
     date_end: str | None = None
     id_prefix: str | None = None  # pyflow's additions: instances whose id starts with this,
-    q: str | None = None  # and whose params, output or error contain this text
+    q: str | None = None  # and whose params, output or error contain this text,
+    version: str | None = None  # and that record this version of the code (v2, or an id)
 
 
 def parse_list_query(pairs: Sequence[tuple[str, str]]) -> ListQuery:
@@ -162,7 +163,7 @@ def parse_list_query(pairs: Sequence[tuple[str, str]]) -> ListQuery:
             issues.append(_issue([key], _invalid_type("string", text)))
         elif not _ISO_DATETIME.fullmatch(text):
             issues.append(_issue([key], "Invalid ISO datetime"))
-    for key in ("id_prefix", "q"):
+    for key in ("id_prefix", "q", "version"):
         text = raw.get(key)
         if text is not None and not isinstance(text, str):
             issues.append(_issue([key], _invalid_type("string", text)))
@@ -172,7 +173,13 @@ def parse_list_query(pairs: Sequence[tuple[str, str]]) -> ListQuery:
         raise ValidationFailed(issues)
     return ListQuery(page=_plain(values.get("page", 1.0)), per_page=_plain(values.get("per_page", 25.0)),
                      status=status, date_start=raw.get("date_start"), date_end=raw.get("date_end"),
-                     id_prefix=raw.get("id_prefix") or None, q=raw.get("q") or None)
+                     id_prefix=raw.get("id_prefix") or None, q=raw.get("q") or None,
+                     version=raw.get("version") or None)
+
+
+def is_iso_datetime(text: str) -> bool:
+    """Whether ``text`` is an ISO datetime as the listing's date filters take them."""
+    return _ISO_DATETIME.fullmatch(text) is not None
 
 
 def parse_iso_ms(text: str) -> float:

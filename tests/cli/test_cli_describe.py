@@ -13,7 +13,7 @@ GOLDEN_COMPLETE = """\
 Latest instance is "golden-1"
 Workflow Name:         demo
 Instance Id:           golden-1
-Version Id:            <version>
+Version Id:            <version> (v1)
 Status:                ✅ Completed
 Trigger:               🌎 API
 Queued:                1/1/2026, 12:00:00 AM
@@ -134,7 +134,7 @@ def test_errored_instance_shows_its_error(project: Project) -> None:
     assert _versionless(header) == """\
 Workflow Name:  failing
 Instance Id:    failing-1
-Version Id:     <version>
+Version Id:     <version> (v1)
 Status:         ❌ Errored
 Trigger:        🌎 API
 Queued:         1/1/2026, 12:00:00 AM

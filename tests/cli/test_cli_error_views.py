@@ -106,7 +106,7 @@ def _versionless(text: str) -> str:
 GOLDEN_ATTRIBUTE_ERROR = """\
 Workflow Name:  errs
 Instance Id:    AttributeError
-Version Id:     <version>
+Version Id:     <version> (v1)
 Status:         ❌ Errored
 Trigger:        🌎 API
 Queued:         1/1/2026, 12:00:00 AM
@@ -201,7 +201,10 @@ async def test_the_local_api_adds_tracebacks_beside_the_reference_shape(
                     f"/cdn-cgi/local/explorer/api/workflows/errs/instances/{kind}")
                 details: dict[str, Any] = response.json()["result"]
                 attempt = details["steps"][0]["attempts"][0]
-                assert set(attempt) == {"start", "end", "success", "error", "traceback"}
+                # pyflow's additions beside the reference's keys: the traceback, and the
+                # version of the code the attempt ran on.
+                assert set(attempt) == {"start", "end", "success", "error", "traceback",
+                                        "versionId", "version"}
                 assert set(attempt["error"]) == {"name", "message"}
                 assert attempt["error"]["name"] == name
                 assert attempt["error"]["message"].startswith(message)

@@ -90,8 +90,10 @@ def test_empty_pages_warn_as_the_reference_does(listed: Project) -> None:
 
 def test_list_json(listed: Project) -> None:
     result = listed.cli("workflows", "instances", "list", "failing", "--json")
-    assert json.loads(result.stdout) == [
-        {"id": "f-1", "status": "errored", "created_on": "2026-01-01T05:00:00.000Z"}]
+    [row] = json.loads(result.stdout)
+    # The local API's row, and pyflow's addition: the version of the code it records.
+    assert row == {"id": "f-1", "status": "errored", "created_on": "2026-01-01T05:00:00.000Z",
+                   "versionId": row["versionId"], "version": "v1"}
 
 
 @pytest.mark.parametrize(("args", "message"), [

@@ -50,6 +50,7 @@ async def test_openapi_document_is_served_at_the_api_root(http: httpx.AsyncClien
         "/workflows/{workflow_name}/instances/{instance_id}/log",
         "/workflows/{workflow_name}/instances/{instance_id}/events/{event_type}",
         "/workflows/{workflow_name}/events", "/local/crons", "/local/scheduled", "/local/engines",
+        "/local/versions", "/workflows/{workflow_name}/purge",
         "/storage/kv/namespaces", "/storage/kv/namespaces/{namespace_id}/keys",
         "/storage/kv/namespaces/{namespace_id}/values/{key_name}",
         "/storage/kv/namespaces/{namespace_id}/bulk", "/storage/kv/namespaces/{namespace_id}/bulk/delete",

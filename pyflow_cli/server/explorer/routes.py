@@ -32,6 +32,7 @@ from pyflow_cli.server.explorer.handlers import Routes
 from pyflow_cli.server.explorer.kv_api import kv_routes
 from pyflow_cli.server.explorer.live import LiveHub
 from pyflow_cli.server.explorer.local_api import local_routes
+from pyflow_cli.server.explorer.platform_api import platform_routes
 from pyflow_cli.server.explorer.r2_api import r2_routes
 from pyflow_cli.server.openapi import API_PATH
 from pyflow_cli.server.security import LocalOnly, request_refusal
@@ -135,7 +136,7 @@ def explorer_routes(service: Callable[[], WorkflowService], hub: LiveHub,
 def binding_routes(runtime: DevRuntime, routes: Routes) -> list[BaseRoute]:
     """The API routes of the explorer's other pages: KV, R2, D1, crons, engines, events."""
     return [*kv_routes(runtime, routes), *r2_routes(runtime, routes), *d1_routes(runtime, routes),
-            *local_routes(runtime, routes)]
+            *local_routes(runtime, routes), *platform_routes(runtime, routes)]
 
 
 class AnyMethod:
