@@ -29,6 +29,7 @@ class WorkflowInfo:
     script_name: str
     binding: str = ""
     version_id: str | None = None
+    served: bool = True  # False: bound from a Worker (script_name) this process does not serve
 
 
 @dataclass(frozen=True)

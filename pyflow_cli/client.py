@@ -138,7 +138,7 @@ class DevClient:
             return WorkflowError(runtime)
         if code == "pyflow.invalid_input" or (not code and status == 400):
             return InvalidInputError("; ".join(messages) or message)
-        if code == "pyflow.conflict" or (not code and status == 409):
+        if code in ("pyflow.conflict", "pyflow.unserved_script") or (not code and status == 409):
             return ConflictError(message)
         if code == "pyflow.not_found" or (not code and status == 404):
             return NotFoundError(message)

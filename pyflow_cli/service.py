@@ -34,6 +34,7 @@ from pyflow_cli.engine.errors import (
     InvalidInstanceIdError,
     NotFoundError,
     PyflowError,
+    UnservedScriptError,
     WorkflowError,
 )
 from pyflow_cli.engine.events import LogEvent, TriggerSource
@@ -102,6 +103,14 @@ class WorkflowService:
                 f'Workflow "{workflow}" is not defined in {self.config_name} (defined: {defined}). '
                 "Check the [[workflows]] name.") from None
 
+    def _servable(self, workflow: str) -> WorkflowInfo:
+        """The workflow's info, if instances of it can be created here: not one bound from a
+        Worker this process does not serve (``project/scripts.py``)."""
+        info = self.info(workflow)
+        if not info.served:
+            raise UnservedScriptError(workflow, info.script_name, self.config_name)
+        return info
+
     async def list_workflows(self) -> list[WorkflowInfo]:
         return list(self.workflows.values())
 
@@ -120,7 +129,7 @@ class WorkflowService:
     async def create(self, workflow: str, instance_id: str | None = None, params: Any = None,
                      trigger: TriggerSource = TriggerSource.API) -> str:
         """Create an instance; returns its id. Raises for a bad or duplicate id or bad params."""
-        info = self.info(workflow)
+        info = self._servable(workflow)
         if instance_id is None:
             instance_id = str(uuid.uuid4())
         elif not is_valid_instance_id(instance_id):
@@ -156,7 +165,7 @@ class WorkflowService:
     async def create_batch(self, workflow: str, items: Sequence[Mapping[str, Any]],
                            trigger: TriggerSource = TriggerSource.API) -> BatchResult:
         """Create up to 100 instances; existing or repeated ids are reported, not created."""
-        info = self.info(workflow)
+        info = self._servable(workflow)
         if not items:
             raise WorkflowError("batchCreate should have at least 1 instance")
         if len(items) > MAX_BATCH_SIZE:

@@ -46,7 +46,7 @@ async def connect(project: ProjectConfig, persist_to: Path | None = None, *, cre
 
     location = store_location(project, persist_to, store)
     session = read_session(project.root)
-    if session is not None and session.serves(location):
+    if session is not None and session.serves(location, persist_to is not None or store is not None):
         # A live `pyflow dev` runs this store: go through its local API, so its engine (the one
         # that holds the instances) applies every change at once.
         from pyflow_cli.client import DevClient

@@ -39,8 +39,10 @@ def dev(
         "--no-reload", help="Do not reload when project files change.")] = False,
     env: Annotated[str | None, typer.Option(
         "-e", "--env", help="Use the [env.<name>] section of the config.")] = None,
-    config: Annotated[Path | None, typer.Option(
-        "-c", "--config", help="Path to wrangler.toml / wrangler.json / wrangler.jsonc.")] = None,
+    config: Annotated[list[Path] | None, typer.Option(
+        "-c", "--config", help="Path to wrangler.toml / wrangler.json / wrangler.jsonc. Repeat "
+        "it to serve several Workers, as wrangler does: the first answers HTTP, every one's "
+        "workflows run (and a binding with script_name reaches another's).")] = None,
     log_level: Annotated[str, typer.Option(
         "--log-level", help="debug (shows step events), log, info, warn, error or none.")] = "log",
     time_scale: Annotated[float, typer.Option(
@@ -64,7 +66,8 @@ def dev(
     cwd = Path(getattr(root, "cwd", None) or Path.cwd())
     runtime = getattr(ctx.find_root().obj, "runtime", None) or Runtime()
     options = DevOptions(
-        cwd=cwd, config_path=config if config is not None else getattr(root, "config", None),
+        cwd=cwd, config_path=config[0] if config else getattr(root, "config", None),
+        companion_configs=tuple(config[1:]) if config else (),
         env_name=env if env is not None else getattr(root, "env", None), ip=ip, port=port,
         persist_to=(cwd / persist_to).resolve() if persist_to is not None
         else getattr(root, "persist_to", None),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -108,3 +108,6 @@ class WorkflowDefinition:
     # The project's source directories: tracebacks keep frames under them, shown relative to
     # them. Empty: every frame outside pyflow, the standard library and installed packages.
     source_roots: tuple[str, ...] = ()
+    # ``self.env`` of its runs, when its project is not the engine's own (several Worker
+    # scripts served by one pyflow dev, ``project/scripts.py``); None: the engine's env.
+    env: Callable[[], Env] | None = field(default=None, compare=False)

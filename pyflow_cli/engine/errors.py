@@ -43,6 +43,20 @@ class ConflictError(PyflowError):
     code = "pyflow.conflict"
 
 
+class UnservedScriptError(ConflictError):
+    """A workflow binding names a Worker (``script_name``) that this ``pyflow dev`` does not
+    serve, so nothing could run the instance."""
+
+    code = "pyflow.unserved_script"
+
+    def __init__(self, workflow: str, script: str, config_name: str) -> None:
+        super().__init__(
+            f'Workflow "{workflow}" is defined in Worker "{script}", which this pyflow dev does '
+            f'not serve. Serve both: pyflow dev -c {config_name} -c <the config of "{script}">.')
+        self.workflow = workflow
+        self.script = script
+
+
 class ConfigError(PyflowError):
     """The project configuration (wrangler.toml / .json / .jsonc) is missing or invalid."""
 

@@ -82,7 +82,7 @@ class Engine:
         self._stopping = False
         self._loops: list[Supervised] = []
         self._control = Control(self)
-        self._recorded_version: str | None = None
+        self._recorded_versions: set[str] = set()
 
     # -- lifecycle ----------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -284,7 +284,7 @@ class Engine:
             if life.ended:
                 await record_end(life)
             else:
-                await run_lifetime(life, self.env_factory(), holder)
+                await run_lifetime(life, self.env_for(life.definition), holder)
         except asyncio.CancelledError:
             if not running.life.ended:
                 raise
@@ -358,12 +358,17 @@ class Engine:
         await self._record_version()
         await self._check_signals()
 
+    def env_for(self, definition: WorkflowDefinition) -> Env:
+        """``self.env`` for a run of ``definition``: its project's, or the engine's."""
+        return (definition.env or self.env_factory)()
+
     async def _record_version(self) -> None:
         """Number the code this engine runs in the store's versions once (at start, and after
-        a reload swapped it)."""
-        if self.version is not None and self.version != self._recorded_version:
-            await self.store.record_version(self.version, self.clock.now_ms())
-            self._recorded_version = self.version
+        a reload swapped it): each project's module is a version of its own."""
+        versions = {self.version, *(d.version_id for d in self.workflows.values())} - {None}
+        for version in sorted(v for v in versions - self._recorded_versions if v is not None):
+            await self.store.record_version(version, self.clock.now_ms())
+            self._recorded_versions.add(version)
 
     def _record(self, heartbeat_ms: float) -> EngineRecord:
         return EngineRecord(self.id, os.getpid(), socket.gethostname(), heartbeat_ms, self.version)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
 
 from pyflow_cli.engine.admission import NO_RULES, PlatformRules
 from pyflow_cli.project import unemulated
 from pyflow_cli.project.config import ProjectConfig
+from pyflow_cli.project.scripts import is_external
 from pyflow_cli.storage.url import DB_NAME, PostgresLocation, SqliteLocation, StoreLocation
 
 _MAX_VALUE = 60
@@ -36,7 +39,9 @@ def banner_lines(project: ProjectConfig, state: Path, time_scale: float = 1.0,
     bindings: list[str] = []
     if project.workflows:
         bindings.append("- Workflows:")
-        bindings += [f"  - {w.binding}: {w.class_name} ({w.name})" for w in project.workflows]
+        bindings += [f"  - {w.binding}: {w.class_name} ({w.name}"
+                     + (f", defined in {w.script_name})" if is_external(project, w) else ")")
+                     for w in project.workflows]
     bindings += storage_binding_lines(project)
     if project.vars:
         bindings.append("- Vars:")
@@ -102,3 +107,16 @@ def _store(store: StoreLocation | None, state: Path, root: Path) -> str:
 
 def _relative(path: Path, root: Path) -> str:
     return path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
+
+
+def companion_lines(project: ProjectConfig, companions: Sequence[ProjectConfig]) -> list[str]:
+    """The other Workers served with this one (``pyflow dev -c a -c b``) and their workflows."""
+    if not companions:
+        return []
+    lines = [f'Also serving (workflows only; HTTP goes to "{project.name}"):']
+    for companion in companions:
+        defined = [w.name for w in companion.workflows if not is_external(companion, w)]
+        shown = os.path.relpath(companion.config_path, project.root)
+        lines.append(f'  - Worker "{companion.name}" ({shown}): '
+                     f"{', '.join(defined) or 'no workflows'}")
+    return lines

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 
 from watchfiles import Change, awatch
@@ -44,12 +44,18 @@ def watched(project: ProjectConfig) -> Callable[[Change, str], bool]:
     return accept
 
 
-async def changes(project: ProjectConfig, stop: asyncio.Event, watching: asyncio.Event | None = None
-                  ) -> AsyncIterator[set[tuple[Change, str]]]:
-    """Batches of relevant file changes until ``stop`` is set; ``watching`` is set once the
-    watches are in place (a save before that would go unnoticed)."""
-    dirs = {project.root, *source_dirs(project.root, project.main)}
-    async for batch in awatch(*dirs, watch_filter=watched(project), debounce=DEBOUNCE_MS,
+async def changes(project: ProjectConfig | Sequence[ProjectConfig], stop: asyncio.Event,
+                  watching: asyncio.Event | None = None) -> AsyncIterator[set[tuple[Change, str]]]:
+    """Batches of relevant file changes (of every project given) until ``stop`` is set;
+    ``watching`` is set once the watches are in place (a save before that would go unnoticed)."""
+    projects = [project] if isinstance(project, ProjectConfig) else list(project)
+    dirs = {d for p in projects for d in (p.root, *source_dirs(p.root, p.main))}
+    filters = [watched(p) for p in projects]
+
+    def accept(change: Change, path: str) -> bool:
+        return any(wanted(change, path) for wanted in filters)
+
+    async for batch in awatch(*dirs, watch_filter=accept, debounce=DEBOUNCE_MS,
                               step=STEP_MS, stop_event=stop, rust_timeout=IDLE_WAKE_MS,
                               yield_on_timeout=True):
         if watching is not None:
@@ -82,10 +88,10 @@ class Reloader:
 
     async def _run(self) -> None:
         while not self._stop.is_set():
-            project = self.runtime.project
-            async for batch in changes(project, self._stop, self._watching):
+            projects = self.runtime.projects
+            async for batch in changes(projects, self._stop, self._watching):
                 self.apply(batch)
-                if self.runtime.project.main != project.main:
+                if [p.main for p in self.runtime.projects] != [p.main for p in projects]:
                     break  # watch the new set of files
 
     def _gave_up(self, what: str) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,7 +38,13 @@ from pyflow_cli.server.observe import InstanceLog, ObservedStore
 from pyflow_cli.server.worker import NoHandlerError, WorkerHandlers, WorkerRunner
 from pyflow_cli.service import WorkflowService
 from pyflow_cli.storage.url import StoreLocation
-from pyflow_cli.workspace import Workspace, definitions, open_workspace, workflow_infos
+from pyflow_cli.workspace import (
+    Companion,
+    Workspace,
+    open_workspace,
+    served_definitions,
+    served_infos,
+)
 
 
 @dataclass(frozen=True)
@@ -95,15 +101,25 @@ class DevRuntime:
     def version_id(self) -> str:
         return self.workspace.loaded.version_id if self.workspace.loaded else ""
 
+    @property
+    def projects(self) -> list[ProjectConfig]:
+        """The projects served: this one, then those given with more ``-c`` (hot reload
+        watches them all)."""
+        return [self.project, *(c.project for c in self.workspace.companions)]
+
     @classmethod
     async def open(cls, project: ProjectConfig, *, persist_to: Path | None = None,
                    location: StoreLocation | None = None, options: EngineOptions | None = None,
-                   log: DevLog | None = None, loaded: LoadedModule | None = None) -> DevRuntime:
+                   log: DevLog | None = None, loaded: LoadedModule | None = None,
+                   companions: Sequence[ProjectConfig | Companion] = ()) -> DevRuntime:
         """Open the store, load the user's code and start the engine (``open_workspace`` with an
         observed store, so the terminal gets a line per instance event and the explorer's live
-        streams a note per change)."""
+        streams a note per change). ``companions``: other projects served with this one (their
+        code is loaded here unless given loaded); this project's Worker answers HTTP."""
         log = log or DevLog()
         loaded = loaded or load_user_module(project)
+        served = [c if isinstance(c, Companion) else Companion(c, load_user_module(c))
+                  for c in companions]
         handlers = WorkerHandlers.from_module(loaded.module)
         live = LiveHub()
         log_lines = InstanceLog(log)
@@ -120,7 +136,7 @@ class DevRuntime:
 
         workspace = await open_workspace(
             project, persist_to=persist_to, location=location, with_engine=True, options=options,
-            loaded=loaded, observe=observe, on_engine_failure=engine_failed)
+            loaded=loaded, observe=observe, on_engine_failure=engine_failed, companions=served)
         worker = WorkerRunner(handlers, workspace.env, log, source_dirs(project.root, project.main),
                               loaded.main_path)
         # console.log and outbound fetch lines of user code go to this dev log.
@@ -135,17 +151,21 @@ class DevRuntime:
         old = self.project
         project = load_project(old.root, old.config_path, old.env_name)
         loaded = load_user_module(project)
-        defs = definitions(project, loaded)
+        companions = tuple(Companion(fresh, load_user_module(fresh)) for fresh in (
+            load_project(c.project.root, c.project.config_path, c.project.env_name)
+            for c in self.workspace.companions))
+        defs = served_definitions(project, loaded, companions, self.workspace.env_of)
         handlers = WorkerHandlers.from_module(loaded.module)
         engine = self.engine
         # Definitions of workflows removed from the config stay, so instances already claimed
         # can still be resolved; the service (and so the API) no longer lists them.
         engine.replace_workflows({**engine.workflows, **defs}, loaded.version_id)
         previous = self.version_id
-        self.service.workflows = dict(workflow_infos(project, loaded.version_id))
+        self.service.workflows = served_infos(project, loaded.version_id, companions)
         self.service.config_name = project.config_path.name
         self.workspace.project = project
         self.workspace.loaded = loaded
+        self.workspace.companions = companions
         self.worker.handlers = handlers
         self.worker.project_dirs = source_dirs(project.root, project.main)
         self.worker.main_path = loaded.main_path

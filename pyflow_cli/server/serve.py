@@ -11,8 +11,8 @@ import contextlib
 import os
 import signal
 import socket
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,8 +23,9 @@ from pyflow_cli.engine.errors import PyflowError
 from pyflow_cli.engine.lifetime import EngineOptions
 from pyflow_cli.project.config import ProjectConfig, load_project
 from pyflow_cli.project.loader import LoadedModule, load_user_module
+from pyflow_cli.project.scripts import check_served, unserved
 from pyflow_cli.server.app import create_app
-from pyflow_cli.server.banner import banner_lines
+from pyflow_cli.server.banner import banner_lines, companion_lines
 from pyflow_cli.server.explorer.routes import EXPLORER_PATH
 from pyflow_cli.server.hotkeys import Hotkeys, help_box, open_in_browser
 from pyflow_cli.server.logs import DevLog
@@ -33,7 +34,7 @@ from pyflow_cli.server.runtime import DevRuntime
 from pyflow_cli.server.security import LocalOnly, is_loopback_bind
 from pyflow_cli.server.session import DevSession, read_session, remove_session, write_session
 from pyflow_cli.storage.url import StoreLocation
-from pyflow_cli.workspace import state_dir, store_location
+from pyflow_cli.workspace import Companion, state_dir, store_location
 
 SHUTDOWN_GRACE_S = 5
 
@@ -44,6 +45,7 @@ class DevOptions:
 
     cwd: Path
     config_path: Path | None = None
+    companion_configs: tuple[Path, ...] = ()  # more -c: other Workers served (project/scripts.py)
     env_name: str | None = None
     ip: str = "127.0.0.1"
     port: int = 8787
@@ -102,14 +104,19 @@ def _interrupt(signum: int, frame: object) -> None:
 async def _run(options: DevOptions, log: DevLog) -> int:
     try:
         project = load_project(options.cwd, options.config_path, options.env_name)
+        companions = [load_project(options.cwd, path, options.env_name)
+                      for path in options.companion_configs]
+        check_served([project, *companions])
     except PyflowError as exc:
         log.error(exc.message)
         return 1
-    running = read_session(project.root)
-    if running is not None and running.pid != os.getpid():
-        log.error(f"pyflow dev is already running for this project (pid {running.pid}, "
-                  f"{running.base_url}). Stop it first, or let pyflow's commands use it.")
-        return 1
+    for served in (project, *companions):
+        running = read_session(served.root)
+        if running is not None and running.pid != os.getpid():
+            log.error(f"pyflow dev is already running for {served.config_path} (pid "
+                      f"{running.pid}, {running.base_url}). Stop it first, or let pyflow's "
+                      "commands use it.")
+            return 1
     if options.time_scale <= 0:
         log.error(f"--time-scale must be a positive number, got {options.time_scale:g}.")
         return 1
@@ -128,7 +135,12 @@ async def _run(options: DevOptions, log: DevLog) -> int:
         if loaded is None:
             return 1
         project, module = loaded
-        return await _serve(project, module, sock, options, log)
+        try:
+            others = [Companion(c, load_user_module(c)) for c in companions]
+        except PyflowError as exc:
+            log.error(exc.message)
+            return 1
+        return await _serve(project, module, sock, options, log, others)
 
 
 async def _first_load(project: ProjectConfig, options: DevOptions, log: DevLog
@@ -155,16 +167,23 @@ async def _first_load(project: ProjectConfig, options: DevOptions, log: DevLog
 
 
 async def _serve(project: ProjectConfig, loaded: LoadedModule, sock: socket.socket,
-                 options: DevOptions, log: DevLog) -> int:
+                 options: DevOptions, log: DevLog, companions: Sequence[Companion] = ()) -> int:
     state = state_dir(project, options.persist_to)
     location = store_location(project, options.persist_to, options.store)
     for line in banner_lines(project, state, options.time_scale, options.store, options.rules):
         log.log(line)
+    for line in companion_lines(project, [c.project for c in companions]):
+        log.log(line)
+    for served, workflow in unserved([project, *(c.project for c in companions)]):
+        log.warn(f'{served.config_path.name}: workflow "{workflow.name}" is bound from Worker '
+                 f'"{workflow.script_name}", which this pyflow dev does not serve: creating one '
+                 f'fails. Serve both: pyflow dev -c {served.config_path.name} -c <the config of '
+                 f'"{workflow.script_name}">.')
     engine_options = EngineOptions(time_scale=options.time_scale, rules=options.rules)
     try:
         runtime = await DevRuntime.open(project, persist_to=options.persist_to,
                                         location=location, options=engine_options, log=log,
-                                        loaded=loaded)
+                                        loaded=loaded, companions=companions)
     except PyflowError as exc:
         log.error(exc.message)
         return 1
@@ -189,8 +208,12 @@ async def _serve(project: ProjectConfig, loaded: LoadedModule, sock: socket.sock
     runtime.on_fatal = stop_serving
     if runtime.engine.failure is not None:  # it failed while starting
         stop_serving(runtime.engine.failure)
+    # Commands run in a companion's folder use this session too (its instances are here).
+    served_by = str(project.config_path)
     try:
         write_session(project.root, session)
+        for companion in companions:
+            write_session(companion.project.root, replace(session, served_by=served_by))
         log.log("⎔ Starting local server...")
         runtime.start_crons()
         if options.reload:
@@ -207,7 +230,8 @@ async def _serve(project: ProjectConfig, loaded: LoadedModule, sock: socket.sock
         log.log("⎔ Shutting down local server...")
         await reloader.stop()
         await runtime.close(0 if runtime.engine.failure else SHUTDOWN_GRACE_S)
-        remove_session(project.root, os.getpid())
+        for root in (project.root, *(c.project.root for c in companions)):
+            remove_session(root, os.getpid())
     return 1 if stopped else 0
 
 

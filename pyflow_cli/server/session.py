@@ -31,9 +31,16 @@ class DevSession:
     state_dir: str = ""
     hostname: str = ""
     store: str = ""  # the store it runs on, as shown (a path, or a URL without its password)
+    # Set in the file of a project served with another (``pyflow dev -c a -c b``): the config
+    # of the project whose store holds its instances, and whose server answers for it.
+    served_by: str = ""
 
-    def serves(self, location: StoreLocation) -> bool:
-        """Whether this session's engine runs on the store at ``location``."""
+    def serves(self, location: StoreLocation, chosen: bool = True) -> bool:
+        """Whether this session's engine runs on the store at ``location`` — or runs this project
+        with another one, its instances in that one's store, when no store was ``chosen``
+        (``--persist-to``, ``--store``) for the command."""
+        if self.served_by and not chosen:
+            return True
         if self.store:
             return self.store == location.shown
         # A file of an earlier pyflow names only its state directory (and SQLite was all).
