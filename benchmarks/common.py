@@ -315,8 +315,9 @@ class ObservedStore:
                 and self.finished >= self._count_target):
             self._count_event.set()
 
-    async def create_instances(self, instances: Sequence[Any], lease: Any = None) -> list[int | None]:
-        iids: list[int | None] = await self._inner.create_instances(instances, lease)
+    async def create_instances(self, instances: Sequence[Any], lease: Any = None,
+                               limits: Any = None) -> list[int | None]:
+        iids: list[int | None] = await self._inner.create_instances(instances, lease, limits)
         for new, iid in zip(instances, iids, strict=True):
             if iid is not None:
                 self.iid_of[new.id] = iid

@@ -162,13 +162,14 @@ def dev_command() -> list[str]:
 class DevProcess:
     """A ``pyflow dev`` subprocess in ``root``, with its merged output collected."""
 
-    def __init__(self, root: Path, *args: str, port: int | None = None) -> None:
+    def __init__(self, root: Path, *args: str, port: int | None = None,
+                 state: Path | None = None) -> None:
         self.root = root
         self.port = port or free_port()
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "NO_COLOR": "1"}
         self.process = subprocess.Popen(
             [*dev_command(), "--port", str(self.port),
-             "--persist-to", str(root / "state"), *args],
+             "--persist-to", str(state or root / "state"), *args],
             cwd=root, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             text=True, env=env)
         self.lines: list[str] = []

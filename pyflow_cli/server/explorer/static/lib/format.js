@@ -76,3 +76,10 @@ export function tracebackText(traceback) {
   if (typeof traceback.text === "string") return traceback.text;
   return JSON.stringify(traceback, null, 2);
 }
+
+// "v2" for an instance or attempt that records a version of the code (its id shortened when the
+// store has no label for it), "–" for none.
+export function versionLabel(item) {
+  if (item?.version) return item.version;
+  return item?.versionId ? item.versionId.slice(0, 8) : "–";
+}

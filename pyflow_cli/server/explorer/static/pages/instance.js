@@ -5,7 +5,7 @@ import { api } from "../lib/api.js";
 import { useLive, useReload } from "../lib/live.js";
 import { navigate, paths } from "../lib/router.js";
 import { isTerminal } from "../lib/statuses.js";
-import { duration, errorText, relative, timestamp } from "../lib/format.js";
+import { duration, errorText, relative, timestamp, versionLabel } from "../lib/format.js";
 import { parseJson } from "../lib/json.js";
 import { Card, ErrorBox, JsonBlock, Spinner, StatusBadge, notify } from "../components/ui.js";
 import { InstanceActions } from "../components/actions.js";
@@ -92,7 +92,7 @@ export function InstancePage({ workflow, id }) {
       <div><dt>Created</dt><dd><time datetime=${details.created_on || details.queued}
         title=${timestamp(details.created_on || details.queued, true)}>${relative(details.created_on || details.queued, now)}</time></dd></div>
       <div><dt>Trigger</dt><dd>${TRIGGERS[details.trigger?.source] || details.trigger?.source || "–"}</dd></div>
-      <div><dt>Version</dt><dd><code title=${details.versionId || ""}>${(details.versionId || "–").slice(0, 8)}</code></dd></div>
+      <div><dt>Version</dt><dd><code title=${details.versionId || ""}>${versionLabel(details)}</code></dd></div>
     </dl>
     <div class="cards">
       <${Card} title="Params"><${JsonBlock} label="Params" value=${details.params} /></${Card}>

@@ -3,7 +3,7 @@
 // and can be the step an instance restarts from.
 import { html, useEffect, useId, useState } from "../lib/html.js";
 import { api } from "../lib/api.js";
-import { duration, errorText, timestamp, tracebackText } from "../lib/format.js";
+import { duration, errorText, timestamp, tracebackText, versionLabel } from "../lib/format.js";
 import { STEP_TYPES, splitStepName } from "../lib/events.js";
 import { IconButton, JsonBlock, notify } from "../components/ui.js";
 import { ConfirmDialog } from "../components/dialogs.js";
@@ -108,7 +108,8 @@ function StepDetails({ step }) {
       return html`<li key=${number} class=${`attempt attempt-${outcome.toLowerCase()}`}>
         <div class="attempt-head"><span class="attempt-number">#${number}</span>
           <strong>${outcome}</strong><span class="muted">${took != null ? duration(took) : ""}</span>
-          <time class="muted" datetime=${attempt.start}>${timestamp(attempt.start, true)}</time></div>
+          <time class="muted" datetime=${attempt.start}>${timestamp(attempt.start, true)}</time>
+          ${attempt.versionId && html`<code class="attempt-version muted" title=${`ran on version ${attempt.versionId}`}>${versionLabel(attempt)}</code>`}</div>
         ${attempt.error && html`<p class="error-text">${errorText(attempt.error)}</p>`}
         ${trace && html`<details class="traceback" open><summary>Traceback</summary><pre tabindex="0">${trace}</pre></details>`}
         ${waited != null && waited > 0 && html`<p class="waited muted">${`waited ${duration(waited)} before this attempt${

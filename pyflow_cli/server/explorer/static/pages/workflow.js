@@ -5,7 +5,7 @@ import { api } from "../lib/api.js";
 import { useLive, useReload } from "../lib/live.js";
 import { Link, navigate, paths } from "../lib/router.js";
 import { LABELS, STATUSES } from "../lib/statuses.js";
-import { number, relative, timestamp } from "../lib/format.js";
+import { number, relative, timestamp, versionLabel } from "../lib/format.js";
 import { Icon } from "../components/icons.js";
 import { ErrorBox, Menu, StatusBadge, notify } from "../components/ui.js";
 import { InstanceActions, control } from "../components/actions.js";
@@ -167,7 +167,7 @@ function InstanceTable({ workflow, rows, loading, now, selected, toggle, allOnPa
       <th scope="col" class="col-check"><input type="checkbox" aria-label="Select every instance on this page"
         checked=${allOnPage} onChange=${toggleAll} /></th>
       <th scope="col">Status</th><th scope="col">Instance</th><th scope="col">Created</th>
-      <th scope="col" class="col-actions">Actions</th>
+      <th scope="col" class="col-version">Version</th><th scope="col" class="col-actions">Actions</th>
     </tr></thead>
     <tbody ref=${body} onKeyDown=${onKey}>${rows.map((row) => html`<tr key=${row.id} data-id=${row.id}
         tabindex="0" aria-label=${`Instance ${row.id}, ${LABELS[row.status] || row.status}`}
@@ -178,6 +178,7 @@ function InstanceTable({ workflow, rows, loading, now, selected, toggle, allOnPa
       <td class="col-id"><${Link} href=${paths.instance(workflow, row.id)} tabindex="-1">${row.id}</${Link}></td>
       <td class="col-time"><time datetime=${row.created_on} title=${timestamp(row.created_on, true)}>
         ${relative(row.created_on, now)}</time></td>
+      <td class="col-version"><code title=${row.versionId || ""}>${versionLabel(row)}</code></td>
       <td class="col-actions"><${InstanceActions} workflow=${workflow} id=${row.id} status=${row.status || "unknown"} allowed=${row.actions}
         onChanged=${onChanged} onDeleted=${onChanged} /></td>
     </tr>`)}</tbody>
