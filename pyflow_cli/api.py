@@ -182,8 +182,9 @@ class WorkflowApi(Protocol):
         """A page of instances; ``version`` (a label such as ``v2``, or an id) narrows it."""
         ...
 
-    async def list_versions(self) -> list[VersionRecord]:
-        """The versions of the code the store has seen, oldest first, with instance counts."""
+    async def list_versions(self, count: bool = True) -> list[VersionRecord]:
+        """The versions of the code the store has seen, oldest first, with instance counts
+        (0 unless ``count``: counting reads every instance's version)."""
         ...
 
     async def count_finished_before(self, workflow: str, ended_before_ms: float,

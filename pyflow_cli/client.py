@@ -299,7 +299,8 @@ class DevClient:
                 return records
             page += 1
 
-    async def list_versions(self) -> list[VersionRecord]:
+    async def list_versions(self, count: bool = True) -> list[VersionRecord]:
+        """(The dev server counts the instances of each version whatever ``count`` says.)"""
         body = await self._call("GET", "/local/versions")
         return [VersionRecord(v["id"], int(v["number"]), _ms(v.get("first_seen")),
                               int(v.get("instances", 0))) for v in body["result"]]

@@ -300,20 +300,21 @@ class WorkflowService:
     def runs_engine_here(self) -> bool:
         return self.engine.started
 
-    async def list_versions(self) -> list[VersionRecord]:
-        """The versions of the code this store has seen, oldest first, with instance counts."""
-        return await self.store.list_versions()
+    async def list_versions(self, count: bool = True) -> list[VersionRecord]:
+        """The versions of the code this store has seen, oldest first, with instance counts
+        (unless not ``count``)."""
+        return await self.store.list_versions(count)
 
     async def version_labels(self, ids: Iterable[str | None] = ()) -> dict[str, str]:
         """Version id -> label (``v2``), read from the store again only when one of ``ids`` is
         not known yet (a version's number never changes once given)."""
         if not self._labels or any(i is not None and i not in self._labels for i in ids):
-            self._labels = labels(await self.store.list_versions())
+            self._labels = labels(await self.store.list_versions(count=False))
         return self._labels
 
     async def version_id(self, version: str) -> str:
         """The id of the version called ``version`` (a label such as ``v2``, or an id)."""
-        return find_version(version, await self.store.list_versions()).id
+        return find_version(version, await self.store.list_versions(count=False)).id
 
     async def metrics(self, workflow: str, since: str | None = None,
                       bucket: str | None = None) -> WorkflowMetrics:

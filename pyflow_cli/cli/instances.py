@@ -96,7 +96,7 @@ def list_instances(
                 name, status=checked, page=page, per_page=per_page, created_from_ms=start_ms,
                 created_to_ms=end_ms, newest_first=not reverse, version=version)
             recorded = any(record.version_id for record in found.instances)
-            return found, (labels(await backend.list_versions()) if recorded else {})
+            return found, (labels(await backend.list_versions(count=False)) if recorded else {})
 
     listing, version_labels = run(fetch())
     rows = [_row(record, version_labels) for record in listing.instances]

@@ -417,6 +417,7 @@ class Store(Protocol):
         store) unless it has a number already; returns it with its first-seen time."""
         ...
 
-    async def list_versions(self) -> list[VersionRecord]:
-        """Every version recorded, oldest first, with the number of instances that record it."""
+    async def list_versions(self, count: bool = True) -> list[VersionRecord]:
+        """Every version recorded, oldest first, with the number of instances that record it
+        (0 unless ``count``: counting reads every instance's version)."""
         ...

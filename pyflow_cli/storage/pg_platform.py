@@ -69,9 +69,11 @@ def _where(query: PurgeQuery) -> tuple[str, list[Any]]:
     return " AND ".join(terms), params
 
 
-def list_versions_sql(schema: str) -> str:
-    return (f"SELECT v.id, v.number, v.first_seen_ms, (SELECT count(*) FROM {schema}.instances i "
-            f"WHERE i.version_id = v.id) FROM {schema}.versions v ORDER BY v.number")
+def list_versions_sql(schema: str, count: bool) -> str:
+    instances = (f"(SELECT count(*) FROM {schema}.instances i WHERE i.version_id = v.id)"
+                 if count else "0")
+    return (f"SELECT v.id, v.number, v.first_seen_ms, {instances} FROM {schema}.versions v "
+            "ORDER BY v.number")
 
 
 def version(row: Sequence[Any]) -> VersionRecord:

@@ -251,8 +251,9 @@ class PostgresStore(PgReads):
             (version_id, seen_ms), lambda rows: version(rows[0]))
         return recorded
 
-    async def list_versions(self) -> list[VersionRecord]:
-        return [version(row) for row in await self._rows(list_versions_sql(self.schema_sql))]
+    async def list_versions(self, count: bool = True) -> list[VersionRecord]:
+        return [version(row) for row in await self._rows(list_versions_sql(self.schema_sql,
+                                                                           count))]
 
     def _write(self, sql: str, params: Any, read: Any = None) -> asyncio.Future[Any]:
         return self._writer.submit(_Statement(sql, params, read))

@@ -274,6 +274,6 @@ class SqliteStore(SqliteReads):
             lambda conn: sqlite_versions.record_version(conn, version_id, seen_ms))
         return record
 
-    async def list_versions(self) -> list[VersionRecord]:
-        rows = await self._rows(sqlite_versions.LIST_VERSIONS)
+    async def list_versions(self, count: bool = True) -> list[VersionRecord]:
+        rows = await self._rows(sqlite_versions.list_versions_sql(count))
         return [VersionRecord(row[0], int(row[1]), float(row[2]), int(row[3])) for row in rows]

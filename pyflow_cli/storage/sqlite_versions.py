@@ -1,4 +1,4 @@
-"""Versions of the user's code on SQLite: numbered in the order first recorded (schema v7)."""
+"""Versions of the user's code on SQLite: numbered in the order first recorded (schema v8)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,12 @@ import sqlite3
 
 from pyflow_cli.engine.versions import VersionRecord
 
-LIST_VERSIONS = (
-    "SELECT v.id, v.number, v.first_seen_ms, "
-    "(SELECT COUNT(*) FROM instances i WHERE i.version_id = v.id) FROM versions v ORDER BY v.number")
+
+def list_versions_sql(count: bool) -> str:
+    """Every version, oldest first; with ``count``, how many instances record each (a range of
+    the ``instances_by_version`` index per version)."""
+    instances = "(SELECT COUNT(*) FROM instances i WHERE i.version_id = v.id)" if count else "0"
+    return f"SELECT v.id, v.number, v.first_seen_ms, {instances} FROM versions v ORDER BY v.number"
 
 
 def record_version(conn: sqlite3.Connection, version_id: str, seen_ms: float) -> VersionRecord:
