@@ -17,7 +17,7 @@ _TABLES = ("log", "steps", "timers", "inbox", "instances")
 
 
 def _where(query: PurgeQuery) -> tuple[str, list[Any]]:
-    # ended_ms < ? reads the instances_by_end index (schema v7), oldest first.
+    # ended_ms < ? reads the instances_by_end index (schema v8), oldest first.
     terms = ["ended_ms IS NOT NULL", "ended_ms < ?", "lease_owner IS NULL",
              f"status IN ({','.join('?' * len(query.statuses))})"]
     params: list[Any] = [query.ended_before_ms, *(s.value for s in query.statuses)]
