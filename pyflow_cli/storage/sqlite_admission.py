@@ -25,7 +25,7 @@ from pyflow_cli.engine.events import EventType
 
 _IID, _STATUS = 0, 3  # positions in the store's instance columns
 
-# One statement per admission class, each through its own partial index (schema v2, v7); the
+# One statement per admission class, each through its own partial index (schema v2, v8); the
 # unary ``+`` keeps SQLite from picking the (workflow, created) index instead, which would read
 # every instance of the workflow at every claim.
 _WAKING = ("SELECT {columns} FROM instances WHERE runnable_at IS NOT NULL "
