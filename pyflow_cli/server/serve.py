@@ -113,9 +113,9 @@ async def _run(options: DevOptions, log: DevLog) -> int:
     for served in (project, *companions):
         running = read_session(served.root)
         if running is not None and running.pid != os.getpid():
-            log.error(f"pyflow dev is already running for {served.config_path} (pid "
-                      f"{running.pid}, {running.base_url}). Stop it first, or let pyflow's "
-                      "commands use it.")
+            which = "this project" if served is project else str(served.config_path)
+            log.error(f"pyflow dev is already running for {which} (pid {running.pid}, "
+                      f"{running.base_url}). Stop it first, or let pyflow's commands use it.")
             return 1
     if options.time_scale <= 0:
         log.error(f"--time-scale must be a positive number, got {options.time_scale:g}.")
