@@ -22,7 +22,7 @@ from pyflow_cli.engine.supervisor import Outage
 
 _log = logging.getLogger("pyflow")
 
-PURGE_BATCH = 100
+PURGE_BATCH = 50
 """Instances deleted per write transaction: a few milliseconds of the writer's time."""
 BATCH_PAUSE_S = 0.02
 """Pause between two batches, in which other writes commit."""
