@@ -35,6 +35,7 @@ from pyflow_cli.engine import serde
 from pyflow_cli.engine.clock import iso_ms
 from pyflow_cli.engine.control import RestartFrom
 from pyflow_cli.engine.errors import (
+    TOO_MANY_CODES,
     ConflictError,
     DuplicateInstanceError,
     InstanceNotFoundError,
@@ -43,10 +44,8 @@ from pyflow_cli.engine.errors import (
     NeedsCodeError,
     NotFoundError,
     PyflowError,
-    QueueFullError,
-    RateLimitedError,
-    TooManyRequestsError,
     WorkflowError,
+    too_many_requests,
 )
 from pyflow_cli.engine.events import EventType, LogEvent, TriggerSource
 from pyflow_cli.engine.status import STATUS_NAMES, InstanceStatus
@@ -128,8 +127,9 @@ class DevClient:
             return InvalidInstanceIdError(instance_id)
         if code == "instance.already_exists" and instance_id is not None:
             return DuplicateInstanceError(instance_id)
-        if code in _TOO_MANY or (not code and status == 429):
-            return _too_many(code, runtime, retry_after)
+        if code in TOO_MANY_CODES or (not code and status == 429):
+            seconds = float(retry_after) if retry_after and retry_after.isdigit() else None
+            return too_many_requests(code, runtime, seconds)
         if code == "pyflow.needs_code":
             return NeedsCodeError(runtime)
         if code.startswith("instance."):
@@ -383,19 +383,6 @@ class DevClient:
         result = await self._call("PATCH", f"{self._instance(workflow, resolved)}/status",
                                   workflow=workflow, instance_id=resolved, json=dict(body))
         return InstanceStatus(result["result"]["status"])
-
-
-_TOO_MANY = frozenset({"instance.queue_full", "instance.rate_limited", "pyflow.too_many_requests"})
-
-
-def _too_many(code: str, message: str, retry_after: str | None) -> TooManyRequestsError:
-    """A 429 as the service raised it: a creation rate or a queued limit said no."""
-    seconds = float(retry_after) if retry_after and retry_after.isdigit() else None
-    if code == "instance.queue_full":
-        return QueueFullError(message)
-    if code == "instance.rate_limited" and seconds is not None:
-        return RateLimitedError(message, seconds)
-    return TooManyRequestsError(message, code or "pyflow.too_many_requests", seconds)
 
 
 def _ms(text: str | None) -> float:

@@ -10,7 +10,7 @@ another process's engine, or at rest.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,7 +47,7 @@ from pyflow_cli.engine.limits import (
     is_valid_instance_id,
 )
 from pyflow_cli.engine.processes import process_alive
-from pyflow_cli.engine.retention import FINISHED, PurgeQuery, purge
+from pyflow_cli.engine.retention import purge, purge_query
 from pyflow_cli.engine.status import (
     STATUS_NAMES,
     ControlAction,
@@ -62,7 +62,7 @@ from pyflow_cli.engine.store import (
     Store,
     WorkflowLogEvent,
 )
-from pyflow_cli.engine.versions import VersionRecord, find_version, labels
+from pyflow_cli.engine.versions import VersionBook, VersionRecord
 from pyflow_cli.engine.worker import Engine
 from pyflow_cli.metrics import metrics_view, metrics_window
 from pyflow_cli.views import instance_details, status_view
@@ -90,8 +90,7 @@ class WorkflowService:
         self.config_name = config_name
         self.rules = rules or self.engine.options.rules
         """The platform's limits (engine/admission.py): the engine's, unless given."""
-        self._recorded_versions: set[str] = set()
-        self._labels: dict[str, str] = {}
+        self.versions = VersionBook(store)
 
     # -- workflows -------------------------------------------------------------------------------
     def info(self, workflow: str) -> WorkflowInfo:
@@ -137,7 +136,7 @@ class WorkflowService:
         stored, shown = self._params_json(params, instance_id)
         new = NewInstance(workflow, instance_id, stored, self.clock.now_ms(), int(trigger),
                           info.version_id, shown)
-        await self._record_version(info.version_id)
+        await self.versions.record(info.version_id, self.clock.now_ms())
         [iid] = await self._insert(workflow, [new])
         if iid is None:
             raise DuplicateInstanceError(instance_id)
@@ -185,7 +184,7 @@ class WorkflowService:
             news.append(NewInstance(workflow, instance_id, stored, now, int(trigger),
                                     info.version_id, shown))
             positions.append(index)
-        await self._record_version(info.version_id)
+        await self.versions.record(info.version_id, now)
         for index, new, iid in zip(positions, news, await self._insert(workflow, news), strict=True):
             if iid is None:
                 result.errors.append({"index": index, "id": new.id, "code": 10405,
@@ -194,12 +193,6 @@ class WorkflowService:
                 result.created.append(new.id)
         result.errors.sort(key=lambda error: int(error["index"]))
         return result
-
-    async def _record_version(self, version_id: str | None) -> None:
-        """Number a version of the code before an instance records it (once per version)."""
-        if version_id is not None and version_id not in self._recorded_versions:
-            await self.store.record_version(version_id, self.clock.now_ms())
-            self._recorded_versions.add(version_id)
 
     @staticmethod
     def _params_json(params: Any, instance_id: str) -> tuple[str, str]:
@@ -260,7 +253,7 @@ class WorkflowService:
         log = await self.store.read_log(record.iid)
         ids = {record.version_id, *(row.version for row in log)} - {None}
         details = instance_details(record, log, await self.store.read_timers(record.iid),
-                                   await self.version_labels(ids))
+                                   await self.versions.labels(ids))
         return {"id": record.id, **details}
 
     async def list_instances(self, workflow: str, *, status: str | None = None, page: int = 1,
@@ -272,7 +265,7 @@ class WorkflowService:
         ``version`` (a label such as ``v2``, or a version id) narrow it."""
         self.info(workflow)
         statuses = [InstanceStatus(status)] if status else []
-        version_id = await self.version_id(version) if version is not None else None
+        version_id = await self.versions.id_of(version) if version is not None else None
         found = await self.store.list_instances(
             workflow, statuses=statuses, created_from_ms=created_from_ms,
             created_to_ms=created_to_ms, offset=(page - 1) * per_page, limit=per_page,
@@ -305,17 +298,6 @@ class WorkflowService:
         (unless not ``count``)."""
         return await self.store.list_versions(count)
 
-    async def version_labels(self, ids: Iterable[str | None] = ()) -> dict[str, str]:
-        """Version id -> label (``v2``), read from the store again only when one of ``ids`` is
-        not known yet (a version's number never changes once given)."""
-        if not self._labels or any(i is not None and i not in self._labels for i in ids):
-            self._labels = labels(await self.store.list_versions(count=False))
-        return self._labels
-
-    async def version_id(self, version: str) -> str:
-        """The id of the version called ``version`` (a label such as ``v2``, or an id)."""
-        return find_version(version, await self.store.list_versions(count=False)).id
-
     async def metrics(self, workflow: str, since: str | None = None,
                       bucket: str | None = None) -> WorkflowMetrics:
         """Metrics of ``workflow`` over the last ``since`` (default 24h), per ``bucket``."""
@@ -332,28 +314,18 @@ class WorkflowService:
         return await self.store.read_workflow_log(workflow, query)
 
     # -- retention -----------------------------------------------------------------------------------
-    def _purge_query(self, workflow: str, ended_before_ms: float,
-                     statuses: Sequence[str]) -> PurgeQuery:
-        self.info(workflow)
-        chosen = tuple(InstanceStatus(s) for s in statuses) or FINISHED
-        unfinished = [s.value for s in chosen if not s.is_terminal]
-        if unfinished:
-            raise InvalidInputError(
-                f'Only finished instances can be deleted by age, not "{unfinished[0]}": use '
-                f"{', '.join(s.value for s in FINISHED)}.")
-        return PurgeQuery(ended_before_ms, workflow, chosen)
-
     async def count_finished_before(self, workflow: str, ended_before_ms: float,
                                     statuses: Sequence[str] = ()) -> int:
         """How many finished instances of ``workflow`` ended before ``ended_before_ms``."""
-        return await self.store.count_purgeable(self._purge_query(workflow, ended_before_ms,
-                                                                  statuses))
+        self.info(workflow)
+        return await self.store.count_purgeable(purge_query(ended_before_ms, workflow, statuses))
 
     async def delete_finished_before(self, workflow: str, ended_before_ms: float,
                                      statuses: Sequence[str] = ()) -> int:
         """Delete the finished instances of ``workflow`` (with ``statuses``: only those) that
         ended before ``ended_before_ms``, in bounded batches; returns how many."""
-        return await purge(self.store, self._purge_query(workflow, ended_before_ms, statuses))
+        self.info(workflow)
+        return await purge(self.store, purge_query(ended_before_ms, workflow, statuses))
 
     # -- events --------------------------------------------------------------------------------------
     async def send_event(self, workflow: str, instance_id: str, event_type: str,

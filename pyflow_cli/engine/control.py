@@ -278,7 +278,7 @@ class Control:
         if ended is not None and ended.rollbacks:
             life.rollback_specs, life.rollbacks = ended.rollback_specs, ended.rollbacks
         else:
-            await replay_for_rollbacks(life, self.engine.env_for(definition))
+            await replay_for_rollbacks(life, (definition.env or self.engine.env_factory)())
         await run_rollbacks(life, Terminated(TERMINATED["message"]))
 
     # -- at rest -------------------------------------------------------------------------------

@@ -170,6 +170,20 @@ class QueueFullError(TooManyRequestsError):
         super().__init__(message, "instance.queue_full")
 
 
+TOO_MANY_CODES = frozenset({"instance.queue_full", "instance.rate_limited",
+                            TooManyRequestsError.code})
+
+
+def too_many_requests(code: str, message: str, retry_after_s: float | None
+                      ) -> TooManyRequestsError:
+    """The error a 429 with stable code ``code`` stands for (pyflow's client raises it)."""
+    if code == "instance.queue_full":
+        return QueueFullError(message)
+    if code == "instance.rate_limited" and retry_after_s is not None:
+        return RateLimitedError(message, retry_after_s)
+    return TooManyRequestsError(message, code or TooManyRequestsError.code, retry_after_s)
+
+
 class WorkflowFatalError(Exception):
     """Thrown into user code for misuse of the step API; fails the instance if not caught."""
 

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from pyflow_cli.engine.clock import Clock
-from pyflow_cli.engine.errors import StateLostError
+from pyflow_cli.engine.errors import InvalidInputError, StateLostError
 from pyflow_cli.engine.status import TERMINAL_STATUSES, InstanceStatus
 from pyflow_cli.engine.supervisor import Outage
 
@@ -46,6 +47,18 @@ class PurgeQuery:
         unfinished = [s.value for s in self.statuses if not s.is_terminal]
         if unfinished:
             raise ValueError(f"only finished instances can be purged, not {', '.join(unfinished)}")
+
+
+def purge_query(ended_before_ms: float, workflow: str | None,
+                statuses: Sequence[str] = ()) -> PurgeQuery:
+    """The query for finished instances with ``statuses`` (status names; all finished ones if
+    none); ``InvalidInputError`` for a status that is not a finished one."""
+    finished = {status.value: status for status in FINISHED}
+    wrong = [status for status in statuses if status not in finished]
+    if wrong:
+        raise InvalidInputError(f'Only finished instances can be deleted by age, not '
+                                f'"{wrong[0]}": use {", ".join(finished)}.')
+    return PurgeQuery(ended_before_ms, workflow, tuple(finished[s] for s in statuses) or FINISHED)
 
 
 class Purger(Protocol):

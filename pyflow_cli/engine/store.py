@@ -21,11 +21,10 @@ from typing import TYPE_CHECKING, NamedTuple, Protocol
 from pyflow_cli.engine.admission import CreationLimits, RunningLimit
 from pyflow_cli.engine.events import EventType, LogEvent
 from pyflow_cli.engine.status import InstanceStatus
-from pyflow_cli.engine.versions import VersionRecord
+from pyflow_cli.engine.store_rules import RulesStore
 
 if TYPE_CHECKING:
     from pyflow_cli.engine.changes import Change, NewInstance
-    from pyflow_cli.engine.retention import PurgeQuery
 
 
 @dataclass(frozen=True)
@@ -192,7 +191,7 @@ class WorkflowLogEvent:
     position: int
 
 
-class Store(Protocol):
+class Store(RulesStore, Protocol):
     """The storage port. Every method is safe to call from the event loop.
 
     The contract (``tests/storage/`` checks it for every backend):
@@ -397,27 +396,4 @@ class Store(Protocol):
     async def next_runnable_ms(self, workflows: Sequence[str]) -> float | None:
         """The earliest ``runnable_at`` among unleased instances, for the scheduler's sleep
         (expired leases are left to the engines' periodic claims)."""
-        ...
-
-    # -- retention and versions ------------------------------------------------------------------
-    async def purge_finished(self, query: PurgeQuery, limit: int) -> int:
-        """Delete at most ``limit`` of the finished instances ``query`` selects (ended before
-        its time: the store keeps when each instance reached a finished status), with every row
-        they own, in one short transaction; returns how many. An instance that is not finished
-        or is leased is never deleted. Space freed is given back to the file system (SQLite:
-        incremental vacuum)."""
-        ...
-
-    async def count_purgeable(self, query: PurgeQuery) -> int:
-        """How many instances ``purge_finished`` would delete, without a limit."""
-        ...
-
-    async def record_version(self, version_id: str, seen_ms: float) -> VersionRecord:
-        """Number ``version_id`` (1, 2, 3... in the order versions are first recorded in the
-        store) unless it has a number already; returns it with its first-seen time."""
-        ...
-
-    async def list_versions(self, count: bool = True) -> list[VersionRecord]:
-        """Every version recorded, oldest first, with the number of instances that record it
-        (0 unless ``count``: counting reads every instance's version)."""
         ...

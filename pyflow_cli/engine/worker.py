@@ -22,19 +22,18 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pyflow_cli.engine.admission import RunningLimit
 from pyflow_cli.engine.bodies import cancel_body
 from pyflow_cli.engine.changes import Change, InstanceUpdate
 from pyflow_cli.engine.clock import Clock
 from pyflow_cli.engine.collector import tune_for_engine
 from pyflow_cli.engine.control import Control, ControlRequest
+from pyflow_cli.engine.engine_rules import EngineRules
 from pyflow_cli.engine.entrypoint import Env, WorkflowDefinition
 from pyflow_cli.engine.errors import StateLostError
 from pyflow_cli.engine.lifetime import EndReason, EngineOptions, Lifetime, StateNotWritten
 from pyflow_cli.engine.modifiers import ObservedLifetime, TestHooks
 from pyflow_cli.engine.processes import process_alive
 from pyflow_cli.engine.replay import record_end, run_lifetime
-from pyflow_cli.engine.retention import RetentionSweeper
 from pyflow_cli.engine.running import context_for
 from pyflow_cli.engine.status import InstanceStatus
 from pyflow_cli.engine.store import EngineRecord, History, InboxEvent, InstanceRecord, Store
@@ -82,7 +81,7 @@ class Engine:
         self._stopping = False
         self._loops: list[Supervised] = []
         self._control = Control(self)
-        self._recorded_versions: set[str] = set()
+        self._rules = EngineRules(store, clock, self.options.rules)
 
     # -- lifecycle ----------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -90,13 +89,10 @@ class Engine:
         tune_for_engine()
         await self._release_dead_engines()
         await self.store.register_engine(self._record(self.clock.now_ms()))
-        await self._record_version()
-        loops = [("engine's scheduler", self._schedule), ("engine's heartbeat", self._heartbeat)]
-        retention_ms = self.options.rules.retention_ms
-        if retention_ms is not None:
-            loops.append(("retention sweep", RetentionSweeper(self.store, self.clock,
-                                                              retention_ms).run))
-        self._loops = [Supervised(name, run, _report_error, self._gave_up) for name, run in loops]
+        await self._rules.record_versions(self.version, self.workflows)
+        loops = (("engine's scheduler", self._schedule), ("engine's heartbeat", self._heartbeat))
+        self._loops = [Supervised(name, run, _report_error, self._gave_up)
+                       for name, run in (*loops, *self._rules.loops())]
         for loop in self._loops:
             loop.start()
 
@@ -129,7 +125,7 @@ class Engine:
         """Whether this engine can take ``count`` new instances of ``workflow`` right away."""
         return (not self._stopping and self._claiming and workflow in self.workflows
                 and len(self._running) + count <= self.options.max_concurrent
-                and not self.options.rules.limits_running)  # then only a claim admits
+                and not self._rules.limits_running)  # then only a claim admits
 
     def lease_for_new(self) -> tuple[str, float]:
         return self.id, self.clock.now_ms() + self.options.lease_ms
@@ -234,9 +230,7 @@ class Engine:
         free = self.options.max_concurrent - len(self._running)
         if free <= 0 or not names:
             return False
-        max_running = self.options.rules.max_running
-        running = (RunningLimit(max_running, len(self._running) + len(self._held))
-                   if max_running is not None else None)
+        running = self._rules.running_limit(len(self._running) + len(self._held))
         claimed = await self.store.claim_runnable(
             self.id, self.clock.now_ms(), self.options.lease_ms, min(free, 500), names, running)
         histories = await self.store.load_histories([r.iid for r in claimed])
@@ -251,9 +245,7 @@ class Engine:
         next_due = await self.store.next_runnable_ms(names) if names else None
         waits = [asyncio.ensure_future(self._wake.wait()),
                  asyncio.ensure_future(asyncio.sleep(self.options.poll_interval_s))]
-        if next_due is not None and not (self.options.rules.limits_running
-                                         and next_due <= self.clock.now_ms()):
-            # (Due already but not admitted: a running instance that ends wakes it.)
+        if next_due is not None and not self._rules.waits_for_a_slot(next_due):
             waits.append(asyncio.ensure_future(self.clock.sleep_until(next_due)))
         self._parked = True
         try:
@@ -284,7 +276,7 @@ class Engine:
             if life.ended:
                 await record_end(life)
             else:
-                await run_lifetime(life, self.env_for(life.definition), holder)
+                await run_lifetime(life, (life.definition.env or self.env_factory)(), holder)
         except asyncio.CancelledError:
             if not running.life.ended:
                 raise
@@ -308,8 +300,7 @@ class Engine:
                 _log.warning("pyflow: instance %s/%s is no longer leased to this engine (another "
                              "engine claimed it, or its lease was released); this engine stops "
                              "running it", record.workflow, record.id)
-            full = (len(self._running) >= self.options.max_concurrent
-                    or self.options.rules.limits_running)  # a slot of the store's
+            full = len(self._running) >= self.options.max_concurrent or self._rules.limits_running
             self._running.pop(record.iid, None)
             # A finished run leaves nothing to schedule, unless it frees a slot others wait for;
             # a lifetime that ended early (hibernated, restarted...) may be due again soon.
@@ -355,20 +346,8 @@ class Engine:
         await self.store.renew_leases(self.id, now + self.options.lease_ms,
                                       [*self._running, *self._held])
         await self.store.register_engine(self._record(now))
-        await self._record_version()
+        await self._rules.record_versions(self.version, self.workflows)
         await self._check_signals()
-
-    def env_for(self, definition: WorkflowDefinition) -> Env:
-        """``self.env`` for a run of ``definition``: its project's, or the engine's."""
-        return (definition.env or self.env_factory)()
-
-    async def _record_version(self) -> None:
-        """Number the code this engine runs in the store's versions once (at start, and after
-        a reload swapped it): each project's module is a version of its own."""
-        versions = {self.version, *(d.version_id for d in self.workflows.values())} - {None}
-        for version in sorted(v for v in versions - self._recorded_versions if v is not None):
-            await self.store.record_version(version, self.clock.now_ms())
-            self._recorded_versions.add(version)
 
     def _record(self, heartbeat_ms: float) -> EngineRecord:
         return EngineRecord(self.id, os.getpid(), socket.gethostname(), heartbeat_ms, self.version)

@@ -195,7 +195,7 @@ class ExplorerApi:
                 id_prefix=query.id_prefix, text=query.q, version=query.version)
         except InvalidInputError as exc:  # a version the store has not seen
             raise client_mistake(exc) or server_error(exc) from exc
-        labels = await self.service.version_labels(r.version_id for r in page.instances)
+        labels = await self.service.versions.labels(r.version_id for r in page.instances)
         # pyflow adds the version each instance records (its id and label).
         items = [{"id": r.id, "status": r.status.value, "created_on": iso_ms(r.created_ms),
                   "actions": _actions(r.status), "versionId": r.version_id,

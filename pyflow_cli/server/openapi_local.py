@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pyflow_cli.engine.status import TERMINAL_STATUSES
+
 _STRING = {"type": "string"}
 _INTEGER = {"type": "integer"}
 _NUMBER = {"type": "number"}
@@ -325,7 +327,7 @@ def _platform_paths() -> dict[str, Any]:
     """The routes of ``explorer/platform_api.py``: versions, deleting by age."""
     version = _object({"id": _STRING, "label": _STRING, "number": _INTEGER, "first_seen": _STRING,
                        "instances": _INTEGER})
-    statuses = {"type": "string", "enum": ["complete", "errored", "terminated"]}
+    statuses = {"type": "string", "enum": sorted(s.value for s in TERMINAL_STATUSES)}
     return {
         "/local/versions": {"get": _op(
             "pyflow-list-versions", "List Code Versions",

@@ -4,6 +4,10 @@ the queued limit and the creation rate, each instance's end for retention, versi
 of ``pg_schema.MIGRATIONS``, kept in a module of its own for its length; ``{schema}`` is the
 schema's quoted name, as there."""
 
+from __future__ import annotations
+
+from pyflow_cli.storage.schema import FINISHED_SQL
+
 PLATFORM_RULES = """
 -- As SQLite's v8. Admission order (engine/admission.py): a claim reads instances waking up
 -- (not queued), then expired leases, then queued ones, each class through its own index.
@@ -21,11 +25,11 @@ CREATE INDEX instances_by_creation ON {schema}.instances (created_ms);
 ALTER TABLE {schema}.instances ADD COLUMN ended_ms double precision;
 UPDATE {schema}.instances AS i SET ended_ms = COALESCE((SELECT MAX(l.ts) FROM {schema}.log l
     WHERE l.iid = i.iid AND l.event IN (2, 3, 4)), i.created_ms)
-    WHERE i.status IN ('complete', 'errored', 'terminated');
+    WHERE i.status IN ({finished});
 CREATE INDEX instances_by_end ON {schema}.instances (ended_ms) WHERE ended_ms IS NOT NULL;
 CREATE FUNCTION {schema}.note_end() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF NEW.status NOT IN ('complete', 'errored', 'terminated') THEN
+    IF NEW.status NOT IN ({finished}) THEN
         NEW.ended_ms := NULL;
     ELSIF OLD.status IS DISTINCT FROM NEW.status THEN
         NEW.ended_ms := COALESCE((SELECT ts FROM {schema}.log WHERE iid = NEW.iid
@@ -320,4 +324,4 @@ BEGIN
     RETURN outcomes;
 END
 $$;
-"""
+""".replace("{finished}", FINISHED_SQL)

@@ -10,6 +10,10 @@ import sqlite3
 import time
 
 from pyflow_cli.engine.errors import StorageError
+from pyflow_cli.engine.status import TERMINAL_STATUSES
+
+FINISHED_SQL = ", ".join(f"'{status.value}'" for status in sorted(TERMINAL_STATUSES))
+"""The finished statuses as a SQL list (``engine/status.py`` says which they are)."""
 
 MIGRATIONS: tuple[tuple[int, str, str], ...] = (
     (1, "initial", """
@@ -226,16 +230,16 @@ CREATE INDEX instances_by_creation ON instances (created_ms);
 ALTER TABLE instances ADD COLUMN ended_ms REAL;
 UPDATE instances SET ended_ms = COALESCE(
     (SELECT MAX(l.ts) FROM log l WHERE l.iid = instances.iid AND l.event IN (2, 3, 4)), created_ms)
-    WHERE status IN ('complete', 'errored', 'terminated');
+    WHERE status IN ({finished});
 CREATE INDEX instances_by_end ON instances (ended_ms) WHERE ended_ms IS NOT NULL;
 CREATE TRIGGER instances_ended AFTER UPDATE OF status ON instances
-    WHEN new.status IN ('complete', 'errored', 'terminated') AND old.status IS NOT new.status BEGIN
+    WHEN new.status IN ({finished}) AND old.status IS NOT new.status BEGIN
     UPDATE instances SET ended_ms = COALESCE(
         (SELECT ts FROM log WHERE iid = new.iid ORDER BY seq DESC LIMIT 1), new.created_ms)
         WHERE iid = new.iid;
 END;
 CREATE TRIGGER instances_reopened AFTER UPDATE OF status ON instances
-    WHEN new.status NOT IN ('complete', 'errored', 'terminated') AND new.ended_ms IS NOT NULL BEGIN
+    WHEN new.status NOT IN ({finished}) AND new.ended_ms IS NOT NULL BEGIN
     UPDATE instances SET ended_ms = NULL WHERE iid = new.iid;
 END;
 -- Versions of the user's code, numbered in the order first seen (v1, v2...); instances list and
@@ -252,7 +256,7 @@ CREATE INDEX instances_by_version ON instances (version_id, workflow, created_ms
 ALTER TABLE log ADD COLUMN version TEXT;
 -- Deleting an instance deletes its events, consumed ones too: by iid, not by scanning.
 CREATE INDEX inbox_by_instance ON inbox (iid);
-"""),
+""".replace("{finished}", FINISHED_SQL)),
 )
 
 LATEST_VERSION = MIGRATIONS[-1][0]
