@@ -72,18 +72,23 @@ class PlatformRules:
         """One line per limit in force, for banners."""
         lines = []
         if self.max_running is not None:
-            lines.append(f"at most {self.max_running:,} instances running at once "
+            lines.append(f"at most {_instances(self.max_running)} running at once "
                          f"({self.origin('max_running')})")
         if self.max_queued is not None:
-            lines.append(f"at most {self.max_queued:,} instances queued "
+            lines.append(f"at most {_instances(self.max_queued)} queued "
                          f"({self.origin('max_queued')})")
         if self.creation_rate is not None:
-            lines.append(f"at most {self.creation_rate.describe()} created "
-                         f"({self.origin('creation_rate')})")
+            rate = self.creation_rate
+            lines.append(f"at most {_instances(rate.count)} created every "
+                         f"{format_period(rate.window_ms)} ({self.origin('creation_rate')})")
         if self.retention_ms is not None:
             lines.append(f"finished instances deleted {format_period(self.retention_ms)} after "
                          f"they end ({self.origin('retention')})")
         return lines
+
+
+def _instances(count: int) -> str:
+    return f"{count:,} instance{'s' if count != 1 else ''}"
 
 
 PLANS: Mapping[str, PlatformRules] = {

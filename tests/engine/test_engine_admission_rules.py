@@ -34,9 +34,11 @@ def test_single_limits_win_over_the_plan_and_say_where_they_come_from() -> None:
     assert rules.describe() == [
         "at most 3 instances running at once (PYFLOW_MAX_RUNNING)",
         "at most 10,000 instances queued (--plan free)",
-        "at most 100 every 10 seconds created (--plan free)",
+        "at most 100 instances created every 10 seconds (--plan free)",
         "finished instances deleted 12 hours after they end (--retention)"]
     assert parse_rules() == PlatformRules() and PlatformRules().describe() == []
+    assert parse_rules(max_running="1").describe() == [
+        "at most 1 instance running at once (--max-running)"]
 
 
 @pytest.mark.parametrize(("given", "message"), [
