@@ -12,7 +12,10 @@ import httpx
 import pytest
 from serverkit import API, Output, write_project
 
+from pyflow_cli.client import DevClient
 from pyflow_cli.engine.admission import CreationRate, PlatformRules
+from pyflow_cli.engine.changes import NewInstance
+from pyflow_cli.engine.errors import QueueFullError, RateLimitedError
 from pyflow_cli.engine.lifetime import EngineOptions
 from pyflow_cli.project.config import load_project
 from pyflow_cli.server.app import create_app
@@ -124,3 +127,29 @@ async def test_purge_and_versions_over_the_local_api(
     assert unfinished.status_code == 400
     nowhere = await http.post(f"{API}/workflows/nope/purge", json={"older_than": "1d"})
     assert nowhere.status_code == 404
+
+
+async def test_pyflow_s_client_raises_the_limit_s_own_error(
+        limited: tuple[DevRuntime, httpx.AsyncClient]) -> None:
+    """The CLI's client maps a 429 by its stable code: the creation rate's error with when to
+    retry, the queued limit's, and the platform's version and purge routes answer it too."""
+    runtime, _ = limited
+    transport = httpx.ASGITransport(app=create_app(runtime))
+    async with DevClient("http://127.0.0.1:8787", transport=transport) as client:
+        for _ in range(3):
+            await client.create("steps")
+        with pytest.raises(RateLimitedError) as refused:
+            await client.create("steps", "late")
+        assert 0 < refused.value.retry_after_s <= 10
+        assert refused.value.message.startswith("Too many instances created: at most 3 every")
+        assert [v.label for v in await client.list_versions()] == ["v1"]
+        assert await client.count_finished_before("steps", runtime.workspace.clock.now_ms()) >= 0
+    full = PlatformRules(max_queued=1)
+    runtime.service.rules = full  # (the service's limits, as a process given --max-queued 1)
+    async with DevClient("http://127.0.0.1:8787", transport=transport) as client:
+        # Queued for good: no engine runs that workflow (the limit counts the whole store).
+        held = await runtime.service.store.create_instances(
+            [NewInstance("run-elsewhere", "waiting", "{}", 0.0, 0, None)])
+        assert held != [None]
+        with pytest.raises(QueueFullError, match="Too many queued instances: at most 1 may"):
+            await client.create("steps", "one-too-many")
