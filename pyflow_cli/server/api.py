@@ -1,4 +1,5 @@
-"""The local explorer API at ``/cdn-cgi/local/explorer/api`` (SPEC §5), over ``WorkflowService``.
+"""The workflows routes of the local API at ``/cdn-cgi/local/explorer/api`` (SPEC §5), over
+``WorkflowService``; ``server.routes`` routes the requests and answers the errors.
 
 Same routes, envelope, error codes, HTTP statuses and messages as wrangler 4.164's, so the real
 ``wrangler workflows ... --local`` commands work against ``pyflow dev``; pyflow's own CLI uses it
@@ -18,40 +19,28 @@ import math
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import unquote
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from pyflow_cli.engine.clock import iso_ms
 from pyflow_cli.engine.control import RestartFrom
-from pyflow_cli.engine.errors import InstanceNotFoundError, InvalidInputError, error_code
+from pyflow_cli.engine.errors import InstanceNotFoundError, InvalidInputError
 from pyflow_cli.engine.events import LogEvent, TriggerSource
 from pyflow_cli.engine.status import InstanceStatus, allowed_actions
-from pyflow_cli.server import routes
 from pyflow_cli.server.envelope import (
     BAD_DATE_RANGE,
     FAILED,
-    UNHANDLED,
     ApiError,
-    MethodNotAllowed,
     client_mistake,
-    failure,
     instance_not_found,
     server_error,
     success,
     workflow_not_found,
 )
-from pyflow_cli.server.openapi import API_PATH, openapi_document
-from pyflow_cli.server.security import (
-    API_BODY_LIMIT,
-    API_JSON_DEPTH_LIMIT,
-    BodyTooLarge,
-    LocalOnly,
-    json_depth_over,
-    read_body,
-    request_refusal,
-)
+from pyflow_cli.server.openapi import openapi_document
+from pyflow_cli.server.routes import Answers, ApiRoute, Handler
+from pyflow_cli.server.security import API_BODY_LIMIT, API_JSON_DEPTH_LIMIT, json_depth_over, read_body
 from pyflow_cli.server.validation import (
     ValidationFailed,
     js_type,
@@ -62,114 +51,65 @@ from pyflow_cli.server.validation import (
 )
 from pyflow_cli.service import WorkflowService
 
-_CORS_HEADERS = {
-    "Access-Control-Allow-Methods": "GET, POST, PUT, PATCH, DELETE, OPTIONS",
-    "Access-Control-Allow-Headers": "Content-Type",
-    "Access-Control-Max-Age": "86400",
-}
 _TRIGGER_NAMES = {int(t): t.name.lower() for t in TriggerSource}
 NO_BODY = object()
 TRIGGER_HEADER = "x-pyflow-trigger"
 MAX_SEQ = 2**63 - 1  # SQLite's largest integer
-_EXPLORERS = frozenset({"workflows/{workflow}/metrics", "workflows/{workflow}/events",
-                        "workflows/{workflow}/purge"})
+WorkflowHandler = Callable[[Request, str], Awaitable[Response]]
 
 
-class ExplorerApi:
-    """Routes one request under ``API_PATH`` to its handler and wraps the answer."""
+class WorkflowRoutes:
+    """The workflows routes of the local API (``routes``), over one ``WorkflowService``."""
 
-    def __init__(self, service: WorkflowService, policy: LocalOnly,
-                 warn: Callable[[str], None] | None = None) -> None:
+    def __init__(self, service: WorkflowService, warn: Callable[[str], None]) -> None:
         self.service = service
-        self.policy = policy
-        self.warn = warn or (lambda message: None)
+        self.answers = Answers(warn, cors=True)
 
-    async def __call__(self, request: Request) -> Response:
-        refused = request_refusal(self.policy, request)
-        if refused is not None:
-            status, why = refused
-            return failure(status, [{"code": UNHANDLED if status == 403 else FAILED, "message": why}])
-        origin = request.headers.get("origin")
-        if request.method == "OPTIONS":
-            return Response(status_code=204, headers={
-                "Access-Control-Allow-Origin": origin or "*", **_CORS_HEADERS})
-        try:
-            response = await self._dispatch(request)
-        except ApiError as exc:
-            response = failure(exc.status, [{"code": exc.code, "message": exc.message,
-                                             "pyflow_code": exc.reason}])
-            response.headers.update(exc.headers)
-            if isinstance(exc, MethodNotAllowed):
-                response.headers["Allow"] = ", ".join(exc.allowed)
-        except ValidationFailed as exc:
-            response = failure(400, [{"code": FAILED, "message": m} for m in exc.issues])
-        except BodyTooLarge as exc:
-            response = failure(413, [{"code": FAILED, "message": str(exc)}])
-        except Exception as exc:
-            self.warn(f"Local API: {request.method} {request.url.path} failed: "
-                      f"{type(exc).__name__}: {exc}")
-            response = failure(500, [{"code": UNHANDLED, "message": str(exc),
-                                      "pyflow_code": error_code(exc)}])
-        if origin:
-            response.headers["Access-Control-Allow-Origin"] = origin
-        return response
+    def routes(self) -> list[ApiRoute]:
+        wf, one = "/workflows/{workflow_name}", "/workflows/{workflow_name}/instances/{instance_id}"
+        known = self._known_workflow
+        return [
+            ApiRoute("/", {"GET": self.document}, self.answers, include_in_schema=False),
+            ApiRoute("/workflows", {"GET": self.list_workflows}, self.answers),
+            ApiRoute(wf, {"GET": known(self.workflow_details), "DELETE": known(self.delete_workflow)},
+                     self.answers),
+            ApiRoute(f"{wf}/instances", {"GET": known(self.list_instances),
+                                         "POST": known(self.create_instance)}, self.answers),
+            ApiRoute(f"{wf}/instances/batch/delete", {"POST": known(self.batch_delete)}, self.answers),
+            ApiRoute(one, {"GET": known(self.instance_details), "DELETE": known(self.delete_instance)},
+                     self.answers),
+            ApiRoute(f"{one}/log", {"GET": known(self.instance_log)}, self.answers),
+            ApiRoute(f"{one}/status", {"PATCH": known(self.change_status)}, self.answers),
+            ApiRoute(f"{one}/events/{{event_type}}", {"POST": known(self.send_event)}, self.answers),
+        ]
 
-    async def _dispatch(self, request: Request) -> Response:
-        raw_path: bytes = request.scope.get("raw_path") or request.url.path.encode()
-        rest = raw_path.decode("latin-1").partition("?")[0][len(API_PATH):]
-        segments = [unquote(p) for p in rest.split("/")[1:]] if rest.strip("/") else []
-        route = routes.match(request.method, segments)
-        if route is None:
-            raise ApiError(404, UNHANDLED, f"No local API route for {request.method} {API_PATH}{rest}.")
-        if not route.method_allowed:
-            raise MethodNotAllowed(request.method, f"{API_PATH}{rest}", route.allowed)
-        if route.pattern == "":
-            return JSONResponse(openapi_document())
-        if route.pattern == "workflows":
-            return await self.list_workflows()
-        if not route.pattern.startswith("workflows/{workflow}") or route.pattern in _EXPLORERS:
-            # The explorer's own routes answer every path they take; this is one they do not.
-            raise ApiError(404, UNHANDLED, f"No local API route for {request.method} {API_PATH}{rest}.")
-        params = route.params
-        workflow = params["workflow"]
-        if workflow not in self.service.workflows:
-            raise workflow_not_found(workflow)
-        instance_id = params.get("instance_id", "")
-        method = "GET" if request.method == "HEAD" else request.method
-        handlers: dict[tuple[str, str], Callable[[], Awaitable[Response]]] = {
-            ("workflows/{workflow}", "GET"): lambda: self.workflow_details(workflow),
-            ("workflows/{workflow}", "DELETE"): lambda: self.delete_workflow(workflow),
-            ("workflows/{workflow}/instances", "GET"): lambda: self.list_instances(request, workflow),
-            ("workflows/{workflow}/instances", "POST"):
-                lambda: self.create_instance(request, workflow),
-            ("workflows/{workflow}/instances/batch/delete", "POST"):
-                lambda: self.batch_delete(request, workflow),
-            ("workflows/{workflow}/instances/{instance_id}", "GET"):
-                lambda: self.instance_details(workflow, instance_id),
-            ("workflows/{workflow}/instances/{instance_id}", "DELETE"):
-                lambda: self.delete_instance(workflow, instance_id),
-            ("workflows/{workflow}/instances/{instance_id}/log", "GET"):
-                lambda: self.instance_log(request, workflow, instance_id),
-            ("workflows/{workflow}/instances/{instance_id}/status", "PATCH"):
-                lambda: self.change_status(request, workflow, instance_id),
-            ("workflows/{workflow}/instances/{instance_id}/events/{event_type}", "POST"):
-                lambda: self.send_event(request, workflow, instance_id, params["event_type"]),
-        }
-        return await handlers[(route.pattern, method)]()
+    def _known_workflow(self, handler: WorkflowHandler) -> Handler:
+        """``handler`` for a workflow of the project only (404 for any other name)."""
+
+        async def checked(request: Request) -> Response:
+            workflow = request.path_params["workflow_name"]
+            if workflow not in self.service.workflows:
+                raise workflow_not_found(workflow)
+            return await handler(request, workflow)
+
+        return checked
+
+    async def document(self, request: Request) -> Response:
+        return JSONResponse(openapi_document())
 
     # -- workflows ---------------------------------------------------------------------------------
-    async def list_workflows(self) -> Response:
+    async def list_workflows(self, request: Request) -> Response:
         workflows = [{"name": w.name, "class_name": w.class_name, "script_name": w.script_name}
                      for w in await self.service.list_workflows()]
         return success(workflows, {"count": len(workflows)})
 
-    async def workflow_details(self, workflow: str) -> Response:
+    async def workflow_details(self, request: Request, workflow: str) -> Response:
         info = self.service.info(workflow)
         counts = await self.service.status_counts(workflow)
         return success({"name": info.name, "class_name": info.class_name,
                         "script_name": info.script_name, "instances": counts})
 
-    async def delete_workflow(self, workflow: str) -> Response:
+    async def delete_workflow(self, request: Request, workflow: str) -> Response:
         await self.service.delete_workflow_instances(workflow)
         return success({"status": "ok", "success": True})
 
@@ -219,7 +159,8 @@ class ExplorerApi:
             raise client_mistake(exc) or server_error(exc) from exc
         return success({"id": instance_id})
 
-    async def instance_details(self, workflow: str, instance_id: str) -> Response:
+    async def instance_details(self, request: Request, workflow: str) -> Response:
+        instance_id = request.path_params["instance_id"]
         await self._existing(workflow, instance_id)
         found = await self.service.describe(workflow, instance_id)
         details: dict[str, Any] = {key: value for key, value in found.items() if key != "id"}
@@ -230,8 +171,9 @@ class ExplorerApi:
             details["trigger"] = {**trigger, "source": _TRIGGER_NAMES.get(trigger["source"], "unknown")}
         return success(details)
 
-    async def instance_log(self, request: Request, workflow: str, instance_id: str) -> Response:
+    async def instance_log(self, request: Request, workflow: str) -> Response:
         """pyflow's addition: the instance's event-log rows after ``after_seq`` (live views)."""
+        instance_id = request.path_params["instance_id"]
         after = request.query_params.get("after_seq", "0")
         if not (after.isascii() and after.isdigit() and int(after) <= MAX_SEQ):
             raise ValidationFailed([f"after_seq: expected a whole number from 0 to {MAX_SEQ}, "
@@ -240,7 +182,8 @@ class ExplorerApi:
         rows = await self.service.read_log(workflow, instance_id, int(after))
         return success([_log_row(r) for r in rows])
 
-    async def change_status(self, request: Request, workflow: str, instance_id: str) -> Response:
+    async def change_status(self, request: Request, workflow: str) -> Response:
+        instance_id = request.path_params["instance_id"]
         change = parse_status_body(await self._json(request, required=True))
         await self._existing(workflow, instance_id)
         try:
@@ -286,7 +229,8 @@ class ExplorerApi:
             deleted.append({"id": instance_id})
         return success({"deleted": deleted, "errors": errors})
 
-    async def delete_instance(self, workflow: str, instance_id: str) -> Response:
+    async def delete_instance(self, request: Request, workflow: str) -> Response:
+        instance_id = request.path_params["instance_id"]
         await self._existing(workflow, instance_id)
         try:
             await self.service.delete(workflow, instance_id)
@@ -296,8 +240,8 @@ class ExplorerApi:
             raise ApiError(500, FAILED, "Failed to delete instance") from exc
         return success({"success": True})
 
-    async def send_event(self, request: Request, workflow: str, instance_id: str,
-                         event_type: str) -> Response:
+    async def send_event(self, request: Request, workflow: str) -> Response:
+        instance_id, event_type = request.path_params["instance_id"], request.path_params["event_type"]
         payload = await self._json(request)
         await self._existing(workflow, instance_id)
         try:

@@ -21,7 +21,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from pyflow_cli.server.api import ExplorerApi
+from pyflow_cli.server.api import WorkflowRoutes
 from pyflow_cli.server.explorer.handlers import Routes
 from pyflow_cli.server.explorer.local_api import engines_json
 from pyflow_cli.server.explorer.routes import (
@@ -31,9 +31,10 @@ from pyflow_cli.server.explorer.routes import (
     binding_routes,
     cdn_cgi_fallback,
     explorer_routes,
+    live_routes,
 )
 from pyflow_cli.server.logs import DevLog
-from pyflow_cli.server.openapi import API_PATH
+from pyflow_cli.server.routes import LocalApi
 from pyflow_cli.server.runtime import DevRuntime
 from pyflow_cli.server.security import LocalOnly
 
@@ -45,7 +46,6 @@ def create_app(runtime: DevRuntime, policy: LocalOnly | None = None,
     """The ASGI app for one dev session."""
     policy = policy or LocalOnly()
     log = log or runtime.log
-    api = ExplorerApi(runtime.service, policy, warn=log.warn)
 
     async def scheduled(request: Request) -> Response:
         refusal = policy.check(request, changes_state=True)  # even a GET fires the cron
@@ -60,29 +60,22 @@ def create_app(runtime: DevRuntime, policy: LocalOnly | None = None,
             return JSONResponse({"outcome": outcome, "noRetry": False}, status_code=status)
         return PlainTextResponse(outcome, status_code=status)
 
-    async def local_api(request: Request) -> Response:
-        return await api(request)
-
     fallback = cdn_cgi_fallback()
 
     async def every_other_request(scope: Scope, receive: Receive, send: Send) -> None:
         # Any path no route matched (a path route misses some, e.g. one with a newline):
-        # pyflow's own prefixes stay pyflow's; the rest is the Worker's.
-        path: str = scope["path"]
-        request = Request(scope, receive)
-        if path == API_PATH or path.startswith(API_PATH + "/"):
-            response = await api(request)
-        elif path.startswith(CDN_CGI):
+        # pyflow's own prefix stays pyflow's; the rest is the Worker's.
+        if scope["path"].startswith(CDN_CGI):
             await fallback.handle(scope, receive, send)
             return
-        else:
-            response = await runtime.worker.fetch(request)
+        response = await runtime.worker.fetch(Request(scope, receive))
         await response(scope, receive, send)
 
-    routes = explorer_routes(lambda: runtime.service, runtime.live, policy)
-    routes += binding_routes(runtime, Routes(policy, log.warn))
+    local_api = LocalApi([*WorkflowRoutes(runtime.service, log.warn).routes(),
+                          *live_routes(lambda: runtime.service, runtime.live, log.warn),
+                          *binding_routes(runtime, Routes(log.warn))], policy)
     runtime.live.engines = lambda: engines_json(runtime)
-    routes += [Route(path, AnyMethod(local_api)) for path in (API_PATH, API_PATH + "/{rest:path}")]
+    routes = [*explorer_routes(policy), local_api]
     routes += [Route(path, AnyMethod(scheduled)) for path in SCHEDULED_PATHS]
     routes.append(fallback)
     app = Starlette(routes=routes, middleware=[Middleware(AccessLog, log=log)])

@@ -5,7 +5,6 @@ stays one id), and the route table lists exactly what the served OpenAPI documen
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 from urllib.parse import unquote
 
@@ -13,6 +12,7 @@ import pytest
 from serverkit import API
 
 from pyflow_cli.server.app import create_app
+from pyflow_cli.server.routes import ApiRoute, LocalApi
 from pyflow_cli.server.runtime import DevRuntime
 
 WF = f"{API}/workflows/steps"
@@ -103,3 +103,21 @@ async def test_a_method_the_route_does_not_take_names_the_path_as_sent(
     assert headers["allow"] == allowed
     assert json.loads(answer)["errors"][0]["message"] == (
         f"Method {method} is not allowed on {path}; it accepts {allowed}.")
+
+
+async def test_the_route_table_and_the_served_openapi_document_list_the_same_operations(
+        runtime: DevRuntime) -> None:
+    app = create_app(runtime)
+    local_api = next(route for route in app.routes if isinstance(route, LocalApi))
+    table = {(route.path_format, method.lower())
+             for route in local_api.router.routes
+             if isinstance(route, ApiRoute) and route.include_in_schema
+             for method in route.handlers}
+    status, _, answer = await send_raw(runtime, "GET", API)
+    assert status == 200
+    document = {(path, method) for path, operations in json.loads(answer)["paths"].items()
+                for method in operations if method != "parameters"}
+    assert table == document
+    unlisted = {route.path_format for route in local_api.router.routes
+                if isinstance(route, ApiRoute) and not route.include_in_schema}
+    assert unlisted == {"/", "/stream"}  # the document itself, and the page's event stream

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from pyflow_cli.bindings import d1_migrations, d1_sql
 from pyflow_cli.bindings.d1 import D1Store
@@ -24,6 +23,7 @@ from pyflow_cli.project.resources import D1DatabaseConfig
 from pyflow_cli.server.api import json_body
 from pyflow_cli.server.envelope import success
 from pyflow_cli.server.explorer.handlers import Routes, expect_object, not_found, text_param, whole_number
+from pyflow_cli.server.routes import ApiRoute
 from pyflow_cli.server.security import API_BODY_LIMIT
 from pyflow_cli.server.validation import ValidationFailed
 
@@ -35,7 +35,7 @@ MAX_PAGE_ROWS = 1000
 MAX_BATCH = 100
 
 
-def d1_routes(runtime: DevRuntime, routes: Routes) -> list[Route]:
+def d1_routes(runtime: DevRuntime, routes: Routes) -> list[ApiRoute]:
 
     def database(request: Request) -> tuple[D1Store, D1DatabaseConfig]:
         wanted = request.path_params["database_id"]

@@ -1,85 +1,45 @@
-"""How the explorer's API routes for bindings, crons and engines answer.
+"""How the explorer's API routes for bindings, crons and engines answer, and the query
+parameters they share.
 
-Each is a Starlette route under the local API's prefix whose handler returns a response or
-raises: ``ApiError`` (status, code, message), ``ValidationFailed``, ``BodyTooLarge``, or a
-binding's own error for what the caller asked (``BindingError`` or ``TypeError``, as user code
-would get it: a 4xx here). Anything else is a 500 that the dev server logs. Every request passes
-``security.request_refusal`` first, the one place the local API's checks live.
+Each is a local API route (``server.routes``) whose handler returns a response or raises:
+``ApiError`` (status, code, message), ``ValidationFailed``, ``BodyTooLarge``, or a binding's own
+error for what the caller asked (``BindingError`` or ``TypeError``, as user code would get it: a
+4xx here). Anything else is a 500 that the dev server logs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
-from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
 
 from pyflow_cli.bindings.errors import BindingError, KVError
-from pyflow_cli.server.envelope import FAILED, UNHANDLED, ApiError, failure
-from pyflow_cli.server.openapi import API_PATH
-from pyflow_cli.server.security import BodyTooLarge, LocalOnly, request_refusal
+from pyflow_cli.server.envelope import FAILED, ApiError
+from pyflow_cli.server.routes import Answers, ApiRoute, Handler
 from pyflow_cli.server.validation import ValidationFailed
 
-Handler = Callable[[Request], Awaitable[Response]]
 MAX_SEQ = 2**63 - 1
 
 
-class StoredKey(Convertor[str]):
-    """The rest of the path, whatever it holds: a KV key or R2 object key may have slashes and
-    newlines (Starlette's ``path`` stops at a newline)."""
-
-    regex = r"[\s\S]+"
-
-    def convert(self, value: str) -> str:
-        return value
-
-    def to_string(self, value: str) -> str:
-        return value
-
-
-register_url_convertor("stored_key", StoredKey())
+def binding_mistake(exc: Exception) -> ApiError | None:
+    """A binding's own error for what the caller asked, as user code would get it: a 4xx."""
+    if isinstance(exc, KVError):
+        return ApiError(exc.status if 400 <= exc.status < 500 else 400, FAILED, exc.message)
+    if isinstance(exc, BindingError | TypeError):
+        return ApiError(400, FAILED, str(exc))
+    return None
 
 
 class Routes:
-    """Builds the routes of one app: its policy, and where unexpected failures are reported."""
+    """Builds the local-data routes of one app; ``warn`` hears of their unexpected failures."""
 
-    def __init__(self, policy: LocalOnly, warn: Callable[[str], None]) -> None:
-        self.policy = policy
-        self.warn = warn
+    def __init__(self, warn: Callable[[str], None]) -> None:
+        self.answers = Answers(warn, mistake=binding_mistake)
 
-    def route(self, path: str, handlers: dict[str, Handler]) -> Route:
-        """``path`` (under the API prefix) answered by ``handlers`` per method (GET answers HEAD
-        too); a method it does not take reaches the local API, whose route table says 405."""
-
-        async def endpoint(request: Request) -> Response:
-            refused = request_refusal(self.policy, request)
-            if refused is not None:
-                status, why = refused
-                code = UNHANDLED if status == 403 else FAILED
-                return failure(status, [{"code": code, "message": why}])
-            handler = handlers["GET" if request.method == "HEAD" else request.method]
-            try:
-                return await handler(request)
-            except ApiError as exc:
-                return failure(exc.status, [{"code": exc.code, "message": exc.message}])
-            except ValidationFailed as exc:
-                return failure(400, [{"code": FAILED, "message": m} for m in exc.issues])
-            except BodyTooLarge as exc:
-                return failure(413, [{"code": FAILED, "message": str(exc)}])
-            except KVError as exc:
-                status = exc.status if 400 <= exc.status < 500 else 400
-                return failure(status, [{"code": FAILED, "message": exc.message}])
-            except (BindingError, TypeError) as exc:
-                return failure(400, [{"code": FAILED, "message": str(exc)}])
-            except Exception as exc:
-                self.warn(f"Local API: {request.method} {request.url.path} failed: "
-                          f"{type(exc).__name__}: {exc}")
-                return failure(500, [{"code": UNHANDLED, "message": str(exc)}])
-
-        return Route(API_PATH + path, endpoint, methods=list(handlers))
+    def route(self, path: str, handlers: dict[str, Handler]) -> ApiRoute:
+        """``path`` (under the API prefix) answered by ``handlers`` per method."""
+        return ApiRoute(path, handlers, self.answers)
 
 
 def whole_number(request: Request, name: str, default: int | None, low: int = 0,

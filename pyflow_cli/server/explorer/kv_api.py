@@ -25,7 +25,6 @@ from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from pyflow_cli.bindings.errors import BindingError
 from pyflow_cli.bindings.kv import MAX_LIST_KEYS, MAX_VALUE_BYTES, KVNamespace
@@ -34,6 +33,7 @@ from pyflow_cli.bindings.local import file_name
 from pyflow_cli.server.api import NO_BODY, json_body
 from pyflow_cli.server.envelope import FAILED, ApiError, success
 from pyflow_cli.server.explorer.handlers import Routes, not_found, text_param, whole_number
+from pyflow_cli.server.routes import ApiRoute
 from pyflow_cli.server.security import WORKER_BODY_LIMIT, read_body
 from pyflow_cli.server.validation import ValidationFailed
 
@@ -59,7 +59,7 @@ def raw_response(data: bytes, name: str, media_type: str = "application/octet-st
         **RAW_HEADERS, "Content-Disposition": f"attachment; filename*=UTF-8''{shown}", **(headers or {})})
 
 
-def kv_routes(runtime: DevRuntime, routes: Routes) -> list[Route]:
+def kv_routes(runtime: DevRuntime, routes: Routes) -> list[ApiRoute]:
 
     def namespace(request: Request) -> tuple[KVNamespace, KvStore]:
         wanted = request.path_params["namespace_id"]
@@ -155,7 +155,7 @@ def kv_routes(runtime: DevRuntime, routes: Routes) -> list[Route]:
     return [
         routes.route(PREFIX, {"GET": list_namespaces}),
         routes.route(PREFIX + "/{namespace_id}/keys", {"GET": list_keys}),
-        routes.route(PREFIX + "/{namespace_id}/values/{key_name:stored_key}",
+        routes.route(PREFIX + "/{namespace_id}/values/{key_name:rest}",
                      {"GET": get_value, "PUT": put_value, "DELETE": delete_value}),
         routes.route(PREFIX + "/{namespace_id}/bulk", {"PUT": bulk_write}),
         routes.route(PREFIX + "/{namespace_id}/bulk/delete", {"POST": bulk_delete}),

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from pyflow_cli.engine.clock import iso_ms
 from pyflow_cli.engine.durations import InvalidDurationError, parse_duration_ms
@@ -35,6 +34,7 @@ from pyflow_cli.server.explorer.handlers import (
     text_param,
     whole_number,
 )
+from pyflow_cli.server.routes import ApiRoute
 from pyflow_cli.server.security import API_BODY_LIMIT
 from pyflow_cli.server.validation import ValidationFailed
 
@@ -71,7 +71,7 @@ async def engines_json(runtime: DevRuntime) -> list[dict[str, Any]]:
              "alive": process_alive(e.pid, e.host)} for e in found]
 
 
-def local_routes(runtime: DevRuntime, routes: Routes) -> list[Route]:
+def local_routes(runtime: DevRuntime, routes: Routes) -> list[ApiRoute]:
 
     async def crons(request: Request) -> Response:
         now = datetime.fromtimestamp(runtime.workspace.clock.now_ms() / 1000, tz=UTC)

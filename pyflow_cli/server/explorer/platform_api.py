@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from pyflow_cli.engine.admission import parse_period_ms
 from pyflow_cli.engine.clock import iso_ms
@@ -23,6 +22,7 @@ from pyflow_cli.engine.versions import VersionRecord
 from pyflow_cli.server.api import json_body
 from pyflow_cli.server.envelope import success, workflow_not_found
 from pyflow_cli.server.explorer.handlers import Routes, expect_object
+from pyflow_cli.server.routes import ApiRoute
 from pyflow_cli.server.security import API_BODY_LIMIT
 from pyflow_cli.server.validation import ValidationFailed, is_iso_datetime, parse_iso_ms
 
@@ -35,7 +35,7 @@ def version_json(version: VersionRecord) -> dict[str, Any]:
             "first_seen": iso_ms(version.first_seen_ms), "instances": version.instances}
 
 
-def platform_routes(runtime: DevRuntime, routes: Routes) -> list[Route]:
+def platform_routes(runtime: DevRuntime, routes: Routes) -> list[ApiRoute]:
 
     async def versions(request: Request) -> Response:
         found = [version_json(v) for v in await runtime.service.list_versions()]

@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from pyflow_cli.bindings.local import file_name
 from pyflow_cli.bindings.r2 import MAX_LIST_KEYS, R2Bucket
@@ -35,6 +34,7 @@ from pyflow_cli.server.api import NO_BODY, json_body
 from pyflow_cli.server.envelope import success
 from pyflow_cli.server.explorer.handlers import Routes, expect_object, not_found, text_param, whole_number
 from pyflow_cli.server.explorer.kv_api import raw_response
+from pyflow_cli.server.routes import ApiRoute
 from pyflow_cli.server.security import WORKER_BODY_LIMIT, read_body
 from pyflow_cli.server.validation import ValidationFailed
 
@@ -54,7 +54,7 @@ def object_json(found: R2Object) -> dict[str, Any]:
             "http_metadata": http, "custom_metadata": dict(found.customMetadata)}
 
 
-def r2_routes(runtime: DevRuntime, routes: Routes) -> list[Route]:
+def r2_routes(runtime: DevRuntime, routes: Routes) -> list[ApiRoute]:
 
     def bucket(request: Request) -> R2Bucket:
         wanted = request.path_params["bucket_name"]
@@ -151,7 +151,7 @@ def r2_routes(runtime: DevRuntime, routes: Routes) -> list[Route]:
         routes.route(PREFIX + "/{bucket_name}", {"GET": get_bucket}),
         routes.route(PREFIX + "/{bucket_name}/objects",
                      {"GET": list_objects, "POST": upload, "DELETE": delete_objects}),
-        routes.route(PREFIX + "/{bucket_name}/objects/{object_key:stored_key}",
+        routes.route(PREFIX + "/{bucket_name}/objects/{object_key:rest}",
                      {"GET": get_object, "PUT": put_object, "DELETE": delete_object}),
     ]
 

@@ -1,15 +1,16 @@
-"""The explorer's HTTP routes (Starlette routing): its page, its files, its live stream, workflow
-metrics, and the rest of ``/cdn-cgi/``, which belongs to pyflow and never reaches the Worker.
+"""The explorer's HTTP routes (Starlette routing): its page, its files, and the rest of
+``/cdn-cgi/``, which belongs to pyflow and never reaches the Worker; and the local API routes the
+page reads, which ``server.routes`` serves under ``/cdn-cgi/local/explorer/api``.
 
     /cdn-cgi/local/explorer/                          the page (also each of its own paths)
     /cdn-cgi/local/explorer/static/<file>             its scripts, styles and vendored libraries
-    /cdn-cgi/local/explorer/api/stream                Server-Sent Events (``live``)
-    /cdn-cgi/local/explorer/api/workflows/:wf/metrics metrics over a window (``pyflow_cli.metrics``)
-    /cdn-cgi/local/explorer/api/storage/kv/..., r2/..., d1/..., local/..., workflows/:wf/events
-                                                      local data (``kv_api``, ``r2_api``,
-                                                      ``d1_api``, ``local_api``)
     /cdn-cgi/explorer, /cdn-cgi/local/explorer        redirect to the page
     /cdn-cgi/<anything else>                          404
+    API /stream                                       Server-Sent Events (``live``)
+    API /workflows/:wf/metrics                        metrics over a window (``pyflow_cli.metrics``)
+    API /storage/kv/..., r2/..., d1/..., local/..., workflows/:wf/events
+                                                      local data (``kv_api``, ``r2_api``,
+                                                      ``d1_api``, ``local_api``)
 
 Every route answers only requests that pass the local API's Host/Origin checks.
 """
@@ -25,7 +26,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
 from pyflow_cli.engine.errors import InvalidInputError, NotFoundError
-from pyflow_cli.server.envelope import FAILED, NOT_FOUND, UNHANDLED, failure, success
+from pyflow_cli.server.envelope import FAILED, NOT_FOUND, failure, success
 from pyflow_cli.server.explorer.assets import BASE, COMMON_HEADERS, STATIC_PREFIX, Page, asset, page
 from pyflow_cli.server.explorer.d1_api import d1_routes
 from pyflow_cli.server.explorer.handlers import Routes
@@ -34,7 +35,7 @@ from pyflow_cli.server.explorer.live import LiveHub
 from pyflow_cli.server.explorer.local_api import local_routes
 from pyflow_cli.server.explorer.platform_api import platform_routes
 from pyflow_cli.server.explorer.r2_api import r2_routes
-from pyflow_cli.server.openapi import API_PATH
+from pyflow_cli.server.routes import Answers, ApiRoute
 from pyflow_cli.server.security import LocalOnly, request_refusal
 from pyflow_cli.service import WorkflowService
 
@@ -53,17 +54,14 @@ other path there is a 404."""
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
-def explorer_routes(service: Callable[[], WorkflowService], hub: LiveHub,
-                    policy: LocalOnly) -> list[BaseRoute]:
-    """The routes, in matching order; ``service`` gives the current service (reloads swap it)."""
+def explorer_routes(policy: LocalOnly) -> list[BaseRoute]:
+    """The page's routes (its views, its files, the short paths that redirect to it)."""
 
-    def local(endpoint: Endpoint, api: bool = False) -> Endpoint:
+    def local(endpoint: Endpoint) -> Endpoint:
         async def checked(request: Request) -> Response:
             refused = request_refusal(policy, request)
             if refused is None:
                 return await endpoint(request)
-            if api:
-                return failure(refused[0], [{"code": UNHANDLED, "message": refused[1]}])
             return PlainTextResponse(refused[1], status_code=refused[0])
 
         return checked
@@ -93,6 +91,24 @@ def explorer_routes(service: Callable[[], WorkflowService], hub: LiveHub,
             return Response(status_code=304, headers=headers)
         return Response(found.body, media_type=found.content_type, headers=headers)
 
+    async def to_explorer(request: Request) -> Response:
+        return RedirectResponse(EXPLORER_PATH, status_code=302)
+
+    reading = ["GET", "HEAD"]
+    routes: list[BaseRoute] = [
+        Route(f"{EXPLORER_PATH}{STATIC_PREFIX}{{path:path}}", local(static), methods=reading)]
+    routes += [Route(EXPLORER_PATH + path, local(explorer_page(view)), methods=reading)
+               for path, view in PAGE_PATHS.items()]
+    routes += [Route(path, local(to_explorer), methods=reading)
+               for path in ("/cdn-cgi/explorer", "/cdn-cgi/explorer/", EXPLORER_PATH.rstrip("/"))]
+    return routes
+
+
+def live_routes(service: Callable[[], WorkflowService], hub: LiveHub,
+                warn: Callable[[str], None]) -> list[ApiRoute]:
+    """The local API routes of the page's live views: the event stream and workflow metrics;
+    ``service`` gives the current service (reloads swap it)."""
+
     async def stream(request: Request) -> Response:
         workflow = request.query_params.get("workflow") or None
         instance_id = request.query_params.get("instance") or None
@@ -107,7 +123,7 @@ def explorer_routes(service: Callable[[], WorkflowService], hub: LiveHub,
             headers={**COMMON_HEADERS, "Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
     async def metrics(request: Request) -> Response:
-        workflow = request.path_params["workflow"]
+        workflow = request.path_params["workflow_name"]
         try:
             result = await service().metrics(workflow, request.query_params.get("since"),
                                              request.query_params.get("bucket"))
@@ -117,24 +133,14 @@ def explorer_routes(service: Callable[[], WorkflowService], hub: LiveHub,
             return failure(404, [{"code": NOT_FOUND, "message": f"Workflow '{workflow}' not found."}])
         return success(result)
 
-    async def to_explorer(request: Request) -> Response:
-        return RedirectResponse(EXPLORER_PATH, status_code=302)
-
-    reading = ["GET", "HEAD"]
-    routes: list[BaseRoute] = [
-        Route(f"{API_PATH}/stream", local(stream, api=True), methods=["GET"]),
-        Route(f"{API_PATH}/workflows/{{workflow}}/metrics", local(metrics, api=True), methods=["GET"]),
-        Route(f"{EXPLORER_PATH}{STATIC_PREFIX}{{path:path}}", local(static), methods=reading),
-    ]
-    routes += [Route(EXPLORER_PATH + path, local(explorer_page(view)), methods=reading)
-               for path, view in PAGE_PATHS.items()]
-    routes += [Route(path, local(to_explorer), methods=reading)
-               for path in ("/cdn-cgi/explorer", "/cdn-cgi/explorer/", EXPLORER_PATH.rstrip("/"))]
-    return routes
+    answers = Answers(warn)
+    return [ApiRoute("/stream", {"GET": stream}, answers, include_in_schema=False),
+            ApiRoute("/workflows/{workflow_name}/metrics", {"GET": metrics}, answers)]
 
 
-def binding_routes(runtime: DevRuntime, routes: Routes) -> list[BaseRoute]:
-    """The API routes of the explorer's other pages: KV, R2, D1, crons, engines, events."""
+def binding_routes(runtime: DevRuntime, routes: Routes) -> list[ApiRoute]:
+    """The API routes of the explorer's other pages: KV, R2, D1, crons, engines, events, versions
+    and purges."""
     return [*kv_routes(runtime, routes), *r2_routes(runtime, routes), *d1_routes(runtime, routes),
             *local_routes(runtime, routes), *platform_routes(runtime, routes)]
 
