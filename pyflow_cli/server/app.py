@@ -22,6 +22,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pyflow_cli.server.api import WorkflowRoutes
+from pyflow_cli.server.cron_runs import asked_time_ms
 from pyflow_cli.server.explorer.handlers import Routes
 from pyflow_cli.server.explorer.local_api import engines_json
 from pyflow_cli.server.explorer.routes import (
@@ -53,7 +54,10 @@ def create_app(runtime: DevRuntime, policy: LocalOnly | None = None,
             return PlainTextResponse(refusal, status_code=403)
         cron = request.query_params.get("cron", "")
         time_param = request.query_params.get("time", "")
-        scheduled_ms = float(int(time_param)) if time_param.lstrip("-").isdigit() else time.time() * 1000
+        try:
+            scheduled_ms = float(asked_time_ms(time_param)) if time_param else time.time() * 1000
+        except ValueError as exc:
+            return PlainTextResponse(str(exc), status_code=400)
         outcome = (await runtime.fire(cron, scheduled_ms)).outcome
         status = 200 if outcome == "ok" else 500
         if request.query_params.get("format") == "json":

@@ -20,6 +20,8 @@ from pyflow_cli.server.cron import CronError, parse_cron
 KEEP = 20
 UPCOMING = 3
 SCHEDULE, MANUAL = "schedule", "manual"
+MAX_TIME_MS = 8_640_000_000_000_000
+"""The latest scheduled time a run may be asked for: the last moment a JavaScript Date holds."""
 
 
 @dataclass
@@ -97,3 +99,13 @@ def configured(project: ProjectConfig, now: datetime) -> list[CronTrigger]:
             moment = following
         triggers.append(CronTrigger(text, handler, tuple(workflows), tuple(upcoming), None))
     return triggers
+
+
+def asked_time_ms(text: str) -> int:
+    """The scheduled time a run is asked for in ``?time=``: epoch milliseconds, a whole number
+    from 0 to ``MAX_TIME_MS``; ``ValueError`` says what is wrong with ``text``."""
+    if text.isascii() and text.isdigit() and int(text) <= MAX_TIME_MS:
+        return int(text)
+    shown = text if len(text) <= 40 else text[:40] + "…"
+    raise ValueError(f"time: expected epoch milliseconds, a whole number from 0 to {MAX_TIME_MS}; "
+                     f'got "{shown}".')

@@ -61,6 +61,20 @@ async def test_scheduled_on_demand_runs_the_handler(http: httpx.AsyncClient, wai
     assert details["trigger"] == {"source": "binding"}
 
 
+@pytest.mark.parametrize("method", ["GET", "POST"])
+@pytest.mark.parametrize("time", ["9" * 400, "8640000000000001", "-5", "NaN", "Infinity", "1e3",
+                                  "1.5", "soon", " 5", "\u0661\u0662"])
+async def test_scheduled_on_demand_refuses_a_time_that_is_not_epoch_ms(
+        http: httpx.AsyncClient, method: str, time: str) -> None:
+    response = await http.request(method, "/cdn-cgi/handler/scheduled",
+                                  params={"cron": "0 0 1 1 *", "time": time})
+    assert response.status_code == 400, response.text
+    shown = time if len(time) <= 40 else time[:40] + "…"
+    assert response.text == ('time: expected epoch milliseconds, a whole number from 0 to '
+                             f'8640000000000000; got "{shown}".')
+    assert (await http.get(f"{API}/workflows/steps/instances")).json()["result"] == []
+
+
 async def test_scheduled_on_demand_starts_workflow_schedules(
         http: httpx.AsyncClient, wait_status: Any) -> None:
     response = await http.get("/cdn-cgi/local/scheduled", params={"cron": "0 3 * * *",

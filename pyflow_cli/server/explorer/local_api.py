@@ -24,7 +24,7 @@ from pyflow_cli.engine.events import EventType
 from pyflow_cli.engine.processes import process_alive
 from pyflow_cli.engine.store import LogQuery, WorkflowLogEvent
 from pyflow_cli.server.api import json_body
-from pyflow_cli.server.cron_runs import CronRun, configured
+from pyflow_cli.server.cron_runs import MAX_TIME_MS, CronRun, configured
 from pyflow_cli.server.envelope import NOT_FOUND, success
 from pyflow_cli.server.explorer.handlers import (
     MAX_SEQ,
@@ -42,7 +42,6 @@ if TYPE_CHECKING:
     from pyflow_cli.server.runtime import DevRuntime
 
 MAX_EVENTS_PAGE = 1000
-MAX_TIME_MS = 8.64e15  # the latest time a JavaScript Date holds
 _EVENT_NAMES = {event.name: event for event in EventType}
 
 
@@ -54,7 +53,8 @@ def run_json(run: CronRun) -> dict[str, Any]:
 
 
 def _iso(ms: float) -> str | None:
-    """``iso_ms``, or None for a time no calendar shows (``?time=`` may ask for anything)."""
+    """``iso_ms``, or None for a time past what Python's calendar shows (a run may be asked for
+    any time up to ``MAX_TIME_MS``, year 275760)."""
     try:
         return iso_ms(ms)
     except (ValueError, OverflowError, OSError):
