@@ -324,6 +324,30 @@ def test_every_control_has_an_accessible_name(page: Any, shop: DevProcess, api: 
         assert unnamed == [], f"{path or 'home'}: controls without a name: {unnamed}"
 
 
+SPELLCHECKED = """(root) => [...root.querySelectorAll("input[type=text], input[type=search], textarea")]
+    .filter((field) => field.spellcheck || field.getAttribute("spellcheck") !== "false")
+    .map((field) => field.id || field.outerHTML)"""
+"""The text fields under ``root`` that a browser would spell-check. Preact sets ``spellcheck`` as
+a DOM property, so the string "false" (truthy) turned it on: only ``${false}`` turns it off."""
+
+
+def test_id_json_and_search_fields_are_not_spellchecked(page: Any, shop: DevProcess,
+                                                        api: httpx.Client) -> None:
+    create(api, "unspelled", {"wait": True})
+    settle(api, "unspelled", "waiting")
+    page.goto(shop.url + EXPLORER + "workflows/orders")
+    expect(page.locator("input[data-search]")).to_be_visible()
+    assert page.locator("main").evaluate(SPELLCHECKED) == []
+    page.get_by_role("button", name="Create instance").click()
+    dialog = page.get_by_role("dialog", name="Create an instance")
+    expect(dialog.get_by_label("Params")).to_be_visible()
+    assert dialog.evaluate(SPELLCHECKED) == []
+    page.goto(shop.url + EXPLORER + "workflows/orders/instances/unspelled")
+    form = page.get_by_role("form", name="Send an event to this instance")
+    expect(form.get_by_label("Event type")).to_be_visible()
+    assert form.evaluate(SPELLCHECKED) == []
+
+
 def test_narrow_screens_and_the_dark_theme(browser: Any, console: Console, shop: DevProcess,
                                            api: httpx.Client) -> None:
     create(api, "narrow", {"wait": True})

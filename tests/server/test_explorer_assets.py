@@ -42,6 +42,18 @@ def test_our_scripts_never_write_html() -> None:
         assert not HTML_SINKS.search(text), f"{path.name} writes markup or code from a string"
 
 
+# Boolean DOM properties: Preact assigns them as properties, so a quoted "false" (a non-empty,
+# truthy string) turns them on. They take ${true} / ${false}.
+BOOLEAN_AS_STRING = re.compile(r"(?<![\w-])(spellcheck|draggable|hidden|disabled|checked|readOnly|required|"
+                               r"autofocus|multiple|open|inert)=\"(true|false)\"")
+
+
+def test_our_scripts_give_boolean_properties_booleans() -> None:
+    for path in (p for p in STATIC.rglob("*.js") if "vendor" not in p.parts):
+        found = BOOLEAN_AS_STRING.search(path.read_text(encoding="utf-8"))
+        assert found is None, f"{path.name}: {found and found.group(0)} is a string, not a boolean"
+
+
 def test_every_static_file_ships_in_the_wheel() -> None:
     setuptools = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
     patterns = setuptools["package-data"]["pyflow_cli.server.explorer"]

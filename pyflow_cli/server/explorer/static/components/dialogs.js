@@ -22,7 +22,7 @@ export function JsonField({ label, value, onInput, placeholder, hint, rows = 6 }
   const describedBy = `${id}-hint ${id}-error`;
   return html`<div class="field">
     <label for=${id}>${label}</label>
-    <textarea id=${id} rows=${rows} spellcheck="false" class="code" placeholder=${placeholder}
+    <textarea id=${id} rows=${rows} spellcheck=${false} class="code" placeholder=${placeholder}
       value=${value} onInput=${(e) => onInput(e.currentTarget.value)}
       aria-invalid=${parsed.ok ? "false" : "true"} aria-describedby=${describedBy}></textarea>
     <p id=${`${id}-hint`} class="hint">${hint}</p>
@@ -70,7 +70,7 @@ export function CreateDialog({ workflow, open, onClose, onCreated }) {
     <div class="field">
       <label for=${inputId}>Instance ID <span class="muted">(optional)</span></label>
       <input id=${inputId} type="text" placeholder="Auto-generated UUID if empty" value=${id}
-        autocomplete="off" spellcheck="false" onInput=${(e) => setId(e.currentTarget.value)}
+        autocomplete="off" spellcheck=${false} onInput=${(e) => setId(e.currentTarget.value)}
         aria-invalid=${idError ? "true" : "false"} aria-describedby=${`${inputId}-error`} />
       <p id=${`${inputId}-error`} class="field-error" aria-live="polite">${idError}</p>
     </div>
@@ -122,7 +122,7 @@ export function SendEventDialog({ workflow, id, open, onClose, onSent }) {
 export function EventFields({ typeId, type, setType, payload, setPayload }) {
   return html`<div class="field">
       <label for=${typeId}>Event type</label>
-      <input id=${typeId} type="text" required value=${type} autocomplete="off" spellcheck="false"
+      <input id=${typeId} type="text" required value=${type} autocomplete="off" spellcheck=${false}
         placeholder="e.g. approval" onInput=${(e) => setType(e.currentTarget.value)} />
     </div>
     <${JsonField} label="Payload" value=${payload} onInput=${setPayload} rows="4"

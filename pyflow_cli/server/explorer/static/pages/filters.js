@@ -26,7 +26,7 @@ export function Filters({ view, setView, statuses }) {
       <label for=${`${id}-q`}>Search</label>
       <div class="search-box">
         <${Icon} name="search" />
-        <input id=${`${id}-q`} type="search" data-search value=${text} autocomplete="off" spellcheck="false"
+        <input id=${`${id}-q`} type="search" data-search value=${text} autocomplete="off" spellcheck=${false}
           placeholder=${view.scope === "id" ? "Instance id starts with…  ( / )" : "Text in params, output or error…  ( / )"}
           onInput=${(e) => setText(e.currentTarget.value)}
           onKeyDown=${(e) => { if (e.key === "Enter") setView({ search: text }); if (e.key === "Escape") { setText(""); setView({ search: "" }); } }} />
