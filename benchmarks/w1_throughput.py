@@ -84,6 +84,7 @@ async def pyflow_once(base: Path, durability: str, n: int, steps: int, probe: bo
 
         probe_task = asyncio.create_task(prober()) if probe else None
         reset_peak_rss()
+        cpu0 = time.process_time()
         t0 = time.perf_counter()
         for k in range(0, n, 100):
             chunk = ids[k:k + 100]
@@ -91,6 +92,7 @@ async def pyflow_once(base: Path, durability: str, n: int, steps: int, probe: bo
             created.extend(chunk)
         t_created = time.perf_counter()
         t_end = await h.store.wait_count(n, timeout=600)
+        cpu_s = time.process_time() - cpu0
         done.set()
         if probe_task is not None:
             await probe_task
@@ -98,7 +100,7 @@ async def pyflow_once(base: Path, durability: str, n: int, steps: int, probe: bo
         counts = await h.store.status_counts("w1")
         assert counts.get("complete", 0) == n, counts
     return {"seconds": t_end - t0, "create_s": t_created - t0, "peak_rss_mb": rss,
-            "latencies_ms": latencies, "loop_lag_ms": lags}
+            "cpu_s": cpu_s, "latencies_ms": latencies, "loop_lag_ms": lags}
 
 
 # -- DBOS -----------------------------------------------------------------------------------------
@@ -147,6 +149,7 @@ def dbos_once(base: Path, journal: str, n: int, steps: int, probe: bool, wf: Any
         if thread is not None:
             thread.start()
         reset_peak_rss()
+        cpu0 = time.process_time()
         t0 = time.perf_counter()
         for _ in range(n):
             handles.append(DBOS.start_workflow(wf))
@@ -154,6 +157,7 @@ def dbos_once(base: Path, journal: str, n: int, steps: int, probe: bool, wf: Any
         for handle in handles:
             handle.get_result()
         t_end = time.perf_counter()
+        cpu_s = time.process_time() - cpu0
         stop.set()
         if thread is not None:
             thread.join()
@@ -161,7 +165,7 @@ def dbos_once(base: Path, journal: str, n: int, steps: int, probe: bool, wf: Any
     finally:
         dbos_destroy()
     return {"seconds": t_end - t0, "create_s": t_created - t0, "peak_rss_mb": rss,
-            "latencies_ms": latencies}
+            "cpu_s": cpu_s, "latencies_ms": latencies}
 
 
 # -- main -----------------------------------------------------------------------------------------
@@ -200,6 +204,9 @@ def main() -> None:
         metrics[f"create_s_n{n}"] = summary([r["create_s"] for r in runs], "s", "lower",
                                             note="time spent in the create calls")
         metrics[f"peak_rss_mb_n{n}"] = summary([r["peak_rss_mb"] for r in runs], "MB", "lower")
+        metrics[f"cpu_us_per_step_n{n}"] = summary(
+            [r["cpu_s"] * 1e6 / (n * args.steps) for r in runs], "µs", "lower",
+            note="process CPU (every thread) per step: steadier than steps/s on a shared machine")
         print(f"  N={n}: " + ", ".join(f"{x:,.0f}" for x in rates[n]) + " steps/s")
     if len(sizes) >= 2:
         big, small = max(sizes), min(sizes)
