@@ -19,7 +19,8 @@ WF = f"{API}/workflows/steps"
 Answer = tuple[int, dict[str, str], bytes]
 
 
-async def send_raw(runtime: DevRuntime, method: str, raw_path: str, body: bytes = b"") -> Answer:
+async def send_raw(runtime: DevRuntime, method: str, raw_path: str, body: bytes = b"",
+                   origin: str | None = None) -> Answer:
     """One request to a fresh app, its path exactly as written (httpx would normalise ``..``),
     the way uvicorn hands it over: ``raw_path`` as sent, ``path`` percent-decoded."""
     scope: dict[str, Any] = {
@@ -27,7 +28,8 @@ async def send_raw(runtime: DevRuntime, method: str, raw_path: str, body: bytes 
         "scheme": "http", "path": unquote(raw_path), "raw_path": raw_path.encode("latin-1"),
         "query_string": b"", "root_path": "", "client": ("127.0.0.1", 50000),
         "server": ("127.0.0.1", 8787),
-        "headers": [(b"host", b"127.0.0.1:8787"), (b"content-type", b"application/json")],
+        "headers": [(b"host", b"127.0.0.1:8787"), (b"content-type", b"application/json"),
+                    *([(b"origin", origin.encode())] if origin else [])],
     }
     received = [{"type": "http.request", "body": body, "more_body": False}]
     sent: list[dict[str, Any]] = []
@@ -121,3 +123,16 @@ async def test_the_route_table_and_the_served_openapi_document_list_the_same_ope
     unlisted = {route.path_format for route in local_api.router.routes
                 if isinstance(route, ApiRoute) and not route.include_in_schema}
     assert unlisted == {"/", "/stream"}  # the document itself, and the page's event stream
+
+
+@pytest.mark.parametrize(("path", "shared"), [
+    (f"{API}/workflows", True), (f"{WF}/instances/nope", True), (f"{API}/nope", True),
+    (f"{API}/storage/kv/namespaces", False), (f"{API}/local/crons", False),
+    (f"{WF}/metrics", False),
+])
+async def test_a_local_page_of_another_origin_reads_workflows_answers_but_not_local_data(
+        runtime: DevRuntime, path: str, shared: bool) -> None:
+    origin = "http://localhost:5173"
+    status, headers, answer = await send_raw(runtime, "GET", path, origin=origin)
+    assert status in (200, 404), answer
+    assert headers.get("access-control-allow-origin") == (origin if shared else None)
