@@ -67,19 +67,32 @@ class DevServerUnavailable(PyflowError):
     code = "pyflow.dev_unavailable"
 
 
+class Unauthorized(PyflowError):
+    """The server wants an API token this client did not send, or refused the one it sent."""
+
+    code = "pyflow.unauthorized"
+
+
 class DevClient:
-    """An HTTP client of one dev session's local API."""
+    """An HTTP client of one dev session's local API (``pyflow dev``, or ``pyflow serve`` with
+    its API token sent as ``Authorization: Bearer``)."""
 
     def __init__(self, base_url: str, *, config_name: str = "wrangler.toml", timeout_s: float = 30.0,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+                 transport: httpx.AsyncBaseTransport | None = None,
+                 token: str | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self.config_name = config_name
+        self.sends_token = bool(token)
+        headers = {"Authorization": f"Bearer {token.strip()}"} if token else None
         self._http = httpx.AsyncClient(base_url=self.base_url + API_PATH, timeout=timeout_s,
-                                       transport=transport)
+                                       transport=transport, headers=headers)
 
     @classmethod
-    def from_session(cls, session: DevSession, *, config_name: str = "wrangler.toml") -> DevClient:
-        return cls(session.base_url, config_name=config_name)
+    def from_session(cls, session: DevSession, *, config_name: str = "wrangler.toml",
+                     token: str | None = None) -> DevClient:
+        """A client of the session's server; ``token`` (``PYFLOW_API_TOKEN``) for one that
+        needs it (``pyflow serve --api-token``)."""
+        return cls(session.base_url, config_name=config_name, token=token)
 
     async def __aenter__(self) -> DevClient:
         return self
@@ -132,6 +145,13 @@ class DevClient:
             return too_many_requests(code, runtime, seconds)
         if code == "pyflow.needs_code":
             return NeedsCodeError(runtime)
+        if code == "pyflow.unauthorized" or (not code and status == 401):
+            return Unauthorized(
+                f"The pyflow server at {self.base_url} refused the API token in PYFLOW_API_TOKEN "
+                "(HTTP 401). Set it to the token the server was started with."
+                if self.sends_token else
+                f"The pyflow server at {self.base_url} needs its API token (HTTP 401). Set "
+                "PYFLOW_API_TOKEN to the token it was started with.")
         if code.startswith("instance."):
             return WorkflowError(runtime, code)
         if code == "workflow.error":

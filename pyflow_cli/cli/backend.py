@@ -1,9 +1,11 @@
 """The one seam between the CLI and pyflow: ``connect`` chooses the ``WorkflowApi`` the
 commands call, and they never know which it is.
 
-When a live ``pyflow dev`` runs the project's store (found by ``read_session``:
-``.pyflow/dev.json``, its pid checked), it is its local API over HTTP (``DevClient``), so that
-its engine, which holds the instances, applies every change at once. Otherwise it is
+With ``--url`` (``PYFLOW_URL``), it is that server's local API (a ``pyflow serve`` on another
+machine, say). When a live ``pyflow dev`` or ``pyflow serve`` runs the project's store (found by
+``read_session``: ``.pyflow/dev.json``, its pid checked), it is its local API over HTTP
+(``DevClient``), so that its engine, which holds the instances, applies every change at once.
+A server started with an API token is sent ``PYFLOW_API_TOKEN``. Otherwise it is
 ``WorkflowService`` over the project's store opened in this process (with an in-process engine
 for ``trigger --wait``); changes it writes are picked up by whichever engine runs on that store
 later.
@@ -29,8 +31,8 @@ if TYPE_CHECKING:
 @contextlib.asynccontextmanager
 async def connect(project: ProjectConfig, persist_to: Path | None = None, *, creates: bool = False,
                   engine_options: EngineOptions | None = None,
-                  store: StoreLocation | None = None,
-                  rules: PlatformRules | None = None) -> AsyncIterator[WorkflowApi]:
+                  store: StoreLocation | None = None, rules: PlatformRules | None = None,
+                  url: str | None = None, token: str | None = None) -> AsyncIterator[WorkflowApi]:
     """The API of ``project``'s workflows and its store (``store``, else the project's SQLite
     file); closed on exit.
 
@@ -44,6 +46,12 @@ async def connect(project: ProjectConfig, persist_to: Path | None = None, *, cre
     from pyflow_cli.storage.url import SqliteLocation
     from pyflow_cli.workspace import open_workspace, store_location
 
+    if url is not None:
+        from pyflow_cli.client import DevClient
+
+        async with DevClient(url, config_name=project.config_path.name, token=token) as client:
+            yield client
+        return
     location = store_location(project, persist_to, store)
     session = read_session(project.root)
     if session is not None and session.serves(location, persist_to is not None or store is not None):
@@ -51,7 +59,8 @@ async def connect(project: ProjectConfig, persist_to: Path | None = None, *, cre
         # that holds the instances) applies every change at once.
         from pyflow_cli.client import DevClient
 
-        async with DevClient.from_session(session, config_name=project.config_path.name) as client:
+        async with DevClient.from_session(session, config_name=project.config_path.name,
+                                          token=token) as client:
             yield client
         return
     with_engine = engine_options is not None

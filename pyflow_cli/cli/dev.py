@@ -7,7 +7,7 @@ Only the command's signature lives here; the server is imported when the command
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -21,6 +21,9 @@ from pyflow_cli.cli.options import (
     platform_rules,
     store_location,
 )
+
+if TYPE_CHECKING:
+    from pyflow_cli.server.serve import DevOptions
 
 LOG_LEVELS = ("debug", "log", "info", "warn", "error", "none")
 
@@ -54,31 +57,49 @@ def dev(
     retention: Retention = None,
 ) -> None:
     """Run your Worker and its Workflows locally, with hot reload and a local API."""
-    if log_level not in LOG_LEVELS:
-        raise typer.BadParameter(f'"{log_level}" is not one of {", ".join(LOG_LEVELS)}.',
-                                 param_hint="--log-level")
+    check_log_level(log_level)
     from pyflow_cli.server.logs import DevLog
-    from pyflow_cli.server.serve import DevOptions, run_dev
+    from pyflow_cli.server.serve import run_dev
 
-    # The root command's --cwd, -c, -e, --persist-to and --store apply; the same flags given after
-    # `dev` win over them.
+    options = server_options(ctx, ip=ip, port=port, persist_to=persist_to, store=store, env=env,
+                             config=config, max_running=max_running, max_queued=max_queued,
+                             plan=plan, retention=retention, reload=not no_reload,
+                             time_scale=time_scale)
+    code = run_dev(options, DevLog(log_level))
+    if code:
+        raise typer.Exit(code)
+
+
+def server_options(ctx: typer.Context, *, ip: str, port: int, persist_to: Path | None,
+                   store: str | None, env: str | None, config: list[Path] | None,
+                   max_running: int | None = None, max_queued: int | None = None,
+                   plan: str | None = None, retention: str | None = None,
+                   **choices: Any) -> DevOptions:
+    """The options of ``pyflow dev`` or ``pyflow serve`` (``choices``: the fields where they
+    differ). The root command's --cwd, -c, -e, --persist-to and --store apply; the same flags
+    given after the command win over them. The platform's limits are the flags' or, where one
+    is not given, the ``PYFLOW_*`` variables'."""
+    from pyflow_cli.server.serve import DevOptions
+
     root = getattr(ctx.find_root().obj, "options", None)
     cwd = Path(getattr(root, "cwd", None) or Path.cwd())
     runtime = getattr(ctx.find_root().obj, "runtime", None) or Runtime()
-    options = DevOptions(
+    return DevOptions(
         cwd=cwd, config_path=config[0] if config else getattr(root, "config", None),
         companion_configs=tuple(config[1:]) if config else (),
         env_name=env if env is not None else getattr(root, "env", None), ip=ip, port=port,
         persist_to=(cwd / persist_to).resolve() if persist_to is not None
         else getattr(root, "persist_to", None),
-        reload=not no_reload, time_scale=time_scale,
         store=store_location(store, runtime, cwd) if store is not None
         else getattr(root, "store", None) or store_location(None, runtime, cwd),
         rules=platform_rules(runtime.environ, plan=plan, max_running=max_running,
-                             max_queued=max_queued, retention=retention))
-    code = run_dev(options, DevLog(log_level))
-    if code:
-        raise typer.Exit(code)
+                             max_queued=max_queued, retention=retention), **choices)
+
+
+def check_log_level(log_level: str) -> None:
+    if log_level not in LOG_LEVELS:
+        raise typer.BadParameter(f'"{log_level}" is not one of {", ".join(LOG_LEVELS)}.',
+                                 param_hint="--log-level")
 
 
 def register(app: typer.Typer) -> None:

@@ -56,9 +56,11 @@ class Invocation:
         from pyflow_cli.cli.backend import connect
         from pyflow_cli.cli.options import platform_rules
 
-        return connect(self.project, self.state.options.persist_to, creates=creates,
-                       engine_options=engine_options, store=self.state.options.store,
-                       rules=platform_rules(self.state.runtime.environ))
+        options = self.state.options
+        return connect(self.project, options.persist_to, creates=creates,
+                       engine_options=engine_options, store=options.store,
+                       rules=platform_rules(self.state.runtime.environ), url=options.url,
+                       token=self.state.runtime.environ.get("PYFLOW_API_TOKEN") or None)
 
     def no_engine_note(self, what: str) -> None:
         """Say that nothing runs the change until an engine starts."""

@@ -20,7 +20,7 @@ from typer._click import Context
 from typer.core import TyperGroup
 
 from pyflow_cli import __version__
-from pyflow_cli.cli import d1, dev, doctor, init, kv, r2, versions, workflows
+from pyflow_cli.cli import d1, dev, doctor, init, kv, r2, serve, versions, workflows
 from pyflow_cli.cli.invocation import Stopped
 from pyflow_cli.cli.options import CliState, GlobalOptions, Runtime, StoreUrl, store_location
 from pyflow_cli.engine.status import RULES, ControlAction
@@ -124,6 +124,12 @@ def root(
         help="Directory of the state (default: .pyflow/state in the project): the SQLite "
              "store, and the KV, R2 and D1 data.", show_default=False)] = None,
     store: StoreUrl = None,
+    url: Annotated[str | None, typer.Option(
+        "--url", metavar="URL", envvar="PYFLOW_URL", show_default=False,
+        help="Talk to the pyflow server at URL (a `pyflow serve`, e.g. https://flows.example.com) "
+             "instead of opening the store; its API token is read from $PYFLOW_API_TOKEN. "
+             "Default: $PYFLOW_URL, else the project's running pyflow dev/serve, else the "
+             "store.")] = None,
     debug: Annotated[bool, typer.Option(
         "--debug", help="Show the full traceback when a command fails.")] = False,
     version: Annotated[bool, typer.Option(
@@ -136,11 +142,26 @@ def root(
     persist = (base / persist_to).resolve() if persist_to is not None else None
     ctx.obj = CliState(GlobalOptions(base, config, env, persist, debug), runtime)  # if --store is bad
     ctx.obj = CliState(GlobalOptions(base, config, env, persist, debug,
-                                     store_location(store, runtime, base)), runtime)
+                                     store_location(store, runtime, base), server_url(url, store)),
+                       runtime)
+
+
+def server_url(url: str | None, store: str | None) -> str | None:
+    """``--url``, checked: an http(s) address, and not given with ``--store``."""
+    from pyflow_cli.engine.errors import InvalidInputError
+
+    if not url:
+        return None
+    if store is not None:
+        raise InvalidInputError("Give --url (a pyflow server) or --store (a database), not both.")
+    if not url.startswith(("http://", "https://")):
+        raise InvalidInputError(f'--url must be an http:// or https:// address, got "{url}".')
+    return url
 
 
 init.register(app)
 dev.register(app)
+serve.register(app)
 doctor.register(app)
 app.add_typer(workflows.app, name="workflows")
 app.add_typer(versions.app, name="versions")

@@ -1,7 +1,7 @@
 """Options shared by many commands, defined once, and the state the root command hands down.
 
 ``GlobalOptions`` are the root flags (``--cwd``, ``-c``, ``-e``, ``--persist-to``, ``--store``,
-``--debug``).
+``--url``, ``--debug``).
 ``Runtime`` is what the environment gives the CLI — the clock used for "now", the time zone, the
 terminal — so tests can pass fixed ones (``CliRunner.invoke(app, args, obj=Runtime(...))``).
 """
@@ -69,6 +69,7 @@ class GlobalOptions:
     persist_to: Path | None = None
     debug: bool = False
     store: StoreLocation | None = None  # --store or PYFLOW_STORE; None: the project's SQLite file
+    url: str | None = None  # --url or PYFLOW_URL: a pyflow server's address, instead of the store
 
     def load_project(self) -> ProjectConfig:
         """Read the project config (once per command, at the edge)."""

@@ -22,6 +22,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pyflow_cli.server.api import WorkflowRoutes
+from pyflow_cli.server.auth import ApiToken, TokenGuard
 from pyflow_cli.server.cron_runs import asked_time_ms
 from pyflow_cli.server.explorer.handlers import Routes
 from pyflow_cli.server.explorer.local_api import engines_json
@@ -43,9 +44,10 @@ SCHEDULED_PATHS = ("/cdn-cgi/handler/scheduled", "/cdn-cgi/local/scheduled", "/c
 
 
 def create_app(runtime: DevRuntime, policy: LocalOnly | None = None,
-               log: DevLog | None = None) -> Starlette:
-    """The ASGI app for one dev session."""
-    policy = policy or LocalOnly()
+               log: DevLog | None = None, token: ApiToken | None = None) -> Starlette:
+    """The ASGI app for one dev session; with ``token``, everything under ``/cdn-cgi/`` needs
+    it (``auth.TokenGuard``)."""
+    policy = policy or LocalOnly(token_guarded=token is not None)
     log = log or runtime.log
 
     async def scheduled(request: Request) -> Response:
@@ -82,7 +84,10 @@ def create_app(runtime: DevRuntime, policy: LocalOnly | None = None,
     routes = [*explorer_routes(policy), local_api]
     routes += [Route(path, AnyMethod(scheduled)) for path in SCHEDULED_PATHS]
     routes.append(fallback)
-    app = Starlette(routes=routes, middleware=[Middleware(AccessLog, log=log)])
+    middleware = [Middleware(AccessLog, log=log)]
+    if token is not None:
+        middleware.append(Middleware(TokenGuard, token=token))
+    app = Starlette(routes=routes, middleware=middleware)
     app.router.default = every_other_request
     app.router.redirect_slashes = False  # a Worker path must reach the Worker as it was sent
     return app

@@ -1,4 +1,5 @@
-"""The start banner of ``pyflow dev``: version, bindings (secrets by name only), crons, state."""
+"""The start banner of ``pyflow dev`` and ``pyflow serve``: version, bindings (secrets by name
+only), crons, state."""
 
 from __future__ import annotations
 
@@ -25,11 +26,12 @@ def pyflow_version() -> str:
 
 
 def banner_lines(project: ProjectConfig, state: Path, time_scale: float = 1.0,
-                 store: StoreLocation | None = None,
-                 rules: PlatformRules = NO_RULES) -> list[str]:
+                 store: StoreLocation | None = None, rules: PlatformRules = NO_RULES,
+                 command: str = "dev") -> list[str]:
     """The lines printed before the server starts; ``store`` if instances are not stored in the
-    state directory (``--store``); the platform's limits, if ``rules`` set any."""
-    title = f" ⛅️ pyflow {pyflow_version()} (dev)"
+    state directory (``--store``); the platform's limits, if ``rules`` set any; ``command``, the
+    one that started it (``dev``, ``serve``)."""
+    title = f" ⛅️ pyflow {pyflow_version()} ({command})"
     lines = [title, "─" * (len(title) + 1)]
     if project.secrets:
         source = next((name for name in (".dev.vars", ".env")

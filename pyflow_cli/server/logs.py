@@ -3,13 +3,18 @@
 ``[pyflow:info] Ready on http://127.0.0.1:8787``, ``▲ [WARNING] ...``, ``✘ [ERROR] ...``. Levels
 are wrangler's, from quietest to loudest ``none``, ``error``, ``warn``, ``info``, ``log`` (the
 default), ``debug``; instance lifecycle lines are ``info``, step lines ``debug``. Output streams
-are injected so tests can capture them.
+are injected so tests can capture them. ``JsonLog`` writes the same records as JSON lines.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import sys
-from typing import TextIO
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, ClassVar, TextIO
 
 LEVELS = ("none", "error", "warn", "info", "log", "debug")
 _RED, _YELLOW, _DIM, _RESET = "\033[31m", "\033[33m", "\033[2m", "\033[0m"
@@ -35,26 +40,87 @@ class DevLog:
         stream.write(text + "\n")
         stream.flush()
 
+    def _emit(self, level: str, message: str) -> None:
+        """Write one message at ``level`` (already known to be enabled)."""
+        if level == "debug":
+            self._write(self.out, f"[pyflow:debug] {message}", _DIM)
+        elif level == "info":
+            self._write(self.out, f"[pyflow:info] {message}")
+        elif level == "log":
+            self._write(self.out, message)
+        elif level == "warn":
+            self._write(self.err, f"▲ [WARNING] {message}", _YELLOW)
+        else:
+            self._write(self.err, f"✘ [ERROR] {message}", _RED)
+
     def debug(self, message: str) -> None:
         if self.enabled("debug"):
-            self._write(self.out, f"[pyflow:debug] {message}", _DIM)
+            self._emit("debug", message)
 
     def info(self, message: str) -> None:
         if self.enabled("info"):
-            self._write(self.out, f"[pyflow:info] {message}")
+            self._emit("info", message)
 
     def log(self, message: str) -> None:
         """A plain line (banner, user ``print``-like output)."""
         if self.enabled("log"):
-            self._write(self.out, message)
+            self._emit("log", message)
 
     def warn(self, message: str) -> None:
         if self.enabled("warn"):
-            self._write(self.err, f"▲ [WARNING] {message}", _YELLOW)
+            self._emit("warn", message)
 
     def error(self, message: str) -> None:
         if self.enabled("error"):
-            self._write(self.err, f"✘ [ERROR] {message}", _RED)
+            self._emit("error", message)
+
+
+class JsonLog(DevLog):
+    """The same lines as one JSON object each (``pyflow serve --log-format json``), for a log
+    collector: ``{"time": "2026-01-01T12:00:00.000Z", "level": "info", "message": "..."}``, all
+    on ``out``. A message of several lines stays one object."""
+
+    def __init__(self, level: str = "log", out: TextIO | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        super().__init__(level, out)
+        self.clock = clock
+
+    def _emit(self, level: str, message: str) -> None:
+        self.out.write(json_line(self.clock(), level, message) + "\n")
+        self.out.flush()
+
+
+def json_line(epoch_s: float, level: str, message: str) -> str:
+    """One log record as a line of JSON."""
+    moment = datetime.fromtimestamp(epoch_s, UTC)
+    stamp = moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return json.dumps({"time": stamp, "level": level, "message": message}, ensure_ascii=False)
+
+
+class JsonFormatter(logging.Formatter):
+    """Python logging records (uvicorn's own warnings and errors) as ``json_line``s."""
+
+    _LEVELS: ClassVar[dict[int, str]] = {logging.DEBUG: "debug", logging.INFO: "info",
+                                         logging.WARNING: "warn"}
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        if record.exc_info:
+            message += "\n" + self.formatException(record.exc_info)
+        return json_line(record.created, self._LEVELS.get(record.levelno, "error"), message)
+
+
+def json_logging_config(level: str) -> dict[str, Any]:
+    """uvicorn's ``log_config`` for JSON output: its loggers through ``JsonFormatter``."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": f"{__name__}.JsonFormatter"}},
+        "handlers": {"json": {"class": "logging.StreamHandler", "formatter": "json",
+                              "stream": "ext://sys.stdout"}},
+        "loggers": {name: {"handlers": ["json"], "level": level.upper(), "propagate": False}
+                    for name in ("uvicorn", "uvicorn.error", "uvicorn.access")},
+    }
 
 
 def sentence(message: str) -> str:

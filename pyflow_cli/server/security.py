@@ -61,14 +61,23 @@ class LocalOnly:
     Loopback names and addresses always do. ``bound_ip``, the address the user chose to listen
     on, does too (an IP literal cannot be DNS-rebound); a wildcard (``0.0.0.0``) adds nothing, so
     binding to every interface does not open the API to the network.
+
+    ``token_guarded``: an API token guards the server (``pyflow serve``, ``auth.py``), so any
+    Host name is accepted — a DNS-rebinding page cannot present the token, and the explorer's
+    cookie is never sent to another site — and a web page's Origin may also be the server's own
+    name as the request's Host gives it (the explorer behind a reverse proxy).
     """
 
     bound_ip: str = "127.0.0.1"
     extra_hosts: frozenset[str] = frozenset()
+    token_guarded: bool = False
 
     def host_allowed(self, host_header: str | None) -> bool:
         if not host_header:
             return False
+        return self.token_guarded or self._names_this_machine(host_header)
+
+    def _names_this_machine(self, host_header: str) -> bool:
         host = _strip_port(host_header).lower()
         if host in _LOCAL_NAMES or host.endswith(".localhost") or host in self.extra_hosts:
             return True
@@ -79,7 +88,7 @@ class LocalOnly:
             return True
         return self.bound_ip not in _WILDCARDS and address == _ip(self.bound_ip)
 
-    def origin_allowed(self, origin: str | None) -> bool:
+    def origin_allowed(self, origin: str | None, host_header: str | None = None) -> bool:
         if origin is None:
             return True
         if origin == "null":
@@ -87,7 +96,9 @@ class LocalOnly:
         parts = urlsplit(origin)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             return False
-        return self.host_allowed(parts.netloc)
+        if self.token_guarded and host_header and _same_origin(origin, host_header):
+            return True
+        return self._names_this_machine(parts.netloc)
 
     def check(self, request: Request, *, changes_state: bool = False) -> str | None:
         """None if the request may use pyflow's routes, else why not (for a 403).
@@ -99,7 +110,7 @@ class LocalOnly:
             return (f'Host "{host}" is not this machine; the local API only answers requests '
                     "addressed to localhost or 127.0.0.1.")
         origin = request.headers.get("origin")
-        if not self.origin_allowed(origin):
+        if not self.origin_allowed(origin, host):
             return (f'Origin "{origin}" is not local; the local API refuses cross-site requests '
                     "from web pages.")
         site = request.headers.get("sec-fetch-site")
@@ -118,8 +129,8 @@ def request_refusal(policy: LocalOnly, request: Request) -> tuple[int, str] | No
     """Every check a request to the local API and the explorer passes, in this one place:
     ``(HTTP status, why)`` to refuse it, else None. A request that may change state (any
     method but GET, HEAD and OPTIONS) must come from this server's own origin, and from a web
-    page only as JSON. (An API token, for a server reachable from other machines, is checked
-    here too when there is one.)"""
+    page only as JSON. (A server's API token is checked before any of this, by ``auth.py``'s
+    middleware in front of the whole app.)"""
     refusal = policy.check(request, changes_state=changes_state(request.method))
     if refusal is not None:
         return 403, refusal

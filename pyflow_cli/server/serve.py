@@ -1,4 +1,8 @@
-"""Runs one ``pyflow dev`` process: checks, banner, engine, HTTP server, reload, crons, shutdown.
+"""Runs one ``pyflow dev`` or ``pyflow serve`` process: checks, banner, engine, HTTP server,
+reload, crons, shutdown. The two commands are one server with different options
+(``DevOptions``): ``serve`` turns off hot reload, time scaling and the keyboard shortcuts, and
+with an API token guards everything under ``/cdn-cgi/`` (``auth.py``); listening beyond loopback,
+it refuses to start without one.
 
 Ctrl-C or SIGTERM stops taking requests, gives running step bodies a few seconds to finish,
 releases every lease and exits 0; what is stored is kept and the next ``pyflow dev`` resumes it.
@@ -17,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import uvicorn
+from uvicorn.config import LOGGING_CONFIG
 
 from pyflow_cli.engine.admission import NO_RULES, PlatformRules
 from pyflow_cli.engine.errors import PyflowError
@@ -25,10 +30,11 @@ from pyflow_cli.project.config import ProjectConfig, load_project
 from pyflow_cli.project.loader import LoadedModule, load_user_module
 from pyflow_cli.project.scripts import check_served, unserved
 from pyflow_cli.server.app import create_app
+from pyflow_cli.server.auth import TOKEN_ENV, ApiToken
 from pyflow_cli.server.banner import banner_lines, companion_lines
 from pyflow_cli.server.explorer.routes import EXPLORER_PATH
 from pyflow_cli.server.hotkeys import Hotkeys, help_box, open_in_browser
-from pyflow_cli.server.logs import DevLog
+from pyflow_cli.server.logs import DevLog, JsonLog, json_logging_config
 from pyflow_cli.server.reload import Reloader, changes
 from pyflow_cli.server.runtime import DevRuntime
 from pyflow_cli.server.security import LocalOnly, is_loopback_bind
@@ -41,7 +47,7 @@ SHUTDOWN_GRACE_S = 5
 
 @dataclass(frozen=True)
 class DevOptions:
-    """``pyflow dev``'s options, parsed."""
+    """``pyflow dev``'s and ``pyflow serve``'s options, parsed."""
 
     cwd: Path
     config_path: Path | None = None
@@ -54,6 +60,10 @@ class DevOptions:
     time_scale: float = 1.0
     store: StoreLocation | None = None  # --store / PYFLOW_STORE; None: the state directory's
     rules: PlatformRules = NO_RULES
+    command: str = "dev"  # how messages name the server: "pyflow dev" or "pyflow serve"
+    hotkeys: bool = True  # single-key commands when stdin is a terminal
+    api_token: str | None = None  # --api-token / PYFLOW_API_TOKEN: guards /cdn-cgi/
+    token_off_loopback: bool = False  # refuse to listen beyond loopback without api_token
 
 
 class _Server(uvicorn.Server):
@@ -114,16 +124,31 @@ async def _run(options: DevOptions, log: DevLog) -> int:
         running = read_session(served.root)
         if running is not None and running.pid != os.getpid():
             which = "this project" if served is project else str(served.config_path)
-            log.error(f"pyflow dev is already running for {which} (pid {running.pid}, "
-                      f"{running.base_url}). Stop it first, or let pyflow's commands use it.")
+            log.error(f"pyflow {running.command} is already running for {which} (pid "
+                      f"{running.pid}, {running.base_url}). Stop it first, or let pyflow's "
+                      "commands use it.")
             return 1
     if options.time_scale <= 0:
         log.error(f"--time-scale must be a positive number, got {options.time_scale:g}.")
         return 1
+    try:
+        token = ApiToken.parse(options.api_token) if options.api_token is not None else None
+    except PyflowError as exc:
+        log.error(exc.message)
+        return 1
     if not is_loopback_bind(options.ip):
-        log.warn(f"Listening on {options.ip}: other machines on your network can reach your "
-                 "Worker. The local API answers only requests addressed to localhost"
-                 + ("." if options.ip in ("0.0.0.0", "::") else f" or {options.ip}."))
+        if token is not None:
+            log.info(f"Listening on {options.ip}: your Worker answers every request; the local "
+                     "API, the explorer and the rest of /cdn-cgi/ need the API token.")
+        elif options.token_off_loopback:
+            log.error(f"pyflow {options.command} would listen on {options.ip}, beyond this "
+                      f"machine, without an API token. Set {TOKEN_ENV} (or pass --api-token) to "
+                      "a secret of 16 characters or more, or listen on 127.0.0.1.")
+            return 1
+        else:
+            log.warn(f"Listening on {options.ip}: other machines on your network can reach your "
+                     "Worker. The local API answers only requests addressed to localhost"
+                     + ("." if options.ip in ("0.0.0.0", "::") else f" or {options.ip}."))
     try:
         sock = _bind(options.ip, options.port)
     except OSError as exc:
@@ -140,7 +165,7 @@ async def _run(options: DevOptions, log: DevLog) -> int:
         except PyflowError as exc:
             log.error(exc.message)
             return 1
-        return await _serve(project, module, sock, options, log, others)
+        return await _serve(project, module, sock, options, log, token, others)
 
 
 async def _first_load(project: ProjectConfig, options: DevOptions, log: DevLog
@@ -167,18 +192,20 @@ async def _first_load(project: ProjectConfig, options: DevOptions, log: DevLog
 
 
 async def _serve(project: ProjectConfig, loaded: LoadedModule, sock: socket.socket,
-                 options: DevOptions, log: DevLog, companions: Sequence[Companion] = ()) -> int:
+                 options: DevOptions, log: DevLog, token: ApiToken | None,
+                 companions: Sequence[Companion] = ()) -> int:
     state = state_dir(project, options.persist_to)
     location = store_location(project, options.persist_to, options.store)
-    for line in banner_lines(project, state, options.time_scale, options.store, options.rules):
+    for line in banner_lines(project, state, options.time_scale, options.store, options.rules,
+                             options.command):
         log.log(line)
     for line in companion_lines(project, [c.project for c in companions]):
         log.log(line)
     for served, workflow in unserved([project, *(c.project for c in companions)]):
         log.warn(f'{served.config_path.name}: workflow "{workflow.name}" is bound from Worker '
-                 f'"{workflow.script_name}", which this pyflow dev does not serve: creating one '
-                 f'fails. Serve both: pyflow dev -c {served.config_path.name} -c <the config of '
-                 f'"{workflow.script_name}">.')
+                 f'"{workflow.script_name}", which this pyflow {options.command} does not serve: '
+                 f'creating one fails. Serve both: pyflow {options.command} -c '
+                 f'{served.config_path.name} -c <the config of "{workflow.script_name}">.')
     engine_options = EngineOptions(time_scale=options.time_scale, rules=options.rules)
     try:
         runtime = await DevRuntime.open(project, persist_to=options.persist_to,
@@ -189,11 +216,15 @@ async def _serve(project: ProjectConfig, loaded: LoadedModule, sock: socket.sock
         return 1
     port = sock.getsockname()[1]
     session = DevSession(os.getpid(), port, options.ip, datetime.now(UTC).isoformat(),
-                         str(state), socket.gethostname(), location.shown)
+                         str(state), socket.gethostname(), location.shown,
+                         command=options.command, token_required=token is not None)
     reloader = Reloader(runtime, log)
-    app = create_app(runtime, LocalOnly(bound_ip=options.ip), log)
+    app = create_app(runtime, LocalOnly(bound_ip=options.ip, token_guarded=token is not None),
+                     log, token)
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
-                            timeout_graceful_shutdown=SHUTDOWN_GRACE_S)
+                            timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
+                            log_config=json_logging_config("warning")
+                            if isinstance(log, JsonLog) else LOGGING_CONFIG)
     server = _Server(config)
     server.on_shutdown = runtime.live.close
     explorer = session.base_url + EXPLORER_PATH
@@ -221,7 +252,7 @@ async def _serve(project: ProjectConfig, loaded: LoadedModule, sock: socket.sock
         log.info(f"Ready on {_url(options.ip, port)}")
         log.info(f"Local Explorer: {explorer}")
         with contextlib.ExitStack() as stack:
-            if keys.available() and log.enabled("log"):
+            if options.hotkeys and keys.available() and log.enabled("log"):
                 for line in help_box():
                     log.log(line)
                 stack.enter_context(keys.listening())

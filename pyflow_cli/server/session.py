@@ -1,5 +1,6 @@
 """The dev session file, ``<project>/.pyflow/dev.json``: how other pyflow processes find a running
-``pyflow dev`` (its pid, address, state directory and store).
+``pyflow dev`` or ``pyflow serve`` (its pid, address, state directory and store; never its
+token).
 
 Written when the server is listening, removed when it exits. A file whose process is gone (the
 server was killed) is stale: readers ignore it and the next ``pyflow dev`` replaces it. Standard
@@ -34,6 +35,8 @@ class DevSession:
     # Set in the file of a project served with another (``pyflow dev -c a -c b``): the config
     # of the project whose store holds its instances, and whose server answers for it.
     served_by: str = ""
+    command: str = "dev"  # "dev" or "serve"
+    token_required: bool = False  # its /cdn-cgi/ needs the API token (PYFLOW_API_TOKEN)
 
     def serves(self, location: StoreLocation, chosen: bool = True) -> bool:
         """Whether this session's engine runs on the store at ``location`` — or runs this project

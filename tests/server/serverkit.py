@@ -160,15 +160,20 @@ def dev_command() -> list[str]:
 
 
 class DevProcess:
-    """A ``pyflow dev`` subprocess in ``root``, with its merged output collected."""
+    """A ``pyflow dev`` (or ``command``: ``pyflow serve``) subprocess in ``root``, with its merged
+    output collected; ``env`` is added to this process's environment (a value of None removes
+    the variable)."""
 
     def __init__(self, root: Path, *args: str, port: int | None = None,
-                 state: Path | None = None) -> None:
+                 state: Path | None = None, command: str = "dev",
+                 env: dict[str, str | None] | None = None) -> None:
         self.root = root
         self.port = port or free_port()
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", "NO_COLOR": "1"}
+        merged = {**os.environ, "PYTHONUNBUFFERED": "1", "NO_COLOR": "1", **(env or {})}
+        env = {name: value for name, value in merged.items() if value is not None}
+        started = dev_command() if command == "dev" else [sys.executable, "-m", "pyflow_cli", command]
         self.process = subprocess.Popen(
-            [*dev_command(), "--port", str(self.port),
+            [*started, "--port", str(self.port),
              "--persist-to", str(state or root / "state"), *args],
             cwd=root, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             text=True, env=env)

@@ -105,3 +105,13 @@ async def test_malformed_json_is_400_on_every_body_route(http: httpx.AsyncClient
         assert response.status_code == 400, (method, path, response.text)
         assert response.json()["errors"] == [{"code": 10001, "message": "Invalid JSON request body",
                                               "pyflow_code": "pyflow.invalid_input"}]
+
+
+def test_a_token_guarded_policy_takes_any_host_but_only_its_own_or_local_origins() -> None:
+    policy = LocalOnly(bound_ip="0.0.0.0", token_guarded=True)
+    assert policy.host_allowed("flows.example.com") and not policy.host_allowed("")
+    assert policy.origin_allowed("https://flows.example.com", "flows.example.com")
+    assert policy.origin_allowed("http://localhost:8787", "flows.example.com")
+    assert not policy.origin_allowed("https://evil.example", "flows.example.com")
+    assert not LocalOnly(bound_ip="0.0.0.0").origin_allowed("https://flows.example.com",
+                                                           "flows.example.com")

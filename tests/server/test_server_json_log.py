@@ -1,0 +1,38 @@
+"""``--log-format json``: each record one JSON object on one line."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+from pyflow_cli.server.auth import ApiToken
+from pyflow_cli.server.logs import JsonFormatter, JsonLog
+
+
+def test_records_are_one_json_object_per_line_at_the_chosen_level() -> None:
+    out = io.StringIO()
+    log = JsonLog("info", out, clock=lambda: 1_700_000_000.25)
+    log.info("Ready on http://0.0.0.0:8787")
+    log.debug("not shown at info")
+    log.error("two\nlines")
+    lines = out.getvalue().splitlines()
+    assert [json.loads(line) for line in lines] == [
+        {"time": "2023-11-14T22:13:20.250Z", "level": "info",
+         "message": "Ready on http://0.0.0.0:8787"},
+        {"time": "2023-11-14T22:13:20.250Z", "level": "error", "message": "two\nlines"},
+    ]
+
+
+def test_uvicorn_records_are_json_too() -> None:
+    record = logging.LogRecord("uvicorn.error", logging.ERROR, __file__, 1, "Exception in %s",
+                               ("ASGI application",), None)
+    shown = json.loads(JsonFormatter().format(record))
+    assert shown["level"] == "error" and shown["message"] == "Exception in ASGI application"
+
+
+def test_a_token_never_shows_in_its_repr_and_its_cookie_is_not_the_token() -> None:
+    token = ApiToken.parse("  abcdefghijklmnop\n")
+    assert token.secret == "abcdefghijklmnop" and "abcdefghijklmnop" not in repr(token)
+    assert token.cookie_matches(token.cookie_value) and token.secret not in token.cookie_value
+    assert not ApiToken.parse("abcdefghijklmnoq").cookie_matches(token.cookie_value)
