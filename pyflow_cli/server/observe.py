@@ -36,6 +36,10 @@ _INFO_EVENTS = {
 }
 
 
+_LINE_EVENTS = frozenset({EventType.WORKFLOW_RUNNING, *_INFO_EVENTS})
+"""The events of the lines printed at ``info`` (besides any row with a traceback)."""
+
+
 class StoreListener(Protocol):
     """Told about writes once they are durable. Runs on the event loop: it must be quick and
     must not raise."""
@@ -44,6 +48,12 @@ class StoreListener(Protocol):
 
     def remember(self, iid: int, workflow: str, instance_id: str, created_ms: float) -> None:
         """An instance this process now runs (claimed): which iid is which instance."""
+        ...
+
+    def wants(self, change: Change) -> bool:
+        """Whether ``changed(change)`` would do anything. Asked before the commit: a write no
+        listener wants costs no callback (most of a busy server's writes are step rows that only
+        ``--log-level debug`` prints)."""
         ...
 
     def changed(self, change: Change) -> None: ...
@@ -79,6 +89,11 @@ class InstanceLog:
 
     def deleted(self, workflow: str, ids: Sequence[str]) -> None:
         """Nothing to print: deleting is the user's own request, answered where they asked."""
+
+    def wants(self, change: Change) -> bool:
+        if self.log.enabled("debug"):
+            return True
+        return any(row.event in _LINE_EVENTS or row.traceback is not None for row in change.log)
 
     def changed(self, change: Change) -> None:
         try:
@@ -119,6 +134,8 @@ class InstanceLog:
                 text += "\n" + _frames(row.traceback)
             self.log.info(text)
             return
+        if row.traceback is None and not self.log.enabled("debug"):
+            return  # a step line nobody reads
         step = _step_line(row)
         if step is not None and row.traceback is not None:
             # A failure of the user's code: one block at the default level, frames below.
@@ -197,8 +214,10 @@ class ObservedStore:
 
     def commit(self, change: Change, *args: Any, **kwargs: Any) -> Awaitable[bool]:
         result = self.inner.commit(change, *args, **kwargs)
-        listeners = self.listeners
-        if not listeners or not change.log:
+        if not change.log:
+            return result
+        listeners = [listener for listener in self.listeners if listener.wants(change)]
+        if not listeners:
             return result
 
         def tell() -> None:

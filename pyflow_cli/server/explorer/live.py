@@ -114,6 +114,9 @@ class LiveHub:
     def remember(self, iid: int, workflow: str, instance_id: str, created_ms: float) -> None:
         self._names[iid] = (workflow, instance_id)
 
+    def wants(self, change: Change) -> bool:
+        return bool(self._subscribers)
+
     def changed(self, change: Change) -> None:
         if not self._subscribers:
             return
