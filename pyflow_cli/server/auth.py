@@ -91,20 +91,20 @@ class ApiToken:
 
 
 class TokenGuard:
-    """Refuses every request under ``/cdn-cgi/`` that does not carry the token (401), and serves
-    the explorer's login page."""
+    """Refuses every request that does not carry the token (401), and serves the explorer's
+    login page. It wraps pyflow's own app, which answers ``/cdn-cgi/`` (``app.py`` sends every
+    other path to the Worker)."""
 
     def __init__(self, app: ASGIApp, token: ApiToken) -> None:
         self.app = app
         self.token = token
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path: str = scope.get("path", "")
-        if scope["type"] != "http" or not (path + "/").startswith(GUARDED_PREFIX):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         request = Request(scope, receive)
-        if path == LOGIN_PATH:
+        if scope["path"] == LOGIN_PATH:
             response = await self._login(request)
         elif self.token.admits(request.headers):
             await self.app(scope, receive, send)
