@@ -9,7 +9,6 @@ another process's engine, or at rest.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -64,6 +63,7 @@ from pyflow_cli.engine.store import (
 )
 from pyflow_cli.engine.versions import VersionBook, VersionRecord
 from pyflow_cli.engine.worker import Engine
+from pyflow_cli.ids import new_instance_id
 from pyflow_cli.metrics import metrics_view, metrics_window
 from pyflow_cli.views import instance_details, status_view
 
@@ -130,7 +130,7 @@ class WorkflowService:
         """Create an instance; returns its id. Raises for a bad or duplicate id or bad params."""
         info = self._servable(workflow)
         if instance_id is None:
-            instance_id = str(uuid.uuid4())
+            instance_id = new_instance_id()
         elif not is_valid_instance_id(instance_id):
             raise InvalidInstanceIdError(instance_id)
         stored, shown = self._params_json(params, instance_id)
@@ -172,7 +172,7 @@ class WorkflowService:
         result, news, positions, seen = BatchResult(), [], [], set()
         now = self.clock.now_ms()
         for index, item in enumerate(items):
-            instance_id = item.get("id") or str(uuid.uuid4())
+            instance_id = item.get("id") or new_instance_id()
             if not is_valid_instance_id(instance_id):
                 raise InvalidInstanceIdError(instance_id)
             if instance_id in seen:
