@@ -100,11 +100,24 @@ def run_dev(options: DevOptions, log: DevLog) -> int:
     """Run the dev server until interrupted; returns the process exit code."""
     previous = signal.signal(signal.SIGTERM, _interrupt)  # before the server takes over signals
     try:
-        return asyncio.run(_run(options, log))
+        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+            return runner.run(_run(options, log))
     except KeyboardInterrupt:
         return 0
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's event loop where it is installed (a dependency except on Windows), else
+    asyncio's: W1 through the server spent about a tenth less CPU on it, in the HTTP layer and
+    the engine's many small tasks alike."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory
 
 
 def _interrupt(signum: int, frame: object) -> None:
