@@ -229,17 +229,21 @@ def main() -> None:
     server_rates: list[float] = []
     local_rates: list[float] = []
     cpu: list[float] = []
+    local_cpu: list[float] = []
     create: list[float] = []
     for rep in range(reps):
+        cpu_before = time.process_time()
         local = asyncio.run(pyflow_once(base / f"local-{rep}", args.durability, args.n,
                                         args.steps, probe=False))
+        local_cpu.append((time.process_time() - cpu_before) * 1e6 / (args.n * args.steps))
         local_rates.append(args.n * args.steps / local["seconds"])
         run = asyncio.run(server_once(project, base / f"state-{rep}", args, None))
         server_rates.append(args.n * args.steps / run["seconds"])
         cpu.append(run["server_cpu_s"] * 1e6 / (args.n * args.steps))
         create.append(run["create_s"])
-        print(f"  rep {rep}: in-process {local_rates[-1]:,.0f}, server {server_rates[-1]:,.0f} "
-              f"steps/s (CPU: server {run['server_cpu_s']:.2f} s, client {run['client_cpu_s']:.2f} s)", flush=True)
+        print(f"  rep {rep}: in-process {local_rates[-1]:,.0f} steps/s ({local_cpu[-1]:.0f} us "
+              f"CPU/step), server {server_rates[-1]:,.0f} steps/s ({cpu[-1]:.0f} us CPU/step; "
+              f"client {run['client_cpu_s']:.2f} s CPU)", flush=True)
     ratio = statistics.median(server_rates) / statistics.median(local_rates)
     metrics = {
         "server_steps_per_s": summary(server_rates, "steps/s"),
@@ -247,6 +251,8 @@ def main() -> None:
         "server_over_in_process": summary([ratio], "x", note="median / median, same run"),
         "server_cpu_us_per_step": summary(cpu, "us", "lower",
                                           note="the server process's CPU over the timed span"),
+        "in_process_cpu_us_per_step": summary(local_cpu, "us", "lower",
+                                              note="the process's CPU, setup and teardown too"),
         "server_create_s": summary(create, "s", "lower", note="until every create answered"),
     }
     print_metrics(f"W1 through pyflow {args.command} ({args.n} x {args.steps}, "
