@@ -32,7 +32,16 @@ class DevLog:
         self.err = err if err is not None else sys.stderr
 
     def enabled(self, level: str) -> bool:
-        return level != "none" and LEVELS.index(level) <= LEVELS.index(self.level)
+        return level in self._shown
+
+    @property
+    def level(self) -> str:
+        return self._level
+
+    @level.setter
+    def level(self, level: str) -> None:
+        self._level = level
+        self._shown = frozenset(LEVELS[1:LEVELS.index(level) + 1])  # asked for every write
 
     def _write(self, stream: TextIO, text: str, colour: str = "") -> None:
         if colour and getattr(stream, "isatty", lambda: False)():

@@ -81,6 +81,8 @@ class InstanceLog:
 
     def created(self, new: NewInstance, iid: int) -> None:
         self.remember(iid, new.workflow, new.id, new.created_ms)
+        if not self.log.enabled("info"):
+            return
         try:
             trigger = f" ({_TRIGGERS[TriggerSource(new.trigger)]})"
         except (ValueError, KeyError):
@@ -93,7 +95,10 @@ class InstanceLog:
     def wants(self, change: Change) -> bool:
         if self.log.enabled("debug"):
             return True
-        return any(row.event in _LINE_EVENTS or row.traceback is not None for row in change.log)
+        if self.log.enabled("info"):
+            return any(row.event in _LINE_EVENTS or row.traceback is not None
+                       for row in change.log)
+        return self.log.enabled("warn") and any(row.traceback is not None for row in change.log)
 
     def changed(self, change: Change) -> None:
         try:
