@@ -82,7 +82,8 @@ class Server:
     """A ``pyflow serve`` / ``pyflow dev`` subprocess on a fresh state directory."""
 
     def __init__(self, project: Path, state: Path, command: str,
-                 profile: str | None, profile_out: Path | None) -> None:
+                 profile: str | None = None, profile_out: Path | None = None,
+                 pythonpath: str | None = None) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         args = [command, "--port", str(self.port), "--persist-to", str(state),
@@ -94,12 +95,13 @@ class Server:
             python += ["-m", "cProfile", "-o", str(profile_out)]
             cmd = [*python, "-m", "pyflow_cli", *args]
         elif profile == "py-spy" and profile_out is not None:
-            cmd = ["py-spy", "record", "--idle", "-r", "250", "-f", "speedscope", "-o",
+            cmd = ["py-spy", "record", "--threads", "--gil", "-r", "1000", "-f", "raw", "-o",
                    str(profile_out), "--", sys.executable, "-m", "pyflow_cli", *args]
         else:
             cmd = [*python, "-m", "pyflow_cli", *args]
+        env = {**os.environ, **({"PYTHONPATH": pythonpath} if pythonpath else {})}
         self.proc = subprocess.Popen(cmd, cwd=project, stdout=subprocess.DEVNULL,
-                                     start_new_session=True)
+                                     start_new_session=True, env=env)
 
     async def ready(self, client: Any) -> None:
         deadline = time.monotonic() + 60
@@ -161,13 +163,15 @@ class Connection:
         self.writer.close()
 
 
-async def server_once(project: Path, state: Path, args: Any, profile_out: Path | None
+async def server_once(project: Path, state: Path, args: Any, profile_out: Path | None = None,
+                      command: str | None = None, pythonpath: str | None = None
                       ) -> dict[str, Any]:
     import json
 
     import httpx
 
-    server = Server(project, state, args.command, args.profile, profile_out)
+    server = Server(project, state, command or args.command, args.profile, profile_out,
+                    pythonpath)
     try:
         async with httpx.AsyncClient(timeout=60) as client:
             await server.ready(client)
@@ -213,6 +217,10 @@ def main() -> None:
     p.add_argument("--clients", type=int, default=16, help="concurrent HTTP connections")
     p.add_argument("--poll-ms", type=float, default=20, help="completion poll interval")
     p.add_argument("--command", choices=("serve", "dev"), default="serve")
+    p.add_argument("--baseline", metavar="PYTHONPATH", default=None,
+                   help="also run a server whose pyflow comes from PYTHONPATH (say, an export of "
+                        "an earlier commit), alternating with this one")
+    p.add_argument("--baseline-command", choices=("serve", "dev"), default="dev")
     p.add_argument("--profile", choices=("py-spy", "cprofile"), default=None,
                    help="profile the server process (one server run, no in-process run)")
     args = p.parse_args()
@@ -220,46 +228,58 @@ def main() -> None:
     base = workdir(args, "w1-server")
     project = make_project(base / "project", args.steps)
     if args.profile:
-        suffix = "speedscope.json" if args.profile == "py-spy" else "prof"
+        suffix = "collapsed.txt" if args.profile == "py-spy" else "prof"
         out = RESULTS_DIR / f"profile-w1-server.{suffix}"
         run = asyncio.run(server_once(project, base / "state-profile", args, out))
         print(f"  server path: {args.n * args.steps / run['seconds']:,.0f} steps/s "
               f"(server CPU {run['server_cpu_s']:.2f} s) -> {out}")
         return
-    server_rates: list[float] = []
-    local_rates: list[float] = []
-    cpu: list[float] = []
-    local_cpu: list[float] = []
+    rates: dict[str, list[float]] = {"in_process": [], "server": [], "baseline": []}
+    cpu: dict[str, list[float]] = {"in_process": [], "server": [], "baseline": []}
     create: list[float] = []
+    steps = args.n * args.steps
     for rep in range(reps):
         cpu_before = time.process_time()
         local = asyncio.run(pyflow_once(base / f"local-{rep}", args.durability, args.n,
                                         args.steps, probe=False))
-        local_cpu.append((time.process_time() - cpu_before) * 1e6 / (args.n * args.steps))
-        local_rates.append(args.n * args.steps / local["seconds"])
-        run = asyncio.run(server_once(project, base / f"state-{rep}", args, None))
-        server_rates.append(args.n * args.steps / run["seconds"])
-        cpu.append(run["server_cpu_s"] * 1e6 / (args.n * args.steps))
-        create.append(run["create_s"])
-        print(f"  rep {rep}: in-process {local_rates[-1]:,.0f} steps/s ({local_cpu[-1]:.0f} us "
-              f"CPU/step), server {server_rates[-1]:,.0f} steps/s ({cpu[-1]:.0f} us CPU/step; "
-              f"client {run['client_cpu_s']:.2f} s CPU)", flush=True)
-    ratio = statistics.median(server_rates) / statistics.median(local_rates)
+        cpu["in_process"].append((time.process_time() - cpu_before) * 1e6 / steps)
+        rates["in_process"].append(steps / local["seconds"])
+        runs = [("server", args.command, None)]
+        if args.baseline:
+            runs.append(("baseline", args.baseline_command, args.baseline))
+        for name, command, pythonpath in runs[::1 if rep % 2 == 0 else -1]:
+            run = asyncio.run(server_once(project, base / f"state-{name}-{rep}", args,
+                                          command=command, pythonpath=pythonpath))
+            rates[name].append(steps / run["seconds"])
+            cpu[name].append(run["server_cpu_s"] * 1e6 / steps)
+            if name == "server":
+                create.append(run["create_s"])
+        print(f"  rep {rep}: " + "; ".join(
+            f"{name} {rates[name][-1]:,.0f} steps/s, {cpu[name][-1]:.0f} us CPU/step"
+            for name in rates if rates[name]), flush=True)
     metrics = {
-        "server_steps_per_s": summary(server_rates, "steps/s"),
-        "in_process_steps_per_s": summary(local_rates, "steps/s"),
-        "server_over_in_process": summary([ratio], "x", note="median / median, same run"),
-        "server_cpu_us_per_step": summary(cpu, "us", "lower",
+        "server_steps_per_s": summary(rates["server"], "steps/s"),
+        "in_process_steps_per_s": summary(rates["in_process"], "steps/s"),
+        "server_over_in_process": summary(
+            [statistics.median(rates["server"]) / statistics.median(rates["in_process"])], "x",
+            note="median / median, same run"),
+        "server_cpu_us_per_step": summary(cpu["server"], "us", "lower",
                                           note="the server process's CPU over the timed span"),
-        "in_process_cpu_us_per_step": summary(local_cpu, "us", "lower",
+        "in_process_cpu_us_per_step": summary(cpu["in_process"], "us", "lower",
                                               note="the process's CPU, setup and teardown too"),
         "server_create_s": summary(create, "s", "lower", note="until every create answered"),
     }
+    if args.baseline:
+        metrics["baseline_steps_per_s"] = summary(rates["baseline"], "steps/s")
+        metrics["baseline_over_in_process"] = summary(
+            [statistics.median(rates["baseline"]) / statistics.median(rates["in_process"])], "x",
+            note="median / median, same run")
+        metrics["baseline_cpu_us_per_step"] = summary(cpu["baseline"], "us", "lower")
     print_metrics(f"W1 through pyflow {args.command} ({args.n} x {args.steps}, "
                   f"{args.clients} connections)", metrics)
     write_result(args, "w1-server", metrics,
                  {"n": args.n, "steps": args.steps, "reps": reps, "clients": args.clients,
-                  "poll_ms": args.poll_ms, "command": args.command})
+                  "poll_ms": args.poll_ms, "command": args.command, "baseline": args.baseline})
 
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"

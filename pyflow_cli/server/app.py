@@ -120,7 +120,7 @@ class AccessLog:
         self.log = log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or not self.log.enabled("info"):  # no line at this level
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
@@ -137,7 +137,7 @@ class AccessLog:
         finally:
             path: str = scope["path"]
             level = "debug" if path.startswith(EXPLORER_PATH) else "info"
-            if self.log.enabled(level):  # a line nobody reads is not formatted
+            if self.log.enabled(level):
                 elapsed = (time.perf_counter() - started) * 1000
                 getattr(self.log, level)(
                     f"{scope['method']} {path} {status} {_phrase(status)} ({elapsed:.0f}ms)")
