@@ -214,7 +214,9 @@ def main() -> None:
     p = parser(__doc__.splitlines()[0])
     p.add_argument("-n", type=int, default=1000, help="instances N")
     p.add_argument("--steps", type=int, default=10, help="steps per instance S")
-    p.add_argument("--clients", type=int, default=16, help="concurrent HTTP connections")
+    p.add_argument("--clients", type=int, default=128,
+                   help="concurrent HTTP connections (the in-process W1 creates all N at once; "
+                        "with few connections the server waits on round trips, not on work)")
     p.add_argument("--poll-ms", type=float, default=20, help="completion poll interval")
     p.add_argument("--command", choices=("serve", "dev"), default="serve")
     p.add_argument("--baseline", metavar="PYTHONPATH", default=None,
