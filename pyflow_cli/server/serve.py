@@ -230,7 +230,7 @@ async def _serve(project: ProjectConfig, loaded: LoadedModule, sock: socket.sock
     port = sock.getsockname()[1]
     session = DevSession(os.getpid(), port, options.ip, datetime.now(UTC).isoformat(),
                          str(state), socket.gethostname(), location.shown,
-                         command=options.command, token_required=token is not None)
+                         command=options.command)
     reloader = Reloader(runtime, log)
     app = create_app(runtime, LocalOnly(bound_ip=options.ip, token_guarded=token is not None),
                      log, token)

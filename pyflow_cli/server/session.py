@@ -36,7 +36,6 @@ class DevSession:
     # of the project whose store holds its instances, and whose server answers for it.
     served_by: str = ""
     command: str = "dev"  # "dev" or "serve"
-    token_required: bool = False  # its /cdn-cgi/ needs the API token (PYFLOW_API_TOKEN)
 
     def serves(self, location: StoreLocation, chosen: bool = True) -> bool:
         """Whether this session's engine runs on the store at ``location`` — or runs this project
