@@ -129,7 +129,9 @@ class TokenGuard:
         fields = parse_qs(body.decode("utf-8", "replace"))
         target = _safe_next((fields.get("next") or [target])[0])
         if not self.token.matches((fields.get("token") or [""])[0].strip()):
-            return _login_page(target, "That is not this server's API token.", status=401)
+            # The form again, with why: a 200, as a form shown again is (a 401 would read to
+            # the browser as a failed resource, and the refusal is on the page).
+            return _login_page(target, "That is not this server's API token.")
         response = RedirectResponse(target, status_code=303, headers=COMMON_HEADERS)
         response.set_cookie(COOKIE, self.token.cookie_value, path=GUARDED_PREFIX, httponly=True,
                             samesite="strict", secure=request.url.scheme == "https")
@@ -202,7 +204,7 @@ _LOGIN_CSP = ("default-src 'none'; style-src 'sha256-" + _STYLE_HASH + "'; form-
               "base-uri 'none'; frame-ancestors 'none'")
 
 
-def _login_page(target: str, error: str = "", status: int = 200) -> HTMLResponse:
+def _login_page(target: str, error: str = "") -> HTMLResponse:
     shown_error = f'<p class="error" role="alert">{html.escape(error)}</p>' if error else ""
     body = (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
@@ -214,5 +216,8 @@ def _login_page(target: str, error: str = "", status: int = 200) -> HTMLResponse
         '<label for="token">API token</label>'
         '<input id="token" name="token" type="password" autocomplete="current-password" '
         "required autofocus><button type=\"submit\">Sign in</button></form></body></html>")
-    headers = {**COMMON_HEADERS, "Content-Security-Policy": _LOGIN_CSP, "Cache-Control": "no-store"}
-    return HTMLResponse(body, status_code=status, headers=headers)
+    # same-origin, not the explorer's no-referrer: under no-referrer a browser sends the form's
+    # POST with "Origin: null", which the check against other sites' pages must refuse.
+    headers = {**COMMON_HEADERS, "Content-Security-Policy": _LOGIN_CSP, "Cache-Control": "no-store",
+               "Referrer-Policy": "same-origin"}
+    return HTMLResponse(body, headers=headers)
