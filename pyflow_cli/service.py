@@ -21,6 +21,7 @@ from pyflow_cli.api import (
     WorkflowInfo,
     WorkflowMetrics,
 )
+from pyflow_cli.coalesce import CreateCoalescer
 from pyflow_cli.engine import serde
 from pyflow_cli.engine.admission import NO_RULES, CreationLimits, PlatformRules
 from pyflow_cli.engine.changes import NewInstance
@@ -91,6 +92,7 @@ class WorkflowService:
         self.rules = rules or self.engine.options.rules
         """The platform's limits (engine/admission.py): the engine's, unless given."""
         self.versions = VersionBook(store)
+        self._creates = CreateCoalescer(self._insert)
 
     # -- workflows -------------------------------------------------------------------------------
     def info(self, workflow: str) -> WorkflowInfo:
@@ -129,6 +131,7 @@ class WorkflowService:
                      trigger: TriggerSource = TriggerSource.API) -> str:
         """Create an instance; returns its id. Raises for a bad or duplicate id or bad params."""
         info = self._servable(workflow)
+        generated = instance_id is None
         if instance_id is None:
             instance_id = new_instance_id()
         elif not is_valid_instance_id(instance_id):
@@ -137,7 +140,10 @@ class WorkflowService:
         new = NewInstance(workflow, instance_id, stored, self.clock.now_ms(), int(trigger),
                           info.version_id, shown)
         await self.versions.record(info.version_id, self.clock.now_ms())
-        [iid] = await self._insert(workflow, [new])
+        if generated:  # written with the other creates of this turn of the loop
+            iid = await self._creates.insert(workflow, new)
+        else:
+            [iid] = await self._insert(workflow, [new])
         if iid is None:
             raise DuplicateInstanceError(instance_id)
         return instance_id
