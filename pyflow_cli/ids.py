@@ -2,7 +2,7 @@
 
 ``uuid4`` asks the kernel for 16 bytes per id. On a busy server every such system call lets the
 store's writer thread take the GIL, and the event loop then waits for it back before it can
-answer the next request; W1 through the server spent a sixth of its profile there. The pool is
+answer the next request; W1 through the server spent 7% of the loop's profile there. The pool is
 filled from ``os.urandom`` 4 KiB at a time (one call per 256 ids), is emptied in a forked child
 (which must not repeat its parent's ids), and is guarded by a lock for callers on other threads.
 """
