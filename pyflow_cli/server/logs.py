@@ -8,11 +8,13 @@ are injected so tests can capture them. ``JsonLog`` writes the same records as J
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import logging
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any, ClassVar, TextIO
 
@@ -98,6 +100,44 @@ class JsonLog(DevLog):
         self.out.write(json_line(self.clock(), level, message) + "\n")
         self.out.flush()
 
+    @contextlib.contextmanager
+    def capturing_standard_streams(self) -> Iterator[None]:
+        """While open, what anything writes to ``sys.stdout`` (user code's ``print``) and
+        ``sys.stderr`` becomes records too (``log`` and ``error``), so no line of the output is
+        anything but JSON."""
+        saved = sys.stdout, sys.stderr
+        sys.stdout, sys.stderr = _Records(self, "log"), _Records(self, "error")
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            sys.stdout, sys.stderr = saved
+
+
+class _Records(io.TextIOBase):
+    """A text stream whose writes become log records: one per write that ends a line (``print``
+    writes its text, then the newline; a logging handler a whole record at once)."""
+
+    def __init__(self, log: JsonLog, level: str) -> None:
+        self._log = log
+        self._level = level
+        self._pending = ""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        self._pending += text
+        if self._pending.endswith("\n"):
+            self.flush()
+        return len(text)
+
+    def flush(self) -> None:
+        pending, self._pending = self._pending.rstrip("\n"), ""
+        if pending:
+            self._log._emit(self._level, pending)
+
 
 def json_line(epoch_s: float, level: str, message: str) -> str:
     """One log record as a line of JSON."""
@@ -126,7 +166,7 @@ def json_logging_config(level: str) -> dict[str, Any]:
         "disable_existing_loggers": False,
         "formatters": {"json": {"()": f"{__name__}.JsonFormatter"}},
         "handlers": {"json": {"class": "logging.StreamHandler", "formatter": "json",
-                              "stream": "ext://sys.stdout"}},
+                              "stream": "ext://sys.__stdout__"}},
         "loggers": {name: {"handlers": ["json"], "level": level.upper(), "propagate": False}
                     for name in ("uvicorn", "uvicorn.error", "uvicorn.access")},
     }

@@ -100,8 +100,11 @@ def run_dev(options: DevOptions, log: DevLog) -> int:
     """Run the dev server until interrupted; returns the process exit code."""
     previous = signal.signal(signal.SIGTERM, _interrupt)  # before the server takes over signals
     try:
-        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
-            return runner.run(_run(options, log))
+        with contextlib.ExitStack() as stack:
+            if isinstance(log, JsonLog):  # user code's print() too
+                stack.enter_context(log.capturing_standard_streams())
+            with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+                return runner.run(_run(options, log))
     except KeyboardInterrupt:
         return 0
     finally:

@@ -36,3 +36,21 @@ def test_a_token_never_shows_in_its_repr_and_its_cookie_is_not_the_token() -> No
     assert token.secret == "abcdefghijklmnop" and "abcdefghijklmnop" not in repr(token)
     assert token.cookie_matches(token.cookie_value) and token.secret not in token.cookie_value
     assert not ApiToken.parse("abcdefghijklmnoq").cookie_matches(token.cookie_value)
+
+
+def test_prints_become_records_while_the_streams_are_captured() -> None:
+    import sys
+
+    out = io.StringIO()
+    log = JsonLog("log", out, clock=lambda: 0.0)
+    before = sys.stdout, sys.stderr
+    with log.capturing_standard_streams():
+        print("one", "line")
+        print("no newline", end="")
+        sys.stderr.write("Traceback (most recent call last):\n  File ...\nValueError: x\n")
+    assert (sys.stdout, sys.stderr) == before
+    assert [(r["level"], r["message"]) for r in map(json.loads, out.getvalue().splitlines())] == [
+        ("log", "one line"),
+        ("error", "Traceback (most recent call last):\n  File ...\nValueError: x"),
+        ("log", "no newline"),
+    ]

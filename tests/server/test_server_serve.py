@@ -14,17 +14,23 @@ from pathlib import Path
 
 import httpx
 import pytest
-from serverkit import API, DevProcess, free_port, wait_until, write_project
+from serverkit import API, ENTRY, DevProcess, free_port, wait_until, write_project
 
 TOKEN = "s3rve-token-0123456789abcdef"
 EXPLORER = "/cdn-cgi/local/explorer/"
 LOGIN = EXPLORER + "login"
 BEARER = {"Authorization": f"Bearer {TOKEN}"}
+PRINTING = 'print("entry imported")\n' + ENTRY.replace('        if path == "env":', """\
+        if path == "print":
+            print("printed by fetch", flush=True)
+            print("no newline yet", end="")
+            return Response("printed")
+        if path == "env":""")
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevProcess]:
-    root = write_project(tmp_path_factory.mktemp("serve") / "app")
+    root = write_project(tmp_path_factory.mktemp("serve") / "app", entry=PRINTING)
     process = DevProcess(root, "--ip", "0.0.0.0", "--log-format", "json", command="serve",
                          env={"PYFLOW_API_TOKEN": TOKEN}).ready()
     yield process
@@ -108,11 +114,14 @@ def test_signing_in_sets_a_strict_http_only_cookie_that_opens_the_explorer(
         assert elsewhere.headers["location"] == EXPLORER
 
 
-def test_log_lines_are_json_objects(served: DevProcess) -> None:
+def test_log_lines_are_json_objects_user_prints_included(served: DevProcess) -> None:
     with client(served) as http:
         assert http.get("/").status_code == 200
-    wait_until(lambda: any('"GET / 200 OK' in line for line in served.lines))
+        assert http.get("/print").text == "printed"
+    wait_until(lambda: any('"GET /print 200 OK' in line for line in served.lines))
     records = [json.loads(line) for line in list(served.lines)]
+    assert any(r["level"] == "log" and r["message"] == "entry imported" for r in records)
+    assert any(r["level"] == "log" and r["message"] == "printed by fetch" for r in records)
     assert all(set(record) == {"time", "level", "message"} for record in records)
     assert any(r["level"] == "info" and r["message"].startswith("Ready on http://0.0.0.0:")
                for r in records)
