@@ -184,7 +184,8 @@ async def _trigger_and_wait(inv: Invocation, name: str, instance_id: str | None,
         if not json_output:
             inv.ui.success(f'🚀 Workflow instance "{created}" has been triggered successfully')
             if not backend.runs_engine_here:
-                inv.ui.note("pyflow dev is running this project and runs the instance"
+                inv.ui.note("A pyflow server (pyflow dev or pyflow serve) runs this project and "
+                            "runs the instance"
                             + (" (--time-scale applies only to an engine in this process)."
                                if time_scale != 1.0 else "."))
 

@@ -149,6 +149,11 @@ def test_commands_send_the_token_from_the_environment(served: DevProcess) -> Non
                     PYFLOW_API_TOKEN=TOKEN)
     assert listed.returncode == 0, listed.stderr
     assert json.loads(listed.stdout)
+    waited = pyflow("--url", served.url, "workflows", "trigger", "steps", "--wait",
+                    PYFLOW_API_TOKEN=TOKEN)
+    assert waited.returncode == 0, waited.stderr
+    assert "A pyflow server (pyflow dev or pyflow serve) runs this project and runs the " \
+           "instance." in waited.stdout + waited.stderr
 
 
 def test_listening_beyond_loopback_without_a_token_refuses_to_start(tmp_path: Path) -> None:
