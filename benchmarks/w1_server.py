@@ -83,11 +83,11 @@ class Server:
 
     def __init__(self, project: Path, state: Path, command: str,
                  profile: str | None = None, profile_out: Path | None = None,
-                 pythonpath: str | None = None) -> None:
+                 pythonpath: str | None = None, log_args: tuple[str, ...] = ("--log-level", "warn"),
+                 ) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        args = [command, "--port", str(self.port), "--persist-to", str(state),
-                "--log-level", "warn"]
+        args = [command, "--port", str(self.port), "--persist-to", str(state), *log_args]
         if command == "dev":
             args.append("--no-reload")
         python = [sys.executable]
@@ -170,8 +170,10 @@ async def server_once(project: Path, state: Path, args: Any, profile_out: Path |
 
     import httpx
 
+    log_args = ("--log-level", args.log_level) + (
+        ("--log-format", args.log_format) if (command or args.command) == "serve" else ())
     server = Server(project, state, command or args.command, args.profile, profile_out,
-                    pythonpath)
+                    pythonpath, log_args)
     try:
         async with httpx.AsyncClient(timeout=60) as client:
             await server.ready(client)
@@ -223,6 +225,10 @@ def main() -> None:
                    help="also run a server whose pyflow comes from PYTHONPATH (say, an export of "
                         "an earlier commit), alternating with this one")
     p.add_argument("--baseline-command", choices=("serve", "dev"), default="dev")
+    p.add_argument("--log-level", default="warn",
+                   help="the server's (default warn: no line per instance or request)")
+    p.add_argument("--log-format", choices=("text", "json"), default="text",
+                   help="pyflow serve's log format (its output goes to /dev/null)")
     p.add_argument("--profile", choices=("py-spy", "cprofile"), default=None,
                    help="profile the server process (one server run, no in-process run)")
     args = p.parse_args()
