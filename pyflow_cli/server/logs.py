@@ -8,6 +8,7 @@ are injected so tests can capture them. ``JsonLog`` writes the same records as J
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import json
@@ -95,10 +96,27 @@ class JsonLog(DevLog):
                  clock: Callable[[], float] = time.time) -> None:
         super().__init__(level, out)
         self.clock = clock
+        self._lines: list[str] = []
 
     def _emit(self, level: str, message: str) -> None:
-        self.out.write(json_line(self.clock(), level, message) + "\n")
-        self.out.flush()
+        """On the event loop, the record is written at the end of the loop's turn with the
+        others of that turn (one system call for them all: a busy server writes several lines
+        per request); anywhere else at once."""
+        self._lines.append(json_line(self.clock(), level, message))
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.drain()
+            return
+        if len(self._lines) == 1:
+            loop.call_soon(self.drain)
+
+    def drain(self) -> None:
+        """Write the records not written yet."""
+        if self._lines:
+            text, self._lines = "\n".join(self._lines) + "\n", []
+            self.out.write(text)
+            self.out.flush()
 
     @contextlib.contextmanager
     def capturing_standard_streams(self) -> Iterator[None]:
@@ -113,6 +131,7 @@ class JsonLog(DevLog):
             sys.stdout.flush()
             sys.stderr.flush()
             sys.stdout, sys.stderr = saved
+            self.drain()
 
 
 class _Records(io.TextIOBase):

@@ -54,3 +54,24 @@ def test_prints_become_records_while_the_streams_are_captured() -> None:
         ("error", "Traceback (most recent call last):\n  File ...\nValueError: x"),
         ("log", "no newline"),
     ]
+
+
+async def test_on_the_loop_the_records_of_one_turn_are_written_at_once() -> None:
+    import asyncio
+
+    class Counted(io.StringIO):
+        writes = 0
+
+        def write(self, text: str) -> int:
+            Counted.writes += 1
+            return super().write(text)
+
+    out = Counted()
+    log = JsonLog("info", out, clock=lambda: 0.0)
+    for n in range(5):
+        log.info(f"line {n}")
+    assert out.getvalue() == ""  # not before the end of this turn
+    await asyncio.sleep(0)
+    assert [json.loads(line)["message"] for line in out.getvalue().splitlines()] == [
+        f"line {n}" for n in range(5)]
+    assert Counted.writes == 1
