@@ -28,9 +28,10 @@ def count_writes(store: Any) -> list[int]:
     sizes: list[int] = []
     real = store.create_instances
 
-    async def counted(instances: Sequence[NewInstance], lease: Any = None) -> Any:
+    async def counted(instances: Sequence[NewInstance], lease: Any = None,
+                      limits: Any = None) -> Any:
         sizes.append(len(instances))
-        return await real(instances, lease)
+        return await real(instances, lease, limits)
 
     store.create_instances = counted
     return sizes
@@ -55,7 +56,8 @@ async def test_a_batch_holds_at_most_the_batch_limit(make_env: EnvFactory) -> No
 
 async def test_a_failed_write_fails_every_create_in_it(make_env: EnvFactory) -> None:
     async with make_env({"twice": Twice}) as env:
-        async def refuse(instances: Sequence[NewInstance], lease: Any = None) -> Any:
+        async def refuse(instances: Sequence[NewInstance], lease: Any = None,
+                         limits: Any = None) -> Any:
             raise StorageError("The disk is full.")
 
         env.store.create_instances = refuse  # type: ignore[method-assign]
