@@ -7,6 +7,13 @@ cost the writer an operation, the loop a future and a hand-over, and the engine 
 adoption; in W1 through the server, joining them took about a tenth off the CPU per step. Only
 creates with a generated id are joined (a batch never holds one id twice, so every caller's
 answer is the one a write of its own would give); a failed write fails every caller in it.
+
+The platform's creation limits (``--max-queued``, a plan's creation rate) refuse a store call as
+a whole when it would pass them, which is right for ``create_batch`` but not for joined creates:
+each of those is admitted or refused on its own. A joined write refused by a limit is therefore
+written again one create at a time, in the order they were asked for, so each caller gets the
+answer a create of its own would have got: the first ones that fit are created, the rest get
+the 429 error. The retry costs one store call per create, only when a limit is reached.
 """
 
 from __future__ import annotations
@@ -16,10 +23,12 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from pyflow_cli.engine.changes import NewInstance
+from pyflow_cli.engine.errors import TooManyRequestsError
 from pyflow_cli.engine.limits import MAX_BATCH_SIZE
 
 Insert = Callable[[str, list[NewInstance]], Coroutine[Any, Any, list["int | None"]]]
 _Waiting = list[tuple[NewInstance, "asyncio.Future[int | None]"]]
+_Outcome = int | None | TooManyRequestsError  # a create's iid, None, or the limit that refused it
 
 
 class CreateCoalescer:
@@ -29,7 +38,7 @@ class CreateCoalescer:
     def __init__(self, insert: Insert) -> None:
         self._insert = insert
         self._waiting: dict[str, _Waiting] = {}
-        self._writing: set[asyncio.Task[list[int | None]]] = set()  # the loop keeps weak refs
+        self._writing: set[asyncio.Task[list[_Outcome]]] = set()  # the loop keeps weak refs
 
     async def insert(self, workflow: str, new: NewInstance) -> int | None:
         """The new instance's iid, or None if it was not created (as ``insert`` answers)."""
@@ -46,10 +55,10 @@ class CreateCoalescer:
         if self._waiting.get(workflow) is waiting:
             del self._waiting[workflow]
         written = asyncio.get_running_loop().create_task(
-            self._insert(workflow, [new for new, _ in waiting]))
+            self._outcomes(workflow, [new for new, _ in waiting]))
         self._writing.add(written)
 
-        def answer(done: asyncio.Task[list[int | None]]) -> None:
+        def answer(done: asyncio.Task[list[_Outcome]]) -> None:
             self._writing.discard(done)
             error = None if done.cancelled() else done.exception()
             for index, (_, future) in enumerate(waiting):
@@ -60,6 +69,27 @@ class CreateCoalescer:
                 elif error is not None:
                     future.set_exception(error)
                 else:
-                    future.set_result(done.result()[index])
+                    outcome = done.result()[index]
+                    if isinstance(outcome, TooManyRequestsError):
+                        future.set_exception(outcome)
+                    else:
+                        future.set_result(outcome)
 
         written.add_done_callback(answer)
+
+    async def _outcomes(self, workflow: str, news: list[NewInstance]) -> list[_Outcome]:
+        """Each create's outcome: one write for all, or, if a limit refuses that, one each."""
+        try:
+            return list(await self._insert(workflow, news))
+        except TooManyRequestsError:
+            if len(news) == 1:
+                raise
+        outcomes: list[_Outcome] = []
+        for new in news:
+            try:
+                [iid] = await self._insert(workflow, [new])
+            except TooManyRequestsError as refused:
+                outcomes.append(refused)
+            else:
+                outcomes.append(iid)
+        return outcomes
