@@ -9,7 +9,8 @@ knowing which.
 
 API errors come back as the exceptions the service raises (``InstanceNotFoundError``,
 ``DuplicateInstanceError``, ``WorkflowError``...), chosen by the error's stable code
-(``pyflow_code``), never by its text. ``latest`` is resolved here, as the service resolves it.
+(``pyflow_code``), never by its text (``client_errors.py``). ``latest`` is resolved here, as
+the service resolves it.
 """
 
 from __future__ import annotations
@@ -31,26 +32,17 @@ from pyflow_cli.api import (
     WorkflowInfo,
     WorkflowMetrics,
 )
+from pyflow_cli.client_errors import DevServerUnavailable, Unauthorized, answer_error
 from pyflow_cli.engine import serde
 from pyflow_cli.engine.clock import iso_ms
 from pyflow_cli.engine.control import RestartFrom
-from pyflow_cli.engine.errors import (
-    TOO_MANY_CODES,
-    ConflictError,
-    DuplicateInstanceError,
-    InstanceNotFoundError,
-    InvalidInputError,
-    InvalidInstanceIdError,
-    NeedsCodeError,
-    NotFoundError,
-    PyflowError,
-    WorkflowError,
-    too_many_requests,
-)
+from pyflow_cli.engine.errors import NotFoundError, PyflowError
 from pyflow_cli.engine.events import EventType, LogEvent, TriggerSource
 from pyflow_cli.engine.status import STATUS_NAMES, InstanceStatus
 from pyflow_cli.engine.versions import VersionRecord
 from pyflow_cli.server.session import DevSession
+
+__all__ = ["API_PATH", "TRIGGER_HEADER", "DevClient", "DevServerUnavailable", "Unauthorized"]
 
 API_PATH = "/cdn-cgi/local/explorer/api"
 TRIGGER_HEADER = "x-pyflow-trigger"
@@ -59,18 +51,6 @@ ignores unknown headers."""
 _MAX_PAGE = 100
 _TRIGGER_NUMBERS = {t.name.lower(): int(t) for t in TriggerSource}
 _RESTART_TYPES = {"do": "do", "step": "do", "sleep": "sleep", "waitForEvent": "waitForEvent"}
-
-
-class DevServerUnavailable(PyflowError):
-    """The dev session's server could not be reached."""
-
-    code = "pyflow.dev_unavailable"
-
-
-class Unauthorized(PyflowError):
-    """The server wants an API token this client did not send, or refused the one it sent."""
-
-    code = "pyflow.unauthorized"
 
 
 class DevClient:
@@ -126,43 +106,13 @@ class DevClient:
 
     async def _error(self, status: int, errors: list[dict[str, Any]], workflow: str | None,
                      instance_id: str | None, retry_after: str | None = None) -> Exception:
-        """The exception for an error answer, chosen by its stable code (by its HTTP status
-        when it has none: not a pyflow server)."""
-        messages = [str(error.get("message", "")) for error in errors]
-        message = messages[0] if messages else f"HTTP {status}"
+        """The exception for an error answer (``client_errors.py``); an unknown workflow's
+        names the ones the server defines."""
         code = str(errors[0].get("pyflow_code") or "") if errors else ""
-        runtime = message.removeprefix("WorkflowError: ").removeprefix(f"({code}) ")
         if code == "workflow.not_found" and workflow is not None:
             return await self._unknown_workflow(workflow)
-        if code == "instance.not_found" and workflow is not None:
-            return InstanceNotFoundError(instance_id or "", workflow)
-        if code == "instance.invalid_id":
-            return InvalidInstanceIdError(instance_id)
-        if code == "instance.already_exists" and instance_id is not None:
-            return DuplicateInstanceError(instance_id)
-        if code in TOO_MANY_CODES or (not code and status == 429):
-            seconds = float(retry_after) if retry_after and retry_after.isdigit() else None
-            return too_many_requests(code, runtime, seconds)
-        if code == "pyflow.needs_code":
-            return NeedsCodeError(runtime)
-        if code == "pyflow.unauthorized" or (not code and status == 401):
-            return Unauthorized(
-                f"The pyflow server at {self.base_url} refused the API token in PYFLOW_API_TOKEN "
-                "(HTTP 401). Set it to the token the server was started with."
-                if self.sends_token else
-                f"The pyflow server at {self.base_url} needs its API token (HTTP 401). Set "
-                "PYFLOW_API_TOKEN to the token it was started with.")
-        if code.startswith("instance."):
-            return WorkflowError(runtime, code)
-        if code == "workflow.error":
-            return WorkflowError(runtime)
-        if code == "pyflow.invalid_input" or (not code and status == 400):
-            return InvalidInputError("; ".join(messages) or message)
-        if code in ("pyflow.conflict", "pyflow.unserved_script") or (not code and status == 409):
-            return ConflictError(message)
-        if code == "pyflow.not_found" or (not code and status == 404):
-            return NotFoundError(message)
-        return PyflowError(message)
+        return answer_error(status, errors, base_url=self.base_url, sends_token=self.sends_token,
+                            workflow=workflow, instance_id=instance_id, retry_after=retry_after)
 
     async def _unknown_workflow(self, workflow: str) -> NotFoundError:
         try:
