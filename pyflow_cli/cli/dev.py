@@ -17,6 +17,7 @@ from pyflow_cli.cli.options import (
     Plan,
     Retention,
     Runtime,
+    ServedConfigs,
     StoreUrl,
     platform_rules,
     store_location,
@@ -42,10 +43,7 @@ def dev(
         "--no-reload", help="Do not reload when project files change.")] = False,
     env: Annotated[str | None, typer.Option(
         "-e", "--env", help="Use the [env.<name>] section of the config.")] = None,
-    config: Annotated[list[Path] | None, typer.Option(
-        "-c", "--config", help="Path to wrangler.toml / wrangler.json / wrangler.jsonc. Repeat "
-        "it to serve several Workers, as wrangler does: the first answers HTTP, every one's "
-        "workflows run (and a binding with script_name reaches another's).")] = None,
+    config: ServedConfigs = None,
     log_level: Annotated[str, typer.Option(
         "--log-level", help="debug (shows step events), log, info, warn, error or none.")] = "log",
     time_scale: Annotated[float, typer.Option(

@@ -129,8 +129,14 @@ TimeScale = Annotated[float, typer.Option(
     help="Run sleeps, retry delays and event timeouts this many times faster in the in-process "
          "engine: 60 makes a 1-minute sleep take 1 second.")]
 
-# -- the platform's limits: every command that runs an engine takes these (pyflow dev; the same
-# options suit pyflow worker and pyflow serve), and PYFLOW_* variables set them for every process.
+# -- the servers' (pyflow dev, pyflow serve) configs: several Workers served together.
+ServedConfigs = Annotated[list[Path] | None, typer.Option(
+    "-c", "--config", help="Path to wrangler.toml / wrangler.json / wrangler.jsonc. Repeat "
+    "it to serve several Workers, as wrangler does: the first answers HTTP, every one's "
+    "workflows run (and a binding with script_name reaches another's).")]
+
+# -- the platform's limits: every command that runs an engine takes these (pyflow dev, pyflow
+# serve; the same options suit pyflow worker), and PYFLOW_* variables set them for every process.
 MaxRunning = Annotated[int | None, typer.Option(
     "--max-running", metavar="N", show_default=False,
     help="At most N instances run at once across every engine on this store; the rest wait in "

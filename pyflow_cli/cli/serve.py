@@ -14,7 +14,14 @@ from typing import Annotated
 import typer
 
 from pyflow_cli.cli.dev import check_log_level, server_options
-from pyflow_cli.cli.options import StoreUrl
+from pyflow_cli.cli.options import (
+    MaxQueued,
+    MaxRunning,
+    Plan,
+    Retention,
+    ServedConfigs,
+    StoreUrl,
+)
 
 LOG_FORMATS = ("text", "json")
 
@@ -36,13 +43,16 @@ def serve(
     store: StoreUrl = None,
     env: Annotated[str | None, typer.Option(
         "-e", "--env", help="Use the [env.<name>] section of the config.")] = None,
-    config: Annotated[Path | None, typer.Option(
-        "-c", "--config", help="Path to wrangler.toml / wrangler.json / wrangler.jsonc.")] = None,
+    config: ServedConfigs = None,
     log_level: Annotated[str, typer.Option(
         "--log-level", help="debug (shows step events), log, info, warn, error or none.")] = "log",
     log_format: Annotated[str, typer.Option(
         "--log-format", help="text, or json: one JSON object per line (time, level, "
                              "message).")] = "text",
+    max_running: MaxRunning = None,
+    max_queued: MaxQueued = None,
+    plan: Plan = None,
+    retention: Retention = None,
 ) -> None:
     """Serve your Worker, its Workflows, the local API and the explorer (for deployment)."""
     check_log_level(log_level)
@@ -53,9 +63,9 @@ def serve(
     from pyflow_cli.server.serve import run_dev
 
     options = server_options(ctx, ip=ip, port=port, persist_to=persist_to, store=store, env=env,
-                             config=[config] if config is not None else None, reload=False,
-                             command="serve", hotkeys=False,
-                             api_token=api_token, token_off_loopback=True)
+                             config=config, max_running=max_running, max_queued=max_queued,
+                             plan=plan, retention=retention, reload=False, command="serve",
+                             hotkeys=False, api_token=api_token, token_off_loopback=True)
     log = JsonLog(log_level) if log_format == "json" else DevLog(log_level)
     code = run_dev(options, log)
     if code:
