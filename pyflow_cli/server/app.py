@@ -87,7 +87,7 @@ def create_app(runtime: DevRuntime, policy: LocalOnly | None = None,
     middleware = [Middleware(TokenGuard, token=token)] if token is not None else []
     app = Starlette(routes=routes, middleware=middleware)
     app.router.default = every_other_request
-    app.router.redirect_slashes = False  # a Worker path must reach the Worker as it was sent
+    app.router.redirect_slashes = False  # a path is answered as it was sent, never redirected
 
     async def worker(scope: Scope, receive: Receive, send: Send) -> None:
         response = await runtime.worker.fetch(Request(scope, receive))
