@@ -50,7 +50,20 @@ def create_app(runtime: DevRuntime, policy: LocalOnly | None = None,
 
     A request for the Worker goes to it straight (after the access log), not through ~40 pyflow
     route patterns and Starlette's middleware first: on a busy server that is most requests.
-    Only ``/cdn-cgi/`` paths go through the Starlette app."""
+    Only ``/cdn-cgi/`` paths go through pyflow's Starlette app (``pyflow_app``)."""
+    log = log or runtime.log
+
+    async def worker(scope: Scope, receive: Receive, send: Send) -> None:
+        response = await runtime.worker.fetch(Request(scope, receive))
+        await response(scope, receive, send)
+
+    return AccessLog(PyflowOrWorker(pyflow_app(runtime, policy, log, token), worker), log)
+
+
+def pyflow_app(runtime: DevRuntime, policy: LocalOnly | None = None,
+               log: DevLog | None = None, token: ApiToken | None = None) -> Starlette:
+    """pyflow's own app: the local API, the explorer, the cron trigger, the rest of
+    ``/cdn-cgi/``."""
     policy = policy or LocalOnly(token_guarded=token is not None)
     log = log or runtime.log
 
@@ -88,12 +101,7 @@ def create_app(runtime: DevRuntime, policy: LocalOnly | None = None,
     app = Starlette(routes=routes, middleware=middleware)
     app.router.default = every_other_request
     app.router.redirect_slashes = False  # a path is answered as it was sent, never redirected
-
-    async def worker(scope: Scope, receive: Receive, send: Send) -> None:
-        response = await runtime.worker.fetch(Request(scope, receive))
-        await response(scope, receive, send)
-
-    return AccessLog(PyflowOrWorker(app, worker), log)
+    return app
 
 
 class PyflowOrWorker:

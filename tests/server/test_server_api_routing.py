@@ -11,7 +11,7 @@ from urllib.parse import unquote
 import pytest
 from serverkit import API
 
-from pyflow_cli.server.app import create_app
+from pyflow_cli.server.app import create_app, pyflow_app
 from pyflow_cli.server.routes import ApiRoute, LocalApi
 from pyflow_cli.server.runtime import DevRuntime
 
@@ -109,7 +109,7 @@ async def test_a_method_the_route_does_not_take_names_the_path_as_sent(
 
 async def test_the_route_table_and_the_served_openapi_document_list_the_same_operations(
         runtime: DevRuntime) -> None:
-    app = create_app(runtime)
+    app = pyflow_app(runtime)  # create_app's, behind the access log and the Worker's shortcut
     local_api = next(route for route in app.routes if isinstance(route, LocalApi))
     table = {(route.path_format, method.lower())
              for route in local_api.router.routes
