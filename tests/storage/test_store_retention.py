@@ -112,3 +112,4 @@ async def test_the_sqlite_file_shrinks_after_a_purge(tmp_path: Path) -> None:
     assert after < before / 10, (before, after)
     store = await factory.open(location)
     assert (await store.load_history(keep)).steps["k"].value_json == big
+    await factory.close(store)  # an open store's aiosqlite thread would keep pytest from exiting
