@@ -12,12 +12,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from pyflow_cli.cli.options import (
+    ConfigEnv,
     MaxQueued,
     MaxRunning,
     Plan,
     Retention,
     Runtime,
     ServedConfigs,
+    ServerPort,
+    StateDir,
     StoreUrl,
     platform_rules,
     store_location,
@@ -34,15 +37,12 @@ def dev(
     ip: Annotated[str, typer.Option(
         "--ip", help="Address to listen on. Anything but 127.0.0.1/localhost exposes the Worker "
                      "to your network.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8787,
-    persist_to: Annotated[Path | None, typer.Option(
-        "--persist-to", help="Directory of the state (default .pyflow/state): the SQLite store, "
-                             "and the KV, R2 and D1 data.")] = None,
+    port: ServerPort = 8787,
+    persist_to: StateDir = None,
     store: StoreUrl = None,
     no_reload: Annotated[bool, typer.Option(
         "--no-reload", help="Do not reload when project files change.")] = False,
-    env: Annotated[str | None, typer.Option(
-        "-e", "--env", help="Use the [env.<name>] section of the config.")] = None,
+    env: ConfigEnv = None,
     config: ServedConfigs = None,
     log_level: Annotated[str, typer.Option(
         "--log-level", help="debug (shows step events), log, info, warn, error or none.")] = "log",

@@ -103,6 +103,14 @@ StoreUrl = Annotated[str | None, typer.Option(
          "$PYFLOW_STORE, else .pyflow/state/pyflow.sqlite in the project (see --persist-to).")]
 """The store option of every command that opens the store (the root's, ``dev``'s...)."""
 
+ServerPort = Annotated[int, typer.Option("--port", help="Port to listen on.")]
+StateDir = Annotated[Path | None, typer.Option(
+    "--persist-to", help="Directory of the state (default .pyflow/state): the SQLite store, "
+                         "and the KV, R2 and D1 data.")]
+ConfigEnv = Annotated[str | None, typer.Option(
+    "-e", "--env", help="Use the [env.<name>] section of the config.")]
+"""Options ``pyflow dev`` and ``pyflow serve`` share (their --ip differs only in its help)."""
+
 
 def store_location(flag: str | None, runtime: Runtime, cwd: Path) -> StoreLocation | None:
     """``--store``, else ``PYFLOW_STORE`` from the environment; parsed (a bad URL is one line)."""

@@ -8,18 +8,20 @@ signature lives here; the server is imported when the command runs.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from pyflow_cli.cli.dev import check_log_level, server_options
 from pyflow_cli.cli.options import (
+    ConfigEnv,
     MaxQueued,
     MaxRunning,
     Plan,
     Retention,
     ServedConfigs,
+    ServerPort,
+    StateDir,
     StoreUrl,
 )
 
@@ -31,18 +33,15 @@ def serve(
     ip: Annotated[str, typer.Option(
         "--ip", help="Address to listen on. Anything but loopback (127.0.0.1, localhost, ::1) "
                      "needs --api-token.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8787,
+    port: ServerPort = 8787,
     api_token: Annotated[str | None, typer.Option(
         "--api-token", envvar="PYFLOW_API_TOKEN", show_envvar=True, show_default=False,
         help="Secret (16 characters or more) that the local API, the explorer and /cdn-cgi/ "
              "require: `Authorization: Bearer <token>`, or the explorer's sign-in page. Prefer "
              "the environment variable: a flag shows in the process list.")] = None,
-    persist_to: Annotated[Path | None, typer.Option(
-        "--persist-to", help="Directory of the state (default .pyflow/state): the SQLite store, "
-                             "and the KV, R2 and D1 data.")] = None,
+    persist_to: StateDir = None,
     store: StoreUrl = None,
-    env: Annotated[str | None, typer.Option(
-        "-e", "--env", help="Use the [env.<name>] section of the config.")] = None,
+    env: ConfigEnv = None,
     config: ServedConfigs = None,
     log_level: Annotated[str, typer.Option(
         "--log-level", help="debug (shows step events), log, info, warn, error or none.")] = "log",
