@@ -24,7 +24,7 @@ from typing import Any, Protocol
 import psycopg
 
 from pyflow_cli.engine.errors import StorageError
-from pyflow_cli.storage.writer import RESOLVE_CHUNK
+from pyflow_cli.storage.writer import outcome, resolve_in_chunks
 
 Connect = Callable[[], Awaitable[psycopg.AsyncConnection[Any]]]
 Lost = Callable[[BaseException], StorageError]  # the error callers get for a dropped connection
@@ -120,7 +120,7 @@ class PgWriter:
                     self._committing = False
                 self.batches += 1
                 self.operations += len(batch)
-                _resolve(results)
+                resolve_in_chunks(results)
             if self._closed:
                 if not self._queue:
                     return
@@ -131,7 +131,7 @@ class PgWriter:
             try:
                 conn = await self._connection()
                 values = await _pipelined(conn, batch)
-                return [_outcome(future, value) for (_, future), value in zip(batch, values,
+                return [outcome(future, value) for (_, future), value in zip(batch, values,
                                                                               strict=True)]
             except psycopg.errors.DeadlockDetected:
                 await self._rollback()
@@ -192,7 +192,7 @@ class PgWriter:
                 await operation.send(cursor)
                 rows = await cursor.fetchall() if cursor.description else []
                 await conn.execute("RELEASE SAVEPOINT op")
-                results.append(_outcome(future, operation.result(rows)))
+                results.append(outcome(future, operation.result(rows)))
             except psycopg.Error as error:
                 if conn.broken:
                     raise
@@ -241,21 +241,3 @@ def _runs(operations: list[Operation]) -> list[list[Operation]]:
         else:
             runs.append([operation])
     return runs
-
-
-def _outcome(future: asyncio.Future[Any], value: Any) -> tuple[asyncio.Future[Any], bool, Any]:
-    return (future, not isinstance(value, Exception), value)
-
-
-def _resolve(items: list[tuple[asyncio.Future[Any], bool, Any]], start: int = 0) -> None:
-    """Resolve a batch's futures, ``RESOLVE_CHUNK`` per turn of the loop (see ``writer.py``)."""
-    end = min(start + RESOLVE_CHUNK, len(items))
-    for future, ok, value in items[start:end]:
-        if future.done():
-            continue
-        if ok:
-            future.set_result(value)
-        else:
-            future.set_exception(value)
-    if end < len(items):
-        asyncio.get_running_loop().call_soon(_resolve, items, end)

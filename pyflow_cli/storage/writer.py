@@ -145,7 +145,7 @@ class GroupCommitWriter:
                 conn.execute("RELEASE run")
             else:
                 conn.execute("RELEASE run")
-                return [_outcome(future, value) for (_, future), value in zip(run, values, strict=True)]
+                return [outcome(future, value) for (_, future), value in zip(run, values, strict=True)]
         results: list[tuple[asyncio.Future[Any], bool, Any]] = []
         for operation, future in run:
             conn.execute("SAVEPOINT op")
@@ -157,7 +157,7 @@ class GroupCommitWriter:
                 results.append((future, False, exc))
             else:
                 conn.execute("RELEASE op")
-                results.append(_outcome(future, value))
+                results.append(outcome(future, value))
         return results
 
     def _ready_to_commit(self) -> bool:
@@ -201,7 +201,7 @@ def _hand_back(results: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
         by_loop.setdefault(item[0].get_loop(), []).append(item)
     for loop, items in by_loop.items():
         with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting any more
-            loop.call_soon_threadsafe(_resolve, items)
+            loop.call_soon_threadsafe(resolve_in_chunks, items)
 
 
 def _runs(batch: list[tuple[Operation, asyncio.Future[Any]]]
@@ -217,12 +217,12 @@ def _runs(batch: list[tuple[Operation, asyncio.Future[Any]]]
     return runs
 
 
-def _outcome(future: asyncio.Future[Any], value: Any) -> tuple[asyncio.Future[Any], bool, Any]:
+def outcome(future: asyncio.Future[Any], value: Any) -> tuple[asyncio.Future[Any], bool, Any]:
     """An operation that refuses (it wrote nothing) returns its exception: its caller gets it."""
     return (future, not isinstance(value, Exception), value)
 
 
-def _resolve(items: list[tuple[asyncio.Future[Any], bool, Any]], start: int = 0) -> None:
+def resolve_in_chunks(items: list[tuple[asyncio.Future[Any], bool, Any]], start: int = 0) -> None:
     """Resolve a commit's futures, ``RESOLVE_CHUNK`` per turn of the event loop. Each one wakes
     a waiting step: resolved all at once, the hundreds of a group commit would run in one turn,
     and everything else on the loop (an HTTP request, a timer) would wait behind all of them."""
@@ -235,7 +235,7 @@ def _resolve(items: list[tuple[asyncio.Future[Any], bool, Any]], start: int = 0)
         else:
             future.set_exception(value)
     if end < len(items):
-        asyncio.get_running_loop().call_soon(_resolve, items, end)
+        asyncio.get_running_loop().call_soon(resolve_in_chunks, items, end)
 
 
 RESOLVE_CHUNK = 32
