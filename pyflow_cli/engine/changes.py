@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, fields, replace
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
-from pyflow_cli.engine.events import EventType
+from pyflow_cli.engine.events import EventType, Runner
 from pyflow_cli.engine.serde import encode_plain
 from pyflow_cli.engine.status import InstanceStatus
 from pyflow_cli.engine.store import Lease, StepRecord, TimerRecord
@@ -42,6 +42,8 @@ class NewLogEvent(NamedTuple):
     traceback: Mapping[str, Any] | None = None
     # The version of the user's code that wrote it (engine/versions): set on ATTEMPT_START rows.
     version: str | None = None
+    # On an attempt's start: the engine and the code version that ran it (``LogEvent.runner``).
+    runner: Runner | None = None
 
     def encoded_metadata(self) -> str:
         if self.metadata_json is not None:

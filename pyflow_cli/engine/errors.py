@@ -75,6 +75,15 @@ class StorageError(PyflowError):
     code = "pyflow.storage"
 
 
+class StoreUnavailable(StorageError):
+    """The store cannot be reached right now (its server is down, restarting, or the network
+    dropped); the store reconnects by itself. It has said so once (``reported``), so whoever
+    gets this error need not say it again: it retries later."""
+
+    code = "pyflow.store_unavailable"
+    reported = True
+
+
 class StateLostError(StorageError):
     """The state database can no longer be written at all: it was deleted or replaced while
     this process had it open (whatever it wrote from then on would be lost), or the store's

@@ -85,3 +85,13 @@ class LogEvent:
     metadata: dict[str, Any]
     traceback: dict[str, Any] | None = None  # the user's frames, on a failure (engine/tracebacks)
     version: str | None = None  # on an ATTEMPT_START: the version of the code the attempt ran
+    runner: Runner | None = None  # on an attempt's start: the engine and code that ran it
+
+
+class Runner(NamedTuple):
+    """Which engine ran an attempt, with which version of the user's code (``None`` when that
+    engine ran no versioned code). Recorded beside the attempt's start row, whose metadata keeps
+    the reference's shape."""
+
+    engine: str
+    version: str | None

@@ -25,6 +25,7 @@ from pyflow_cli.engine.store_rules import RulesStore
 
 if TYPE_CHECKING:
     from pyflow_cli.engine.changes import Change, NewInstance
+    from pyflow_cli.engine.wakeups import WakeupFeed
 
 
 @dataclass(frozen=True)
@@ -150,13 +151,17 @@ class MetricsRows:
 @dataclass(frozen=True)
 class EngineRecord:
     """An engine connected to the store: its process, the version of the user's code it runs
-    (``None`` when it runs none, or was registered by an older pyflow) and its last heartbeat."""
+    (``None`` when it runs none), its last heartbeat, its kind of process (``dev``, ``serve``,
+    ``worker``, ``cli``), its workflows and its start (unset when an older pyflow wrote it)."""
 
     id: str
     pid: int
     host: str
     heartbeat_ms: float
     version: str | None = None
+    kind: str | None = None
+    workflows: tuple[str, ...] = ()
+    started_ms: float | None = None
 
 
 @dataclass(frozen=True)
@@ -199,7 +204,8 @@ class Store(RulesStore, Protocol):
     - **One order.** Writes are applied in the order they reach the store: ``commit`` at its
       call, the other write methods (``request_control``, ``create_instances``,
       ``delete_instances``, ``add_event``, ``claim_runnable``, ``renew_leases``,
-      ``register_engine``, ``unregister_engine``) when their coroutine starts. A write sees
+      ``register_engine``, ``unregister_engine``, ``hold_role``, ``release_role``) when their
+      coroutine starts. A write sees
       the effect of every write before it, even one in the same group transaction: a guard is
       checked against that state.
     - **Atomic changes, grouped.** Each change is applied whole or not at all. Many changes of
@@ -232,6 +238,10 @@ class Store(RulesStore, Protocol):
 
     async def open(self) -> None:
         """Open (creating or migrating) the store; ``StorageError`` if it cannot."""
+        ...
+
+    def wakeups(self) -> WakeupFeed | None:
+        """The store's notes to engines, or None if it has none (engines then poll often)."""
         ...
 
     async def close(self) -> None:
@@ -311,9 +321,10 @@ class Store(RulesStore, Protocol):
         that has none yet."""
         ...
 
-    async def renew_leases(self, owner: str, until_ms: float, iids: Sequence[int]) -> None:
+    async def renew_leases(self, owner: str, until_ms: float, iids: Sequence[int]) -> list[int]:
         """The leases ``owner`` holds on the instances ``iids`` (those it still works on) now
-        expire at ``until_ms``; its other leases, and other owners', are left alone."""
+        expire at ``until_ms``; its other leases, and other owners', are left alone. Returns
+        the iids renewed: one missing is no longer ``owner``'s (taken over, released, deleted)."""
         ...
 
     async def register_engine(self, engine: EngineRecord) -> None:
@@ -321,7 +332,17 @@ class Store(RulesStore, Protocol):
         ...
 
     async def unregister_engine(self, engine_id: str) -> None:
-        """Forget an engine and release every lease it holds."""
+        """Forget an engine and release every lease and role it holds."""
+        ...
+
+    async def hold_role(self, role: str, holder: str, now_ms: float, until_ms: float) -> bool:
+        """Take or keep ``role`` (a duty one process of a cluster does, such as firing crons)
+        for ``holder`` until ``until_ms``: True if ``holder`` has it now (nobody had it, its
+        holder's time ran out (``expires < now_ms``), or it had it). Never two holders at once."""
+        ...
+
+    async def release_role(self, role: str, holder: str) -> None:
+        """Give ``role`` up, if ``holder`` has it (another process may then take it at once)."""
         ...
 
     # -- reads ------------------------------------------------------------------------------------

@@ -3,7 +3,9 @@ and reload watcher.
 
 Two layers. ``Outage`` is for a loop's own iterations: an iteration that fails (a full disk, a
 store that cannot be reached) is retried after a growing pause, with one log line when the
-outage starts and one when it ends, not one per try. ``Supervised`` is for the loop as a whole:
+outage starts and one when it ends, not one per try (and none if the store reported the outage
+itself: one line for a database that went away, not one per loop). ``Supervised`` is for the
+loop as a whole:
 a loop that raises (a bug, anything its iterations did not handle) is noticed, logged and
 started again; one that keeps dying is given up on, and its owner says what that means (the
 engine and the cron scheduler stop ``pyflow dev`` with a clear message; the reload watcher only
@@ -35,15 +37,19 @@ class Outage:
         self._recovered = recovered
         self._failures = 0
         self._since = 0.0
+        self._said = False  # whether this outage was reported here
 
     @property
     def failing(self) -> bool:
         return self._failures > 0
 
     def failed(self, error: BaseException) -> float:
-        """Record a failed iteration; returns how long to pause (seconds) before the next."""
+        """Record a failed iteration; returns how long to pause (seconds) before the next. An
+        error the store has ``reported`` already (its own outage line) is not reported again."""
         if self._failures == 0:
             self._since = time.monotonic()
+        if not self._said and not getattr(error, "reported", False):
+            self._said = True
             self._report(f"the {self.what} failed ({_describe(error)}); retrying until it "
                          "works again")
         self._failures += 1
@@ -52,10 +58,12 @@ class Outage:
     def succeeded(self) -> None:
         """Record a successful iteration (and the end of an outage, if there was one)."""
         if self._failures:
-            self._recovered(f"the {self.what} works again after "
-                            f"{time.monotonic() - self._since:.1f} s ({self._failures} failed "
-                            "tries)")
+            if self._said:
+                self._recovered(f"the {self.what} works again after "
+                                f"{time.monotonic() - self._since:.1f} s ({self._failures} failed "
+                                "tries)")
             self._failures = 0
+            self._said = False
 
 
 class Supervised:

@@ -12,7 +12,7 @@ import json
 from dataclasses import fields
 from typing import Any
 
-from pyflow_cli.engine.changes import UNSET, Change, InstanceUpdate, StepWrite
+from pyflow_cli.engine.changes import UNSET, Change, InstanceUpdate, NewLogEvent, StepWrite
 from pyflow_cli.engine.events import EventType
 from pyflow_cli.engine.status import InstanceStatus
 
@@ -41,8 +41,7 @@ def _encode(change: Change) -> dict[str, Any]:
         out["wk"] = list(change.wipe_keys)
         out["keep"] = _KEEP_ON_RUN_WIPE
     if change.log:
-        out["l"] = [[e.timestamp_ms, int(e.event), e.group_key, e.target, e.encoded_metadata(),
-                     e.encoded_traceback(), e.version] for e in change.log]
+        out["l"] = [_row(e) for e in change.log]
     if change.steps:
         out["s"] = [_step(step) for step in _merged_steps(change.steps)]
     if change.shift_timers_ms:
@@ -67,6 +66,14 @@ def _encode(change: Change) -> dict[str, Any]:
         if change.instance.bump_signal:
             out["b"] = 1
     return out
+
+
+def _row(e: NewLogEvent) -> list[Any]:
+    row = [e.timestamp_ms, int(e.event), e.group_key, e.target, e.encoded_metadata(),
+           e.encoded_traceback(), e.version]
+    if e.runner is not None:
+        row.append(e.runner.engine)
+    return row
 
 
 def _guards(change: Change) -> dict[str, Any]:

@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from pyflow_cli.engine.events import EventType, LogEvent
-from pyflow_cli.engine.serde import parse_shown
 from pyflow_cli.engine.status import InstanceStatus
 from pyflow_cli.engine.store import (
     EngineRecord,
@@ -25,6 +24,7 @@ from pyflow_cli.engine.store import (
     TimerRecord,
     WorkflowLogEvent,
 )
+from pyflow_cli.storage.rows import engine_record, log_event
 
 COLUMNS = ("iid, workflow, id, status, created_ms, params, output, error, version_id, trigger, "
            "runnable_at, lease_owner, lease_expires, paused_at, lifetime, signal, control, "
@@ -42,13 +42,6 @@ def record(row: Sequence[Any]) -> InstanceRecord:
         paused_at=row[13], lifetime=row[14], signal=row[15], control=row[16], lease_epoch=row[17])
 
 
-def _log_event(seq: int, ts: float, event: int, key: str | None, target: str | None, meta: str,
-               trace: str | None, version: str | None = None) -> LogEvent:
-    # Log rows hold JSON as shown (serde's display form): nothing in them is restored.
-    return LogEvent(seq, ts, EventType(event), key, target, parse_shown(meta),
-                    parse_shown(trace) if trace is not None else None, version)
-
-
 class PgReads:
     """The reads of ``PostgresStore``."""
 
@@ -59,8 +52,9 @@ class PgReads:
 
     async def list_engines(self) -> list[EngineRecord]:
         rows = await self._rows(
-            f"SELECT id, pid, host, heartbeat_ms, version FROM {self.schema_sql}.engines")
-        return [EngineRecord(*row) for row in rows]
+            "SELECT id, pid, host, heartbeat_ms, version, kind, workflows, started_ms FROM "
+            f"{self.schema_sql}.engines")
+        return [engine_record(row) for row in rows]
 
     async def get_instance(self, workflow: str, instance_id: str) -> InstanceRecord | None:
         rows = await self._rows(f"SELECT {COLUMNS} FROM {self.schema_sql}.instances "
@@ -150,10 +144,10 @@ class PgReads:
 
     async def read_log(self, iid: int, after_seq: int = 0) -> list[LogEvent]:
         rows = await self._rows(
-            "SELECT seq, ts, event, group_key, target, metadata, traceback, version FROM "
-            f"{self.schema_sql}.log WHERE iid = %s AND seq > %s ORDER BY seq",
+            "SELECT seq, ts, event, group_key, target, metadata, traceback, version, engine "
+            f"FROM {self.schema_sql}.log WHERE iid = %s AND seq > %s ORDER BY seq",
             (iid, min(after_seq, MAX_BIGINT)))
-        return [_log_event(*row) for row in rows]
+        return [log_event(*row) for row in rows]
 
     async def read_workflow_log(self, workflow: str, query: LogQuery) -> list[WorkflowLogEvent]:
         where: list[str] = ["i.workflow = %s"]
@@ -172,10 +166,10 @@ class PgReads:
         s = self.schema_sql
         rows = await self._rows(
             "SELECT i.id, l.pos, l.seq, l.ts, l.event, l.group_key, l.target, l.metadata, "
-            f"l.traceback FROM {s}.log l JOIN {s}.instances i ON i.iid = l.iid WHERE "
-            f"{' AND '.join(where)} ORDER BY l.pos DESC LIMIT %s",
+            f"l.traceback, l.version, l.engine FROM {s}.log l JOIN {s}.instances i "
+            f"ON i.iid = l.iid WHERE {' AND '.join(where)} ORDER BY l.pos DESC LIMIT %s",
             (*params, max(0, min(query.limit, MAX_BIGINT))))
-        return [WorkflowLogEvent(instance_id, _log_event(*row), pos)
+        return [WorkflowLogEvent(instance_id, log_event(*row), pos)
                 for instance_id, pos, *row in rows]
 
     async def read_timers(self, iid: int) -> list[TimerRecord]:

@@ -277,6 +277,48 @@ $$;
     (2, "platform rules: admission order, retention, versions", PLATFORM_RULES),
 )
 
+# v3 writes the engine that ran an attempt beside its start row: ``apply_changes`` as v2 left
+# it (the end of its migration), but for the statement that inserts log rows (an encoded row
+# may carry the engine as its 8th item, after v2's version).
+_V2_FUNCTION = PLATFORM_RULES[PLATFORM_RULES.index(
+    "CREATE OR REPLACE FUNCTION {schema}.apply_changes"):]
+_V2_LOG_INSERT = """\
+            INSERT INTO {schema}.log (iid, seq, ts, event, group_key, target, metadata, traceback,
+                                      version)
+            SELECT i, last_seq + x.n, (x.e->>0)::float8, (x.e->>1)::integer, x.e->>2, x.e->>3,
+                   x.e->>4, x.e->>5, x.e->>6
+"""
+_V3_LOG_INSERT = """\
+            INSERT INTO {schema}.log (iid, seq, ts, event, group_key, target, metadata, traceback,
+                                      version, engine)
+            SELECT i, last_seq + x.n, (x.e->>0)::float8, (x.e->>1)::integer, x.e->>2, x.e->>3,
+                   x.e->>4, x.e->>5, x.e->>6, x.e->>7
+"""
+assert _V2_FUNCTION.count(_V2_LOG_INSERT) == 1 and _V2_FUNCTION.rstrip().endswith("$$;")
+MIGRATIONS += (
+    (3, "engines described, attempts' engines, roles", """
+-- What kind of process each engine is, which workflows it runs and since when (pyflow workers
+-- list); which engine ran each attempt (set on attempt start rows only, beside v2's version);
+-- and the duties one process of a cluster does at a time (firing crons), each held until it
+-- expires.
+ALTER TABLE {schema}.engines ADD COLUMN kind text;
+ALTER TABLE {schema}.engines ADD COLUMN workflows text;
+ALTER TABLE {schema}.engines ADD COLUMN started_ms double precision;
+ALTER TABLE {schema}.log ADD COLUMN engine text;
+CREATE TABLE {schema}.roles (
+    name text PRIMARY KEY,
+    holder text NOT NULL,
+    expires_ms double precision NOT NULL
+);
+-- Sends the wake-up notes of a batch (pg_wakeups.py), one notification per element of notes.
+CREATE FUNCTION {schema}.notify(channel text, notes text[]) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify(channel, n) FROM unnest(notes) AS n;
+END
+$$;
+""" + _V2_FUNCTION.replace(_V2_LOG_INSERT, _V3_LOG_INSERT)),
+)
+
 LATEST_VERSION = MIGRATIONS[-1][0]
 OLDEST_SERVER = 15
 """The oldest PostgreSQL major version pyflow runs on: the oldest its community still supports

@@ -4,13 +4,16 @@ Callers enqueue operations and get a future, as with the SQLite writer (``writer
 ones start a batch at once, lazy ones wait up to ``linger_s`` to share one. A batch is ``BEGIN``,
 one statement per operation (a run of consecutive ``Change`` writes is a single statement),
 ``COMMIT``, all sent in psycopg's pipeline mode: the batch costs about one round trip and one
-WAL flush, whatever its size. Futures resolve only after the ``COMMIT`` succeeded.
+WAL flush, whatever its size. Futures resolve only after the ``COMMIT`` succeeded. Then the
+wake-up notes of what the batch wrote (an operation's ``notes``) are announced, out of the
+batch's transaction (``pg_wakeups.py``).
 
 If a statement of the batch fails, the transaction is rolled back and the batch applied again
 one operation at a time, each in a savepoint, so that the failing one fails alone. A deadlock
 with another process's transaction (both lock instance rows) retries the whole batch. If the
-connection is lost, the batch's callers get a ``StorageError`` (its outcome is unknown: a
-lifetime resumes from what was committed) and the next batch connects again.
+connection is lost, the batch's callers get a ``StoreUnavailable`` (its outcome is unknown: a
+lifetime resumes from what was committed) and a later batch connects again; while the server
+cannot be reached, batches fail at once until the next try is due (``pg_health.py``).
 """
 
 from __future__ import annotations
@@ -24,10 +27,11 @@ from typing import Any, Protocol
 import psycopg
 
 from pyflow_cli.engine.errors import StorageError
+from pyflow_cli.storage.pg_health import ServerHealth
 from pyflow_cli.storage.writer import outcome, resolve_in_chunks
 
 Connect = Callable[[], Awaitable[psycopg.AsyncConnection[Any]]]
-Lost = Callable[[BaseException], StorageError]  # the error callers get for a dropped connection
+Announce = Callable[[psycopg.AsyncConnection[Any], list[str]], Awaitable[None]]
 _DEADLOCK_RETRIES = 3
 
 
@@ -58,10 +62,13 @@ _Item = tuple[Operation, "asyncio.Future[Any]"]
 class PgWriter:
     """The writer task and its queue."""
 
-    def __init__(self, connect: Connect, lost: Lost, linger_s: float = 0.01) -> None:
+    def __init__(self, connect: Connect, health: ServerHealth, announce: Announce | None = None,
+                 linger_s: float = 0.01) -> None:
         self._connect = connect
-        self._lost = lost
+        self._health = health
+        self._announce = announce
         self._linger_s = linger_s
+        self._retry_at = 0.0  # while the server cannot be reached: when to try again
         self._conn: psycopg.AsyncConnection[Any] | None = None
         self._queue: list[_Item] = []
         self._urgent = asyncio.Event()
@@ -121,12 +128,29 @@ class PgWriter:
                 self.batches += 1
                 self.operations += len(batch)
                 resolve_in_chunks(results)
+                await self._announce_notes(batch, results)
             if self._closed:
                 if not self._queue:
                     return
                 self._urgent.set()  # queued while closing: committed before the end
 
+    async def _announce_notes(self, batch: list[_Item],
+                              results: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
+        if self._announce is None or self._conn is None:
+            return
+        notes = [note for (operation, _), (_, ok, value) in zip(batch, results, strict=True)
+                 if ok and hasattr(operation, "notes") for note in operation.notes(value)]
+        if notes:
+            try:
+                await self._announce(self._conn, notes)
+            except psycopg.Error:  # lost: engines find the work by polling
+                await self._rollback()
+
     async def _commit(self, batch: list[_Item]) -> list[tuple[asyncio.Future[Any], bool, Any]]:
+        try:
+            conn = await self._connection()
+        except Exception as error:  # the server cannot be reached (said once, in pg_health)
+            return self._failed(batch, error)
         for attempt in range(_DEADLOCK_RETRIES + 1):
             try:
                 conn = await self._connection()
@@ -147,13 +171,22 @@ class PgWriter:
                 break
         try:
             return await self._one_by_one(await self._connection(), batch)
-        except psycopg.Error as error:
+        except (psycopg.Error, StorageError) as error:
             await self._rollback()
             return self._failed(batch, error)
 
     async def _connection(self) -> psycopg.AsyncConnection[Any]:
         if self._conn is None or self._conn.closed:
-            self._conn = await self._connect()
+            now = time.monotonic()
+            if self._health.down and now < self._retry_at:
+                raise self._health.error
+            try:
+                self._conn = await self._connect()
+            except Exception as error:
+                failure = self._health.lost(error)
+                self._retry_at = time.monotonic() + self._health.pause_s()
+                raise failure from None
+            self._health.back()
         return self._conn
 
     def _broken(self) -> bool:
@@ -176,8 +209,9 @@ class PgWriter:
 
     def _failed(self, batch: list[_Item], error: BaseException
                 ) -> list[tuple[asyncio.Future[Any], bool, Any]]:
-        failure = self._lost(error)
-        failure.__cause__ = error
+        failure = self._health.lost(error)
+        if failure is not error:
+            failure.__cause__ = error
         return [(future, False, failure) for _, future in batch]
 
     @staticmethod

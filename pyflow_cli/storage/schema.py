@@ -257,6 +257,21 @@ ALTER TABLE log ADD COLUMN version TEXT;
 -- Deleting an instance deletes its events, consumed ones too: by iid, not by scanning.
 CREATE INDEX inbox_by_instance ON inbox (iid);
 """.replace("{finished}", FINISHED_SQL)),
+    (9, "engines described, attempts' engines, roles", """
+-- What kind of process each engine is, which workflows it runs and since when (pyflow workers
+-- list); which engine ran each attempt (set on attempt start rows only, beside v8's version);
+-- and the duties one process of a cluster does at a time (firing crons), each held until it
+-- expires.
+ALTER TABLE engines ADD COLUMN kind TEXT;
+ALTER TABLE engines ADD COLUMN workflows TEXT;
+ALTER TABLE engines ADD COLUMN started_ms REAL;
+ALTER TABLE log ADD COLUMN engine TEXT;
+CREATE TABLE roles (
+    name TEXT PRIMARY KEY,
+    holder TEXT NOT NULL,
+    expires_ms REAL NOT NULL
+) WITHOUT ROWID;
+"""),
 )
 
 LATEST_VERSION = MIGRATIONS[-1][0]

@@ -8,6 +8,7 @@ process crash); ``durability="normal"`` trades that for speed.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sqlite3
 from collections.abc import Awaitable, Sequence
@@ -23,6 +24,7 @@ from pyflow_cli.engine.events import EventType
 from pyflow_cli.engine.retention import PurgeQuery
 from pyflow_cli.engine.store import FIRST_EPOCH, EngineRecord, InstanceRecord
 from pyflow_cli.engine.versions import VersionRecord
+from pyflow_cli.engine.wakeups import WakeupFeed
 from pyflow_cli.storage import health, sqlite_purge, sqlite_versions
 from pyflow_cli.storage.schema import migrate
 from pyflow_cli.storage.sqlite_admission import claimable_rows, refuse_if_over, starting
@@ -83,6 +85,10 @@ class SqliteStore(SqliteReads):
             raise health.explain(self.path, exc) or StorageError(
                 f"Cannot open the state database {self.path}: {exc}. "
                 "Check the --persist-to directory.") from exc
+
+    def wakeups(self) -> WakeupFeed | None:
+        """None: the engines on one file poll it, which costs next to nothing."""
+        return None
 
     async def close(self) -> None:
         if self._point_reader is not None:
@@ -239,24 +245,46 @@ class SqliteStore(SqliteReads):
         claimed: list[InstanceRecord] = await self._writer.submit(op)
         return claimed
 
-    async def renew_leases(self, owner: str, until_ms: float, iids: Sequence[int]) -> None:
-        await self._writer.submit(lambda conn: conn.executemany(
-            "UPDATE instances SET lease_expires = ? WHERE iid = ? AND lease_owner = ?",
-            [(until_ms, iid, owner) for iid in iids]))
+    async def renew_leases(self, owner: str, until_ms: float, iids: Sequence[int]) -> list[int]:
+        def op(conn: sqlite3.Connection) -> list[int]:
+            return [iid for iid in dict.fromkeys(iids) if conn.execute(
+                "UPDATE instances SET lease_expires = ? WHERE iid = ? AND lease_owner = ?",
+                (until_ms, iid, owner)).rowcount]
+
+        renewed: list[int] = await self._writer.submit(op)
+        return renewed
 
     async def register_engine(self, engine: EngineRecord) -> None:
         await self._writer.submit(lambda conn: conn.execute(
-            "INSERT OR REPLACE INTO engines (id, pid, host, heartbeat_ms, version) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (engine.id, engine.pid, engine.host, engine.heartbeat_ms, engine.version)))
+            "INSERT OR REPLACE INTO engines (id, pid, host, heartbeat_ms, version, kind, "
+            "workflows, started_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (engine.id, engine.pid, engine.host, engine.heartbeat_ms, engine.version, engine.kind,
+             json.dumps(list(engine.workflows)), engine.started_ms)))
 
     async def unregister_engine(self, engine_id: str) -> None:
         def op(conn: sqlite3.Connection) -> None:
             conn.execute("UPDATE instances SET lease_owner = NULL, lease_expires = NULL "
                          "WHERE lease_owner = ?", (engine_id,))
             conn.execute("DELETE FROM engines WHERE id = ?", (engine_id,))
+            conn.execute("DELETE FROM roles WHERE holder = ?", (engine_id,))
 
         await self._writer.submit(op)
+
+    async def hold_role(self, role: str, holder: str, now_ms: float, until_ms: float) -> bool:
+        def op(conn: sqlite3.Connection) -> bool:
+            conn.execute("INSERT INTO roles (name, holder, expires_ms) VALUES (?1, ?2, ?3) "
+                         "ON CONFLICT (name) DO UPDATE SET holder = ?2, expires_ms = ?3 "
+                         "WHERE roles.holder = ?2 OR roles.expires_ms < ?4",
+                         (role, holder, until_ms, now_ms))
+            row = conn.execute("SELECT holder FROM roles WHERE name = ?", (role,)).fetchone()
+            return row is not None and row[0] == holder
+
+        held: bool = await self._writer.submit(op)
+        return held
+
+    async def release_role(self, role: str, holder: str) -> None:
+        await self._writer.submit(lambda conn: conn.execute(
+            "DELETE FROM roles WHERE name = ? AND holder = ?", (role, holder)))
 
 
     # -- retention and versions ---------------------------------------------------------------------

@@ -162,9 +162,10 @@ def _insert_log(conn: sqlite3.Connection, rows: list[tuple[int, int, NewLogEvent
     if rows:
         conn.executemany(
             "INSERT INTO log (iid, seq, ts, event, group_key, target, metadata, traceback, "
-            "version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "version, engine) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [(iid, seq, e.timestamp_ms, int(e.event), e.group_key, e.target, e.encoded_metadata(),
-              e.encoded_traceback(), e.version) for iid, seq, e in rows])
+              e.encoded_traceback(), e.version, e.runner.engine if e.runner else None)
+             for iid, seq, e in rows])
 
 
 def _upsert_steps(conn: sqlite3.Connection, rows: list[tuple[int, StepWrite]]) -> None:

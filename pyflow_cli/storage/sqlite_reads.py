@@ -10,7 +10,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from pyflow_cli.engine.events import EventType, LogEvent
-from pyflow_cli.engine.serde import parse_shown
 from pyflow_cli.engine.status import InstanceStatus
 from pyflow_cli.engine.store import (
     EngineRecord,
@@ -24,6 +23,7 @@ from pyflow_cli.engine.store import (
     TimerRecord,
     WorkflowLogEvent,
 )
+from pyflow_cli.storage.rows import engine_record, log_event
 from pyflow_cli.storage.sqlite_admission import next_due_sql
 
 INSTANCE_COLUMNS = (
@@ -51,8 +51,9 @@ class SqliteReads:
         raise NotImplementedError
 
     async def list_engines(self) -> list[EngineRecord]:
-        rows = await self._rows("SELECT id, pid, host, heartbeat_ms, version FROM engines")
-        return [EngineRecord(*row) for row in rows]
+        rows = await self._rows("SELECT id, pid, host, heartbeat_ms, version, kind, workflows, "
+                                "started_ms FROM engines")
+        return [engine_record(row) for row in rows]
 
     async def get_instance(self, workflow: str, instance_id: str) -> InstanceRecord | None:
         rows = self._point_rows(f"SELECT {INSTANCE_COLUMNS} FROM instances WHERE workflow = ? "
@@ -137,12 +138,9 @@ class SqliteReads:
 
     async def read_log(self, iid: int, after_seq: int = 0) -> list[LogEvent]:
         rows = self._point_rows("SELECT seq, ts, event, group_key, target, metadata, traceback, "
-                                "version FROM log WHERE iid = ? AND seq > ? ORDER BY seq",
+                                "version, engine FROM log WHERE iid = ? AND seq > ? ORDER BY seq",
                                 (iid, after_seq))
-        # Log rows hold JSON as shown (serde's display form): nothing in them is restored.
-        return [LogEvent(seq, ts, EventType(event), key, target, parse_shown(meta),
-                         parse_shown(trace) if trace is not None else None, version)
-                for seq, ts, event, key, target, meta, trace, version in rows]
+        return [log_event(*row) for row in rows]
 
     async def read_workflow_log(self, workflow: str, query: LogQuery) -> list[WorkflowLogEvent]:
         where, params = workflow_log_filter(workflow, query)
@@ -150,13 +148,11 @@ class SqliteReads:
         # page stops after `limit` matches and reading on from a position reads only new rows.
         rows = await self._rows(
             "SELECT i.id, l.pos, l.seq, l.ts, l.event, l.group_key, l.target, l.metadata, "
-            f"l.traceback FROM log l CROSS JOIN instances i ON i.iid = l.iid WHERE "
-            f"{' AND '.join(where)} ORDER BY l.pos DESC LIMIT ?",
+            f"l.traceback, l.version, l.engine FROM log l CROSS JOIN instances i "
+            f"ON i.iid = l.iid WHERE {' AND '.join(where)} ORDER BY l.pos DESC LIMIT ?",
             (*params, max(0, min(query.limit, _MAX_INTEGER))))
-        return [WorkflowLogEvent(instance_id, LogEvent(
-                    seq, ts, EventType(event), key, target, parse_shown(meta),
-                    parse_shown(trace) if trace is not None else None), pos)
-                for instance_id, pos, seq, ts, event, key, target, meta, trace in rows]
+        return [WorkflowLogEvent(instance_id, log_event(*row), pos)
+                for instance_id, pos, *row in rows]
 
     async def read_timers(self, iid: int) -> list[TimerRecord]:
         rows = self._point_rows("SELECT cache_key, kind, due_ms FROM timers WHERE iid = ?", (iid,))

@@ -20,7 +20,7 @@ from pyflow_cli.engine.retention import PurgeQuery
 from pyflow_cli.engine.status import InstanceStatus
 from pyflow_cli.engine.store import EngineRecord, InboxEvent, StepRecord, TimerRecord
 from pyflow_cli.engine.versions import VersionRecord
-from pyflow_cli.storage import schema
+from pyflow_cli.storage import pg_schema, schema
 
 GOLDEN = Path(__file__).parent.parent / "golden" / "v1-sleeping.sqlite"
 
@@ -67,6 +67,14 @@ def _rows(factory: StoreFactory, location: str) -> dict[str, list[tuple[Any, ...
 
 def _older(factory: StoreFactory) -> list[int]:
     return list(factory.schema_versions[:-1])
+
+
+def _before_platform(factory: StoreFactory) -> list[int]:
+    """The older versions before the platform rules' migration (SQLite's v8, PostgreSQL's v2)
+    and SQLite's v7."""
+    migrations = schema.MIGRATIONS if isinstance(factory, SqliteFactory) else pg_schema.MIGRATIONS
+    platform = next(v for v, what, _ in migrations if what.startswith("platform rules"))
+    return [v for v in _older(factory) if v < min(7, platform)]
 
 
 async def _check_seed_reads(factory: StoreFactory, location: str) -> None:
@@ -129,7 +137,7 @@ async def test_migrating_past_v7_records_ends_and_versions_of_what_was_there(
         store_factory: StoreFactory) -> None:
     # Schema v7: a finished instance's end (its last finishing row, else its creation) makes it
     # purgeable; the versions instances recorded are numbered in the order they first appeared.
-    for version in [v for v in _older(store_factory) if v < 7]:
+    for version in _before_platform(store_factory):
         location = store_factory.create_at_version(version)
         for table, rows in SEED.items():
             store_factory.insert_rows(location, table, rows)

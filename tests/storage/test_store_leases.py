@@ -88,11 +88,24 @@ async def test_renewing_extends_the_owners_leases_on_the_given_instances_only(
                                                     lease=("engine-1", 50.0))
     [other] = await store.create_instances([new("c")], lease=("engine-2", 50.0))
     assert a is not None and b is not None and other is not None
-    await store.renew_leases("engine-1", 500.0, [a, b, other])
+    assert sorted(await store.renew_leases("engine-1", 500.0, [a, b, other])) == sorted([a, b])
     page = await store.list_instances(WORKFLOW)
     assert sorted((r.id, r.lease_expires) for r in page.records) == [
         ("a", 500.0), ("b", 500.0), ("c", 50.0), ("s", 50.0)]
     assert stranded is not None
+
+
+async def test_renewing_says_which_leases_are_no_longer_the_owner_s(store: Store) -> None:
+    [kept, taken, released] = await store.create_instances(
+        [new("a"), new("b"), new("c")], lease=("engine-1", 50.0))
+    assert kept is not None and taken is not None and released is not None
+    # engine-1 stalled: its lease on b ran out and engine-2 took b; c's lease was released
+    assert await store.commit(Change(taken, instance=InstanceUpdate(runnable_at=10.0)))
+    assert [r.iid for r in await store.claim_runnable("engine-2", 60.0, 100.0, 5, [WORKFLOW])
+            ] == [taken]
+    assert await store.commit(Change(released, instance=InstanceUpdate(lease_owner=None)))
+    assert await store.renew_leases("engine-1", 500.0, [kept, taken, released]) == [kept]
+    assert (await record(store, taken)).lease_expires == 160.0  # engine-2's, left alone
 
 
 async def test_engines_register_renew_and_unregister_releasing_their_leases(store: Store) -> None:
