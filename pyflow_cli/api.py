@@ -73,6 +73,7 @@ class Attempt(TypedDict):
     traceback: NotRequired[dict[str, Any]]
     versionId: NotRequired[str]  # the version of the code it ran on (pyflow's addition)
     version: NotRequired[str | None]  # and its label (v2)
+    engine: NotRequired[str]  # the engine that ran it (pyflow's addition)
 
 
 class StepView(TypedDict):

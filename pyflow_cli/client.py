@@ -37,7 +37,7 @@ from pyflow_cli.engine import serde
 from pyflow_cli.engine.clock import iso_ms
 from pyflow_cli.engine.control import RestartFrom
 from pyflow_cli.engine.errors import NotFoundError, PyflowError
-from pyflow_cli.engine.events import EventType, LogEvent, TriggerSource
+from pyflow_cli.engine.events import EventType, LogEvent, Runner, TriggerSource
 from pyflow_cli.engine.status import STATUS_NAMES, InstanceStatus
 from pyflow_cli.engine.versions import VersionRecord
 from pyflow_cli.server.session import DevSession
@@ -298,7 +298,8 @@ class DevClient:
                                 instance_id=resolved, params={"after_seq": str(after_seq)})
         return [LogEvent(int(r["seq"]), float(r["timestamp_ms"]), EventType(int(r["event"])),
                          r.get("group_key"), r.get("target"), serde.attrify(r.get("metadata") or {}),
-                         r.get("traceback"), r.get("version"))
+                         r.get("traceback"), r.get("version"),
+                         Runner(**r["runner"]) if r.get("runner") else None)
                 for r in body["result"]]
 
     @property

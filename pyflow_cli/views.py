@@ -151,6 +151,8 @@ def _do_step(name: str | None, rows: list[LogEvent], labels: Mapping[str, str]) 
             if row.version is not None:  # the code it ran on (pyflow's addition)
                 attempts[number]["versionId"] = row.version
                 attempts[number]["version"] = labels.get(row.version)
+            if row.runner is not None:  # the engine that ran it (pyflow's addition)
+                attempts[number]["engine"] = row.runner.engine
         elif row.event in (EventType.ATTEMPT_SUCCESS, EventType.ATTEMPT_FAILURE):
             attempt = attempts.setdefault(number, {"start": None, "end": None, "success": None,
                                                    "error": None})

@@ -169,7 +169,8 @@ async def open_workspace(project: ProjectConfig, *, persist_to: Path | None = No
                          observe: Callable[[Store], Store] | None = None,
                          on_engine_failure: Callable[[str], None] | None = None,
                          rules: PlatformRules | None = None,
-                         companions: Sequence[Companion] = ()) -> Workspace:
+                         companions: Sequence[Companion] = (),
+                         kind: str | None = None) -> Workspace:
     """Open the project's store (at ``location``, else the SQLite file of its state directory); with
     ``with_engine``, load the user's code (or use ``loaded``) and start an engine. ``observe``
     wraps the opened store (``pyflow dev`` reports what is written). The engine goes by the
@@ -177,7 +178,8 @@ async def open_workspace(project: ProjectConfig, *, persist_to: Path | None = No
     is told why, if the engine stops on its own (else that is logged). ``rules`` are the
     platform's limits (``options.rules`` when an engine runs). ``companions`` are the other
     projects served with this one (``pyflow dev -c a -c b``): their workflows run in the engine
-    too, and are stored in this project's store."""
+    too, and are stored in this project's store. The engine registers as a ``kind`` of process
+    (``dev``, ``serve``, ``worker``, ``cli``)."""
     # User code is loaded and checked before the store opens: a broken project leaves nothing open.
     if with_engine and loaded is None:
         loaded = load_user_module(project)
@@ -200,7 +202,7 @@ async def open_workspace(project: ProjectConfig, *, persist_to: Path | None = No
     if defs is not None:
         engine = Engine(store, defs, clock, options, env_factory=env,
                         version=loaded.version_id if loaded is not None else None,
-                        on_failure=on_engine_failure)
+                        on_failure=on_engine_failure, kind=kind)
     infos = served_infos(project, loaded.version_id if loaded else None, companions)
     service = WorkflowService(store, infos, clock, engine, config_name=project.config_path.name,
                               rules=rules)

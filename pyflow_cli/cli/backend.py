@@ -73,7 +73,8 @@ async def connect(project: ProjectConfig, persist_to: Path | None = None, *, cre
         # An engine's failure ends the command (describe says it), not logged here.
         workspace = await open_workspace(project, persist_to=persist_to, location=location,
                                          with_engine=with_engine, options=engine_options,
-                                         on_engine_failure=lambda message: None, rules=rules)
+                                         on_engine_failure=lambda message: None, rules=rules,
+                                         kind="cli")
         try:
             yield workspace.service
         finally:

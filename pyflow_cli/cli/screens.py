@@ -173,6 +173,9 @@ def _step(step: Mapping[str, Any], now_ms: float, tz: tzinfo | None, step_output
         retry = retries_at(step, now_ms, tz, time_scale)
         if retry is not None:
             fields.append(Field("Retries At", retry))
+        ran = runners_text(step.get("attempts") or [])
+        if ran:
+            fields.append(Field("Engine" if len(ran) == 1 else "Engines", ", ".join(ran)))
     if kind in ("step", "waitForEvent") and "output" in step and step_output:
         fields.append(Field("Output", truncate(js_json(step["output"]), output_limit)))
     doc = labelled(fields, indent=2)
@@ -181,6 +184,24 @@ def _step(step: Mapping[str, Any], now_ms: float, tz: tzinfo | None, step_output
                      {"Error": ERROR_STYLE}, flexible=("Error",))
         doc += _attempt_tracebacks(step["attempts"])
     return doc
+
+
+def runners_text(attempts: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Which engines ran a step's attempts: one entry per run of consecutive attempts on one
+    engine (``worker-box-42-1a2b3c (attempts 1–2)``; only the engine when one ran them all)."""
+    runs: list[tuple[list[int], str]] = []
+    for number, attempt in enumerate(attempts, start=1):
+        engine = attempt.get("engine")
+        if not engine:
+            continue
+        if runs and runs[-1][1] == engine and runs[-1][0][-1] == number - 1:
+            runs[-1][0].append(number)
+        else:
+            runs.append(([number], str(engine)))
+    if len(runs) == 1 and len(runs[0][0]) == len(attempts):
+        return [runs[0][1]]
+    return [f"{text} (attempt{'s' if len(n) > 1 else ''} "
+            f"{n[0] if len(n) == 1 else f'{n[0]}–{n[-1]}'})" for n, text in runs]
 
 
 def _attempt_tracebacks(attempts: Sequence[Mapping[str, Any]]) -> Doc:

@@ -166,6 +166,8 @@ async def _attempts(life: Lifetime, key: StepKey, body: StepBody, config: Resolv
     while True:
         if retry_due is not None:
             await wait_until(life, modifiers.retry_due(life, key, retry_due))
+        if life.ended:  # ended meanwhile (its engine stops, say): no new attempt starts
+            raise asyncio.CancelledError
         attempt += 1
         change = opening if opening is not None else life.change()
         opening = None
@@ -174,7 +176,7 @@ async def _attempts(life: Lifetime, key: StepKey, body: StepBody, config: Resolv
             change.log.append(NewLogEvent(key.events.attempt_start, life.now(), key.cache_key,
                                           key.target, {"attempt": attempt},
                                           f'{{"attempt":{attempt}}}',
-                                          version=life.definition.version_id))
+                                          version=life.definition.version_id, runner=life.runner))
             mocked = modifiers.mocked_attempt(life, key, attempt)
             if mocked is not None:  # a test's stand-in for the body
                 started: Started = Finished(mocked[1]) if mocked[0] else mocked[1]

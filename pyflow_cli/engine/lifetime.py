@@ -29,7 +29,7 @@ from pyflow_cli.engine.changes import Change, InstanceUpdate, NewLogEvent
 from pyflow_cli.engine.clock import Clock
 from pyflow_cli.engine.entrypoint import WorkflowDefinition
 from pyflow_cli.engine.escapes import EngineControl
-from pyflow_cli.engine.events import EventType
+from pyflow_cli.engine.events import EventType, Runner
 from pyflow_cli.engine.keys import KeyCounter
 from pyflow_cli.engine.status import InstanceStatus
 from pyflow_cli.engine.store import History, InboxEvent, InstanceRecord, Lease, LeaseLost, Store
@@ -57,6 +57,7 @@ class EndReason(StrEnum):
     DELETE = "delete"
     SHUTDOWN = "shutdown"
     LEASE_LOST = "lease lost"  # the store refused a write: another engine holds the instance now
+    LEASE_LAPSING = "lease lapsing"  # the lease could not be renewed and may run out any moment
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,7 @@ class Lifetime:
     waiters: list[Waiter] = field(default_factory=list)
     end_reason: EndReason | None = None
     pause_requested: bool = False
+    draining: bool = False  # its engine stops: it ends once no step body runs (no new attempt)
     fatal_error: dict[str, Any] | None = None
     store_failure: Exception | None = None  # a write failed: the lifetime cannot go on
     # Rollbacks (SPEC §2.12): what each step asked for, the handlers registered so far (by cache
@@ -138,6 +140,7 @@ class Lifetime:
     # error escaping run() that came from a step is reported differently from one run() raised.
     errors_from_steps: dict[int, BaseException] = field(default_factory=dict)
     test: TestHooks | None = None  # set under pyflow_cli.testing only (engine/modifiers.py)
+    runner: Runner | None = None  # the engine and code that run it, as its attempts record
     _quiet_check_scheduled: bool = False
     _held: Change | None = None
 
@@ -258,7 +261,9 @@ class Lifetime:
     def step_finished(self) -> None:
         self.busy -= 1
         if self.busy == 0:
-            if self.pause_requested:
+            if self.draining:
+                self.on_end_request(EndReason.SHUTDOWN)
+            elif self.pause_requested:
                 self.on_end_request(EndReason.PAUSE)
             elif self.waiters:  # with nothing waiting there is nothing to decide
                 self.schedule_quiet_check()

@@ -1,11 +1,11 @@
 """The storage port: what the engine and the service need from a backend, and nothing more.
 
 Writes are expressed as ``Change`` values (``changes.py``) — everything one use case writes about
-one instance — and handed to ``Store.commit``; the backend applies each change atomically and may group many
-changes from many instances into one transaction (group commit). ``commit`` enqueues at once and
-returns an awaitable that resolves when the change is durable, so the engine can choose to wait
-(a step result must be durable before ``step.do`` returns) or not (an ``ATTEMPT_START`` row rides
-along with the next commit).
+one instance — and handed to ``Store.commit``; the backend applies each change atomically and
+may group many changes from many instances into one transaction (group commit). ``commit``
+enqueues at once and returns an awaitable that resolves when the change is durable, so the
+engine can choose to wait (a step result must be durable before ``step.do`` returns) or not (an
+``ATTEMPT_START`` row rides along with the next commit).
 
 Nothing here knows SQL; the backends (SQLite, PostgreSQL) live in ``pyflow_cli/storage/``.
 What every implementation must do is stated on ``Store`` and checked, for each backend, by the
@@ -21,11 +21,11 @@ from typing import TYPE_CHECKING, NamedTuple, Protocol
 from pyflow_cli.engine.admission import CreationLimits, RunningLimit
 from pyflow_cli.engine.events import EventType, LogEvent
 from pyflow_cli.engine.status import InstanceStatus
+from pyflow_cli.engine.store_cluster import ClusterStore
 from pyflow_cli.engine.store_rules import RulesStore
 
 if TYPE_CHECKING:
     from pyflow_cli.engine.changes import Change, NewInstance
-    from pyflow_cli.engine.wakeups import WakeupFeed
 
 
 @dataclass(frozen=True)
@@ -150,9 +150,7 @@ class MetricsRows:
 
 @dataclass(frozen=True)
 class EngineRecord:
-    """An engine connected to the store: its process, the version of the user's code it runs
-    (``None`` when it runs none), its last heartbeat, its kind of process (``dev``, ``serve``,
-    ``worker``, ``cli``), its workflows and its start (unset when an older pyflow wrote it)."""
+    """An engine in the store; ``kind`` (``dev``, ``worker``, ``cli``...) and on: unset if old."""
 
     id: str
     pid: int
@@ -196,18 +194,16 @@ class WorkflowLogEvent:
     position: int
 
 
-class Store(RulesStore, Protocol):
+class Store(RulesStore, ClusterStore, Protocol):
     """The storage port. Every method is safe to call from the event loop.
 
     The contract (``tests/storage/`` checks it for every backend):
 
     - **One order.** Writes are applied in the order they reach the store: ``commit`` at its
       call, the other write methods (``request_control``, ``create_instances``,
-      ``delete_instances``, ``add_event``, ``claim_runnable``, ``renew_leases``,
-      ``register_engine``, ``unregister_engine``, ``hold_role``, ``release_role``) when their
-      coroutine starts. A write sees
-      the effect of every write before it, even one in the same group transaction: a guard is
-      checked against that state.
+      ``delete_instances``, ``add_event``, ``claim_runnable``, ``renew_leases``, the engines'
+      and roles' writes) when their coroutine starts. A write sees the effect of every write
+      before it, even one in the same group transaction: a guard is checked against that state.
     - **Atomic changes, grouped.** Each change is applied whole or not at all. Many changes of
       many instances may share one transaction; one the backend cannot apply fails alone (its
       awaitable raises) and the others are applied. A group leaves exactly the state its changes
@@ -238,10 +234,6 @@ class Store(RulesStore, Protocol):
 
     async def open(self) -> None:
         """Open (creating or migrating) the store; ``StorageError`` if it cannot."""
-        ...
-
-    def wakeups(self) -> WakeupFeed | None:
-        """The store's notes to engines, or None if it has none (engines then poll often)."""
         ...
 
     async def close(self) -> None:
@@ -322,27 +314,15 @@ class Store(RulesStore, Protocol):
         ...
 
     async def renew_leases(self, owner: str, until_ms: float, iids: Sequence[int]) -> list[int]:
-        """The leases ``owner`` holds on the instances ``iids`` (those it still works on) now
-        expire at ``until_ms``; its other leases, and other owners', are left alone. Returns
-        the iids renewed: one missing is no longer ``owner``'s (taken over, released, deleted)."""
+        """``owner``'s leases on ``iids`` (only those) now expire at ``until_ms``; returns the
+        iids renewed: one missing is not ``owner``'s any more (taken over, released, deleted)."""
         ...
 
     async def register_engine(self, engine: EngineRecord) -> None:
         """Record an engine, or its heartbeat if it is known already."""
-        ...
 
     async def unregister_engine(self, engine_id: str) -> None:
         """Forget an engine and release every lease and role it holds."""
-        ...
-
-    async def hold_role(self, role: str, holder: str, now_ms: float, until_ms: float) -> bool:
-        """Take or keep ``role`` (a duty one process of a cluster does, such as firing crons)
-        for ``holder`` until ``until_ms``: True if ``holder`` has it now (nobody had it, its
-        holder's time ran out (``expires < now_ms``), or it had it). Never two holders at once."""
-        ...
-
-    async def release_role(self, role: str, holder: str) -> None:
-        """Give ``role`` up, if ``holder`` has it (another process may then take it at once)."""
         ...
 
     # -- reads ------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -26,6 +27,8 @@ OUTAGE_FIRST_PAUSE_S = 0.25
 OUTAGE_MAX_PAUSE_S = 5.0
 RESTART_LIMIT = 5  # deaths within RESTART_WINDOW_S after which a loop is given up on
 RESTART_WINDOW_S = 60.0
+
+_log = logging.getLogger("pyflow")
 
 
 class Outage:
@@ -133,3 +136,11 @@ class Supervised:
 def _describe(error: BaseException) -> str:
     text = str(error).strip().splitlines()
     return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
+
+
+def report_error(message: str) -> None:
+    _log.error("pyflow: %s", message)
+
+
+def report_warning(message: str) -> None:
+    _log.warning("pyflow: %s", message)

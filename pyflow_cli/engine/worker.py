@@ -15,8 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import socket
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -30,14 +28,23 @@ from pyflow_cli.engine.control import Control, ControlRequest
 from pyflow_cli.engine.engine_rules import EngineRules
 from pyflow_cli.engine.entrypoint import Env, WorkflowDefinition
 from pyflow_cli.engine.errors import StateLostError
+from pyflow_cli.engine.events import Runner
+from pyflow_cli.engine.leases import LeaseKeeper
 from pyflow_cli.engine.lifetime import EndReason, EngineOptions, Lifetime, StateNotWritten
 from pyflow_cli.engine.modifiers import ObservedLifetime, TestHooks
-from pyflow_cli.engine.processes import process_alive
+from pyflow_cli.engine.presence import Presence
 from pyflow_cli.engine.replay import record_end, run_lifetime
 from pyflow_cli.engine.running import context_for
+from pyflow_cli.engine.signals import Signals
 from pyflow_cli.engine.status import InstanceStatus
-from pyflow_cli.engine.store import EngineRecord, History, InboxEvent, InstanceRecord, Store
-from pyflow_cli.engine.supervisor import Outage, Supervised
+from pyflow_cli.engine.store import (
+    History,
+    InboxEvent,
+    InstanceRecord,
+    Lease,
+    Store,
+)
+from pyflow_cli.engine.supervisor import Outage, Supervised, report_error, report_warning
 
 _log = logging.getLogger("pyflow")
 
@@ -62,6 +69,7 @@ class Engine:
         version: str | None = None,
         on_failure: Callable[[str], None] | None = None,
         test_hooks: Callable[[ObservedLifetime], TestHooks] | None = None,
+        kind: str | None = None,
     ) -> None:
         self.store = store
         self.workflows = dict(workflows)
@@ -71,6 +79,7 @@ class Engine:
         self.id = engine_id or f"engine-{uuid.uuid4()}"
         self.version = version
         """The version of the user's code it runs, as its registration shows (a reload sets it)."""
+        self.kind = kind  # the kind of process it runs in, as registered (``worker``, ``dev``...)
         self._on_failure = on_failure  # told when the engine gives up (else it is logged)
         self.failure: str | None = None  # why the engine stopped on its own, if it did
         self._test_hooks = test_hooks  # ``pyflow_cli.testing``'s: each lifetime's test modifiers
@@ -82,24 +91,36 @@ class Engine:
         self._loops: list[Supervised] = []
         self._control = Control(self)
         self._rules = EngineRules(store, clock, self.options.rules)
+        self._leases = LeaseKeeper(self)
+        self.signals = Signals(self, self._control.apply_requested)
+        self._presence = Presence(self, self._leases, self.signals, self._rules)
 
     # -- lifecycle ----------------------------------------------------------------------------------
     async def start(self) -> None:
         """Register, take over the instances of dead engines, and start scheduling."""
         tune_for_engine()
-        await self._release_dead_engines()
-        await self.store.register_engine(self._record(self.clock.now_ms()))
-        await self._rules.record_versions(self.version, self.workflows)
-        loops = (("engine's scheduler", self._schedule), ("engine's heartbeat", self._heartbeat))
-        self._loops = [Supervised(name, run, _report_error, self._gave_up)
-                       for name, run in (*loops, *self._rules.loops())]
+        await self._presence.register()
+        loops = [("engine's scheduler", self._schedule),
+                 ("engine's heartbeat", self._presence.heartbeat),
+                 ("engine's lease guard", self._leases.guard),
+                 ("engine's signal watch", self.signals.watch), *self._rules.loops()]
+        feed = self.store.wakeups()
+        if feed is not None:
+            loops.append(("engine's wake-up listener", lambda: self.signals.follow(feed)))
+        self._loops = [Supervised(name, run, report_error, self._gave_up) for name, run in loops]
         for loop in self._loops:
             loop.start()
 
     async def stop(self, grace_s: float = 0.0) -> None:
-        """Stop claiming; give running step bodies ``grace_s`` to finish; release every lease."""
+        """Stop claiming; give running step bodies ``grace_s`` to finish (starting no other
+        attempt); release every lease."""
         self._stopping = True
         self._wake.set()
+        for running in list(self._running.values()):
+            if grace_s > 0 and running.life.busy:
+                running.life.draining = True  # ends as its attempts under way finish
+            else:
+                self._end(running.life, EndReason.SHUTDOWN)
         if grace_s > 0 and self._running:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._steps_idle(), grace_s)
@@ -114,7 +135,7 @@ class Engine:
             await self.store.unregister_engine(self.id)
         except Exception as error:  # its leases expire instead
             if self.failure is None:
-                _report_error(f"the engine could not unregister itself ({type(error).__name__}: "
+                report_error(f"the engine could not unregister itself ({type(error).__name__}: "
                               f"{error}); its instances are taken over when their leases expire")
 
     async def _steps_idle(self) -> None:
@@ -134,6 +155,8 @@ class Engine:
         """Run an instance created already leased to this engine (see ``can_adopt``); it is new,
         so it has no history to read."""
         self._launch(record, History({}, {}, []))
+        if record.lease_expires is not None:
+            self._leases.confirm_expiry(record.iid, record.lease_expires)
 
     def replace_workflows(self, workflows: Mapping[str, WorkflowDefinition],
                           version: str | None = None) -> None:
@@ -167,6 +190,28 @@ class Engine:
     @property
     def running_count(self) -> int:
         return len(self._running)
+
+    def running_iids(self) -> list[int]:
+        return list(self._running)
+
+    def held_iids(self) -> list[int]:
+        """Instances whose lease this engine keeps while no lifetime runs them."""
+        return list(self._held)
+
+    def lease_gone(self, iid: int) -> None:
+        """A renewal left ``iid`` out: it is not this engine's any more (``leases.py``)."""
+        life = self.lifetime(iid)
+        if life is not None and not life.ended:
+            self._end(life, EndReason.LEASE_LOST)
+
+    def lease_lapsed(self, iid: int) -> Lease | None:
+        """Stop running ``iid``, whose lease may run out any moment (``leases.py``); the lease
+        it ran under."""
+        life = self.lifetime(iid)
+        if life is None or life.ended:
+            return None
+        self._end(life, EndReason.LEASE_LAPSING)
+        return life.lease
 
     def lifetime(self, iid: int) -> Lifetime | None:
         running = self._running.get(iid)
@@ -206,15 +251,15 @@ class Engine:
 
     # -- scheduling ---------------------------------------------------------------------------------
     async def _schedule(self) -> None:
-        outage = Outage("engine's scheduler (claiming instances from the store)", _report_error,
-                        _report_warning)
+        outage = Outage("engine's scheduler (claiming instances from the store)", report_error,
+                        report_warning)
         while self._claiming:
             try:
                 busy = await self._claim_due()
                 if not busy:
                     await self._idle_wait(list(self.workflows))
             except StateLostError as lost:
-                self._fail(lost.message)
+                self.fail(lost.message)
                 return
             except Exception as error:  # the store failed: try again, and again
                 await asyncio.sleep(outage.failed(error))
@@ -230,9 +275,13 @@ class Engine:
         free = self.options.max_concurrent - len(self._running)
         if free <= 0 or not names:
             return False
-        running = self._rules.running_limit(len(self._running) + len(self._held))
+        # Leases this engine stopped running under but still holds count against the limit.
+        running = self._rules.running_limit(len(self._running) + len(self._held)
+                                            + self._leases.unreleased_count())
+        sent = asyncio.get_running_loop().time()
         claimed = await self.store.claim_runnable(
             self.id, self.clock.now_ms(), self.options.lease_ms, min(free, 500), names, running)
+        self._leases.confirm([r.iid for r in claimed], sent)
         histories = await self.store.load_histories([r.iid for r in claimed])
         for record in claimed:
             # An expired lease of our own on an instance we still run (a clock that jumped) is
@@ -261,7 +310,8 @@ class Engine:
         task = asyncio.create_task(self._run(record, holder), name=f"pyflow-instance-{record.id}",
                                    context=context_for(record.workflow, record.id))
         life = Lifetime(record, definition, history, self.store, self.clock, self.options,
-                        self._on_end, lease=record.lease, status=record.status)
+                        self._on_end, lease=record.lease, status=record.status,
+                        runner=Runner(self.id, self.version))
         life.max_inbox_seq = max((e.seq for e in history.inbox), default=0)
         life.test = self._test_hooks(life) if self._test_hooks is not None else None
         # Registered before the task first runs, so control calls see it at once.
@@ -285,16 +335,19 @@ class Engine:
                 return  # said below
             error = failure.cause if isinstance(failure, StateNotWritten) else failure
             if isinstance(error, StateLostError):
-                self._fail(error.message)  # one message for the engine, not one per instance
+                self.fail(error.message)  # one message for the engine, not one per instance
             else:
                 _log.error("pyflow: instance %s/%s stopped, its state could not be written "
                            "(%s: %s); it resumes from its last committed step", record.workflow,
                            record.id, type(error).__name__, error)
             running.life.on_end_request(EndReason.SHUTDOWN)  # stops branches still running
-            with contextlib.suppress(Exception):
+            try:
                 await self.store.commit(Change(record.iid, fence=running.life.lease,
                                                instance=InstanceUpdate(lease_owner=None,
                                                                        lease_expires=None)))
+            except Exception:
+                if running.life.lease is not None:  # released once the store answers
+                    self._leases.unreleased(record.iid, running.life.lease)
         finally:
             if running.life.end_reason is EndReason.LEASE_LOST:
                 _log.warning("pyflow: instance %s/%s is no longer leased to this engine (another "
@@ -302,6 +355,7 @@ class Engine:
                              "running it", record.workflow, record.id)
             full = len(self._running) >= self.options.max_concurrent or self._rules.limits_running
             self._running.pop(record.iid, None)
+            self._leases.forget(record.iid)
             # A finished run leaves nothing to schedule, unless it frees a slot others wait for;
             # a lifetime that ended early (hibernated, restarted...) may be due again soon.
             if not self._stopping and (full or running.life.ended):
@@ -312,7 +366,8 @@ class Engine:
         if running is None:
             return
         if life.end_reason in (EndReason.TERMINATE, EndReason.RESTART, EndReason.DELETE,
-                               EndReason.SHUTDOWN, EndReason.LEASE_LOST):
+                               EndReason.SHUTDOWN, EndReason.LEASE_LOST,
+                               EndReason.LEASE_LAPSING):
             for body in list(life.body_tasks):
                 cancel_body(body)
         for run_task in running.run_task:
@@ -321,42 +376,12 @@ class Engine:
     def _end(self, life: Lifetime, reason: EndReason) -> None:
         life.on_end_request(reason)
 
-    # -- leases, signals and dead engines ------------------------------------------------------------
-    async def _heartbeat(self) -> None:
-        interval = min(self.options.lease_ms / 3000.0, 1.0)
-        outage = Outage("engine's heartbeat (renewing leases in the store)", _report_error,
-                        _report_warning)
-        while self._claiming:
-            try:
-                await self._beat()
-            except StateLostError as lost:
-                self._fail(lost.message)
-                return
-            except Exception as error:  # the store failed: try again, and again
-                await asyncio.sleep(outage.failed(error))
-                continue
-            outage.succeeded()
-            await asyncio.sleep(interval)
-
-    async def _beat(self) -> None:
-        """Renew the leases of the instances this engine works on (only those: one whose lease
-        could not be released during an outage must expire, to be claimed again), say that
-        this engine is alive, and pick up what other processes asked."""
-        now = self.clock.now_ms()
-        await self.store.renew_leases(self.id, now + self.options.lease_ms,
-                                      [*self._running, *self._held])
-        await self.store.register_engine(self._record(now))
-        await self._rules.record_versions(self.version, self.workflows)
-        await self._check_signals()
-
-    def _record(self, heartbeat_ms: float) -> EngineRecord:
-        return EngineRecord(self.id, os.getpid(), socket.gethostname(), heartbeat_ms, self.version)
-
+    # -- failure ---------------------------------------------------------------------------------------
     def _gave_up(self, what: str) -> None:
-        self._fail(f"pyflow's engine stopped: {what}. Restart the process; every unfinished "
+        self.fail(f"pyflow's engine stopped: {what}. Restart the process; every unfinished "
                    "instance resumes from its last committed step.")
 
-    def _fail(self, message: str) -> None:
+    def fail(self, message: str) -> None:
         """Stop claiming for good, and tell the host (which ends the process)."""
         if self.failure is not None:
             return
@@ -366,35 +391,4 @@ class Engine:
         if self._on_failure is not None:
             self._on_failure(message)
         else:
-            _report_error(message)
-
-    async def _check_signals(self) -> None:
-        """Pick up what other processes asked of instances this engine runs."""
-        for iid, signal in await self.store.signalled(self.id):
-            running = self._running.get(iid)
-            if running is None or running.life.instance.signal == signal:
-                continue
-            record = await self.store.get_instance_by_iid(iid)
-            if record is None:
-                await self.end(iid, EndReason.DELETE)
-                continue
-            running.life.instance = record
-            if record.control:
-                await self._control.apply_requested(record)
-            for event in await self.store.load_inbox(iid):
-                running.life.deliver(event)
-
-    async def _release_dead_engines(self) -> None:
-        stale_before = self.clock.now_ms() - 3 * self.options.lease_ms
-        for engine in await self.store.list_engines():
-            dead = not process_alive(engine.pid, engine.host)
-            if dead or engine.heartbeat_ms < stale_before:
-                await self.store.unregister_engine(engine.id)
-
-
-def _report_error(message: str) -> None:
-    _log.error("pyflow: %s", message)
-
-
-def _report_warning(message: str) -> None:
-    _log.warning("pyflow: %s", message)
+            report_error(message)

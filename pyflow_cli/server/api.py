@@ -291,6 +291,8 @@ def _log_row(row: LogEvent) -> dict[str, Any]:
         item["traceback"] = row.traceback
     if row.version is not None:
         item["version"] = row.version
+    if row.runner is not None:
+        item["runner"] = {"engine": row.runner.engine, "version": row.runner.version}
     return item
 
 

@@ -113,7 +113,8 @@ def _schemas() -> dict[str, Any]:
              "error": {**_object({"name": _STRING, "message": _STRING}), "nullable": True},
              "steps": {"type": "array", "items": {"type": "object"}, "description": (
                  "Each step; a failed attempt (`attempts[].error`) may carry pyflow's "
-                 "`traceback` beside its error.")},
+                 "`traceback` beside its error, and every attempt the `engine` that ran it and "
+                 "its `codeVersion`.")},
              "step_count": _NUMBER,
              "versionId": _NULLABLE_STRING, "version": {**_NULLABLE_STRING, "description": (
                  "pyflow's addition: the label (v1, v2...) of the version of the code the "
@@ -245,7 +246,10 @@ def openapi_document() -> dict[str, Any]:
                  "group_key": _NULLABLE_STRING, "target": _NULLABLE_STRING,
                  "metadata": {"type": "object"}, "traceback": _ref("pyflow_traceback"),
                  "version": {"type": "string", "description": (
-                     "On an attempt's start: the version of the code it ran on.")}})})},
+                     "On an attempt's start: the version of the code it ran on.")},
+                 "runner": {**_object({"engine": _STRING, "version": _NULLABLE_STRING},
+                                      ["engine", "version"]), "description": (
+                     "On an attempt's start: the engine that ran it, and its code version.")}})})},
         "/workflows/{workflow_name}/instances/{instance_id}/status": {"patch": _operation(
             "wor-change-status-workflow-instance", "Change Workflow Instance Status",
             "Pauses, resumes, terminates or restarts a workflow instance.", [_WF, _ID],

@@ -46,6 +46,9 @@ from pyflow_cli.workspace import (
     served_infos,
 )
 
+CRON_ROLE = "crons"
+"""The role (``Store.hold_role``) of the process that fires a cluster's crons."""
+
 
 @dataclass(frozen=True)
 class Reloaded:
@@ -111,7 +114,8 @@ class DevRuntime:
     async def open(cls, project: ProjectConfig, *, persist_to: Path | None = None,
                    location: StoreLocation | None = None, options: EngineOptions | None = None,
                    log: DevLog | None = None, loaded: LoadedModule | None = None,
-                   companions: Sequence[ProjectConfig | Companion] = ()) -> DevRuntime:
+                   companions: Sequence[ProjectConfig | Companion] = (),
+                   kind: str = "dev") -> DevRuntime:
         """Open the store, load the user's code and start the engine (``open_workspace`` with an
         observed store, so the terminal gets a line per instance event and the explorer's live
         streams a note per change). ``companions``: other projects served with this one (their
@@ -136,7 +140,8 @@ class DevRuntime:
 
         workspace = await open_workspace(
             project, persist_to=persist_to, location=location, with_engine=True, options=options,
-            loaded=loaded, observe=observe, on_engine_failure=engine_failed, companions=served)
+            loaded=loaded, observe=observe, on_engine_failure=engine_failed, companions=served,
+            kind=kind)
         worker = WorkerRunner(handlers, workspace.env, log, source_dirs(project.root, project.main),
                               loaded.main_path)
         # console.log and outbound fetch lines of user code go to this dev log.
@@ -182,14 +187,27 @@ class DevRuntime:
         for text in dict.fromkeys(self.project.crons):
             expression = self._parse(text, "[triggers] crons")
             if expression is not None:
-                entries.append(CronEntry(expression, self._scheduled_handler_run, "scheduled"))
+                entries.append(CronEntry(expression, self._once_per_cluster(
+                    self._scheduled_handler_run), "scheduled"))
         for workflow in self.project.workflows:
             for text in dict.fromkeys(workflow.schedules):
                 expression = self._parse(text, f'schedules of workflow "{workflow.name}"')
                 if expression is not None:
-                    entries.append(CronEntry(expression, self._workflow_starter(workflow.name),
-                                             workflow.name))
+                    entries.append(CronEntry(expression, self._once_per_cluster(
+                        self._workflow_starter(workflow.name)), workflow.name))
         return entries
+
+    def _once_per_cluster(self, action: CronAction) -> CronAction:
+        """``action``, fired by the process that holds the store's ``crons`` role (taken by the
+        first to fire once its holder's lease ran out): processes sharing a store fire each
+        cron once between them, not once each."""
+        async def fire(cron: str, scheduled_ms: float) -> None:
+            now = self.workspace.clock.now_ms()
+            if await self.workspace.store.hold_role(CRON_ROLE, self.engine.id, now,
+                                                    now + self.engine.options.lease_ms):
+                await action(cron, scheduled_ms)
+
+        return fire
 
     def start_crons(self) -> None:
         self._schedule_started = True

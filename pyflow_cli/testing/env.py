@@ -103,7 +103,8 @@ class WorkflowTestEnv:
         self.registry = Registry()
         self.engine = Engine(self.store, self.definitions, self.clock,
                              options or EngineOptions(poll_interval_s=0.05),
-                             env_factory=self._make_env, test_hooks=self.registry.hooks_for)
+                             env_factory=self._make_env, test_hooks=self.registry.hooks_for,
+                             kind="test")
         infos = {name: WorkflowInfo(name, d.class_name, d.script_name, d.binding, d.version_id)
                  for name, d in self.definitions.items()}
         self.service = TestService(self.store, infos, self.clock, self.engine)

@@ -30,6 +30,7 @@ Steps:
   End:       1/1/2026, 12:00:00 AM
   Duration:  0 seconds
   Success:   ✅ Yes
+  Engine:    <engine>
   Output:    {"files":["a.pdf","b.pdf"]}
 ┌───────────────────────┬───────────────────────┬───────────┬────────────┐
 │ Start                 │ End                   │ Duration  │ State      │
@@ -49,6 +50,7 @@ Steps:
   End:       1/1/2026, 12:01:15 AM
   Duration:  15 seconds
   Success:   ✅ Yes
+  Engine:    <engine>
   Output:    3
 ┌───────────────────────┬───────────────────────┬───────────┬────────────┬──────────────────────┐
 │ Start                 │ End                   │ Duration  │ State      │ Error                │
@@ -73,6 +75,8 @@ Steps:
 
 
 def _versionless(text: str) -> str:
+    """The text without what changes from run to run: the code version, the engine's id."""
+    text = re.sub(r"(Engines?:\s+)\S+", r"\1<engine>", text)
     return re.sub(r"(Version Id:\s+)\S+", r"\1<version>", text)
 
 

@@ -100,6 +100,8 @@ def errors_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project
 
 
 def _versionless(text: str) -> str:
+    """The text without what changes from run to run: the code version, the engine's id."""
+    text = re.sub(r"(Engines?:\s+)\S+", r"\1<engine>", text)
     return re.sub(r"(Version Id:\s+)\S+", r"\1<version>", text)
 
 
@@ -128,6 +130,7 @@ Steps:
   End:       1/1/2026, 12:00:00 AM
   Duration:  0 seconds
   Success:   ❌ No
+  Engine:    <engine>
 ┌───────────────────────┬───────────────────────┬───────────┬──────────┬───────────────────────────┐
 │ Start                 │ End                   │ Duration  │ State    │ Error                     │
 ├───────────────────────┼───────────────────────┼───────────┼──────────┼───────────────────────────┤
@@ -201,10 +204,11 @@ async def test_the_local_api_adds_tracebacks_beside_the_reference_shape(
                     f"/cdn-cgi/local/explorer/api/workflows/errs/instances/{kind}")
                 details: dict[str, Any] = response.json()["result"]
                 attempt = details["steps"][0]["attempts"][0]
-                # pyflow's additions beside the reference's keys: the traceback, and the
-                # version of the code the attempt ran on.
+                # pyflow's additions beside the reference's keys: the traceback, the
+                # version of the code the attempt ran on and the engine that ran it.
                 assert set(attempt) == {"start", "end", "success", "error", "traceback",
-                                        "versionId", "version"}
+                                        "versionId", "version", "engine"}
+                assert attempt["engine"].startswith("engine-")
                 assert set(attempt["error"]) == {"name", "message"}
                 assert attempt["error"]["name"] == name
                 assert attempt["error"]["message"].startswith(message)

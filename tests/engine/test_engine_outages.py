@@ -206,7 +206,7 @@ async def test_an_engine_whose_heartbeat_keeps_dying_stops_and_says_so(
     engine = Engine(store, {"wf": WorkflowDefinition("wf", Held)}, ManualClock(),
                     EngineOptions(poll_interval_s=0.02), on_failure=failures.append)
 
-    monkeypatch.setattr(engine, "_check_signals", lambda: _raise_base())
+    monkeypatch.setattr(engine.signals, "check_all", lambda: _raise_base())
     await engine.start()
     try:
         await until(lambda: _true(bool(failures)))

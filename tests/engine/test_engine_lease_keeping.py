@@ -1,0 +1,194 @@
+"""The engine's side of its leases: it stops running an instance before the lease can run out
+when it cannot renew it, at once when a renewal says it is not its own any more; a lease it
+could not release is released once the store answers; a stopping engine lets attempts under way
+finish and starts no new one."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pyflow_cli.engine.changes import Change, InstanceUpdate
+from pyflow_cli.engine.clock import SystemClock
+from pyflow_cli.engine.entrypoint import WorkflowDefinition, WorkflowEntrypoint
+from pyflow_cli.engine.errors import StorageError
+from pyflow_cli.engine.events import EventType
+from pyflow_cli.engine.lifetime import EngineOptions
+from pyflow_cli.engine.worker import Engine
+from pyflow_cli.service import WorkflowInfo, WorkflowService
+from pyflow_cli.storage.sqlite import SqliteStore
+
+seen: dict[str, Any] = {}
+
+
+class Held(WorkflowEntrypoint):
+    """A step whose body waits until the test lets it go (or is cancelled)."""
+
+    async def run(self, event: Any, step: Any) -> Any:
+        async def body() -> str:
+            seen["started"].set()
+            try:
+                await seen["release"].wait()
+            except asyncio.CancelledError:
+                seen["cancelled_ms"] = SystemClock().now_ms()
+                raise
+            return "done"
+
+        # An attempt cut short counts as failed (SPEC A6): retried at once here.
+        first = await step.do("held", body, config={"retries": {"limit": 5, "delay": 0}})
+        await step.do("next", lambda: seen.setdefault("next ran", True))
+        return first
+
+
+class Stalling(SqliteStore):
+    """A real store whose lease renewals stop being answered (the server went away, the network
+    dropped) while ``stalled`` is set."""
+
+    stalled = False
+
+    async def renew_leases(self, owner: str, until_ms: float, iids: Sequence[int]) -> list[int]:
+        while self.stalled:
+            await asyncio.sleep(0.01)
+        return await super().renew_leases(owner, until_ms, iids)
+
+
+class Failing(SqliteStore):
+    """A real store whose commits fail (a full disk) while ``failing`` is set."""
+
+    failing = False
+
+    def commit(self, change: Change, urgent: bool = True) -> Any:
+        if self.failing:
+            future = asyncio.get_running_loop().create_future()
+            future.set_exception(StorageError("disk full"))
+            return future
+        return super().commit(change, urgent)
+
+
+def _fresh() -> None:
+    seen.clear()
+    seen["started"] = asyncio.Event()
+    seen["release"] = asyncio.Event()
+
+
+async def _engine(store: SqliteStore, lease_ms: float) -> tuple[Engine, WorkflowService]:
+    await store.open()
+    clock = SystemClock()
+    engine = Engine(store, {"wf": WorkflowDefinition("wf", Held)}, clock,
+                    EngineOptions(lease_ms=lease_ms, poll_interval_s=0.02))
+    service = WorkflowService(store, {"wf": WorkflowInfo("wf", "Held", "wf")}, clock, engine)
+    await engine.start()
+    return engine, service
+
+
+async def _until(condition: Any, timeout_s: float = 10.0) -> None:
+    async def wait() -> None:
+        while not condition():
+            await asyncio.sleep(0.01)
+
+    await asyncio.wait_for(wait(), timeout_s)
+
+
+async def test_an_engine_that_cannot_renew_stops_running_before_its_lease_can_run_out(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    _fresh()
+    store = Stalling(tmp_path)
+    engine, service = await _engine(store, lease_ms=1000.0)
+    try:
+        await service.create("wf", "x")
+        await asyncio.wait_for(seen["started"].wait(), 10)
+        await asyncio.sleep(0.5)  # a few renewals
+        store.stalled = True
+        await _until(lambda: "cancelled_ms" in seen)
+        record = await store.get_instance("wf", "x")
+        assert record is not None and record.lease_expires is not None
+        # The body stopped while the lease, as last renewed, still ran: nobody else could have
+        # been running it yet.
+        assert seen["cancelled_ms"] < record.lease_expires
+        assert "next ran" not in seen
+        lines = [r.getMessage() for r in caplog.records if "could not renew" in r.getMessage()]
+        assert len(lines) == 1
+        assert lines[0].endswith("it stops running 1 instance before their leases can run out: "
+                                 "they resume from their last committed step, here or on "
+                                 "another engine")
+        store.stalled = False
+        seen["release"].set()  # once the store answers again, the instance runs to its end
+        await _until(lambda: engine.running_count == 0 and "next ran" in seen)
+    finally:
+        store.stalled = False
+        await engine.stop()
+        await store.close()
+
+
+async def test_a_renewal_that_leaves_an_instance_out_ends_its_lifetime_at_once(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    _fresh()
+    store = SqliteStore(tmp_path)
+    engine, service = await _engine(store, lease_ms=60_000.0)
+    try:
+        await service.create("wf", "x")
+        await asyncio.wait_for(seen["started"].wait(), 10)
+        record = await store.get_instance("wf", "x")
+        assert record is not None
+        # Another engine took the instance over (this one stalled past its lease, say).
+        assert await store.commit(Change(record.iid, instance=InstanceUpdate(
+            lease_owner="engine-b", lease_expires=record.lease_expires)))
+        await _until(lambda: "cancelled_ms" in seen)
+        await _until(lambda: engine.running_count == 0)
+        log = await store.read_log(record.iid)
+        assert EventType.STEP_SUCCESS not in [row.event for row in log]
+        assert (await store.get_instance("wf", "x")).lease_owner == "engine-b"  # type: ignore[union-attr]
+        assert any("is no longer leased to this engine" in r.getMessage() for r in caplog.records)
+    finally:
+        await engine.stop()
+        await store.close()
+
+
+async def test_a_lease_an_outage_kept_from_being_released_is_released_when_the_store_answers(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.ERROR)
+    _fresh()
+    store = Failing(tmp_path)
+    engine, service = await _engine(store, lease_ms=600_000.0)
+    try:
+        await service.create("wf", "x")
+        await asyncio.wait_for(seen["started"].wait(), 10)
+        store.failing = True
+        seen["release"].set()  # its result cannot be written: the lifetime ends
+        await _until(lambda: engine.running_count == 0)
+        record = await store.get_instance("wf", "x")
+        assert record is not None and record.lease_owner == engine.id  # could not be released
+        _fresh()
+        seen["release"].set()
+        store.failing = False
+        # Released at a heartbeat, the instance runs again at once: not in ten minutes, when
+        # its lease would have run out.
+        await _until(lambda: "next ran" in seen)
+    finally:
+        store.failing = False
+        await engine.stop()
+        await store.close()
+
+
+async def test_a_stopping_engine_lets_the_attempt_under_way_finish_and_starts_no_other(
+        tmp_path: Path) -> None:
+    _fresh()
+    store = SqliteStore(tmp_path)
+    engine, service = await _engine(store, lease_ms=60_000.0)
+    try:
+        await service.create("wf", "x")
+        await asyncio.wait_for(seen["started"].wait(), 10)
+        asyncio.get_running_loop().call_later(0.2, seen["release"].set)
+        await engine.stop(grace_s=10.0)
+        record = await store.get_instance("wf", "x")
+        assert record is not None and record.lease_owner is None  # handed back
+        history = await store.load_history(record.iid)
+        assert [(s.target, s.state) for s in history.steps.values()] == [("held-1", "done")]
+        assert "next ran" not in seen and "cancelled_ms" not in seen
+    finally:
+        await store.close()
