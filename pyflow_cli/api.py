@@ -53,6 +53,23 @@ class InstanceList:
 
 # -- the local API's JSON shapes (SPEC §3.4, §5.1) -----------------------------------------------
 
+class EngineView(TypedDict):
+    """An engine registered in the store (``pyflow workers list``, ``GET .../local/engines``):
+    ``kind`` is the process it runs in (``dev``, ``serve``, ``worker``, ``cli``; None when an
+    older pyflow registered it), ``version`` the version id of the user's code it runs."""
+
+    id: str
+    kind: str | None
+    host: str
+    pid: int
+    version: str | None
+    workflows: list[str]
+    started: str | None
+    heartbeat: str
+    current: bool  # the engine of the process that answers
+    alive: bool  # False: its process on this machine is gone (elsewhere: its heartbeat says)
+
+
 StatusView = TypedDict("StatusView", {
     "status": str,
     "__LOCAL_DEV_STEP_OUTPUTS": list[Any],
@@ -217,6 +234,11 @@ class WorkflowApi(Protocol):
                       from_step: RestartFrom | None = None) -> InstanceStatus: ...
 
     async def delete(self, workflow: str, instance_id: str) -> None: ...
+
+    async def engines(self) -> list[EngineView]:
+        """The engines registered in the store, the answering process's own first, then the
+        most recently heard from."""
+        ...
 
     async def engine_attached(self) -> bool:
         """Whether some engine (``pyflow dev``, or one in this process) will run what is

@@ -1,11 +1,8 @@
-"""``DevClient``: the running ``pyflow dev`` session's local API, spoken over HTTP: a
-``WorkflowApi`` (``api.py``), as ``WorkflowService`` is, so the CLI can use either without
-knowing which.
+"""``DevClient``: the running ``pyflow dev`` session's local API, over HTTP: a ``WorkflowApi``
+(``api.py``), as ``WorkflowService`` is, so the CLI can use either without knowing which.
 
-    session = read_session(project.root)          # pyflow_cli.server.session
-    if session is not None:
-        async with DevClient.from_session(session, config_name="wrangler.toml") as service:
-            await service.pause("my-workflow", "latest")
+    async with DevClient.from_session(read_session(root), config_name="wrangler.toml") as api:
+        await api.pause("my-workflow", "latest")        # read_session: server/session.py
 
 API errors come back as the exceptions the service raises (``InstanceNotFoundError``,
 ``DuplicateInstanceError``, ``WorkflowError``...), chosen by the error's stable code
@@ -25,6 +22,7 @@ from urllib.parse import quote
 import httpx
 
 from pyflow_cli.api import (
+    EngineView,
     InstanceDetails,
     InstanceList,
     InstanceSummary,
@@ -305,6 +303,10 @@ class DevClient:
     @property
     def runs_engine_here(self) -> bool:
         return False  # the dev session's process runs it
+
+    async def engines(self) -> list[EngineView]:
+        found: list[EngineView] = (await self._call("GET", "/local/engines"))["result"]
+        return found
 
     async def engine_attached(self) -> bool:
         """Whether the dev session answers (it always runs an engine)."""

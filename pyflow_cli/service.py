@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pyflow_cli.api import (
+    EngineView,
     InstanceDetails,
     InstanceList,
     InstanceSummary,
@@ -55,7 +56,6 @@ from pyflow_cli.engine.status import (
 )
 from pyflow_cli.engine.store import (
     FIRST_EPOCH,
-    EngineRecord,
     InboxEvent,
     InstanceRecord,
     LogQuery,
@@ -66,7 +66,7 @@ from pyflow_cli.engine.versions import VersionBook, VersionRecord
 from pyflow_cli.engine.worker import Engine
 from pyflow_cli.ids import new_instance_id
 from pyflow_cli.metrics import metrics_view, metrics_window
-from pyflow_cli.views import instance_details, status_view
+from pyflow_cli.views import engine_views, instance_details, status_view
 
 ENGINE_STALE_MS = 15_000.0  # an engine whose heartbeat is older than this is not running
 
@@ -283,9 +283,9 @@ class WorkflowService:
         record = await self.record(workflow, instance_id)
         return await self.store.read_log(record.iid, after_seq)
 
-    async def engines(self) -> list[EngineRecord]:
-        """The engines registered in the store (each with its heartbeat)."""
-        return await self.store.list_engines()
+    async def engines(self) -> list[EngineView]:
+        return engine_views(await self.store.list_engines(),
+                            self.engine.id if self.engine.started else None)
 
     async def engine_attached(self) -> bool:
         if self.runs_engine_here:
@@ -293,7 +293,7 @@ class WorkflowService:
         now = self.clock.now_ms()
         return any(engine.heartbeat_ms > now - ENGINE_STALE_MS
                    and process_alive(engine.pid, engine.host)
-                   for engine in await self.engines())
+                   for engine in await self.store.list_engines())
 
     @property
     def runs_engine_here(self) -> bool:

@@ -9,14 +9,26 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pyflow_cli.api import Attempt, InstanceDetails, StatusView, StepView
+from pyflow_cli.api import Attempt, EngineView, InstanceDetails, StatusView, StepView
 from pyflow_cli.engine.clock import iso_ms
 from pyflow_cli.engine.events import EventType, LogEvent
+from pyflow_cli.engine.processes import process_alive
 from pyflow_cli.engine.serde import decode
-from pyflow_cli.engine.store import InstanceRecord, TimerRecord
+from pyflow_cli.engine.store import EngineRecord, InstanceRecord, TimerRecord
 
 _STEP_STARTS = {EventType.STEP_START: "step", EventType.SLEEP_START: "sleep",
                 EventType.WAIT_START: "waitForEvent"}
+
+
+def engine_views(records: Sequence[EngineRecord], current: str | None) -> list[EngineView]:
+    """Registered engines, ``current`` (the answering process's) first, then the most recently
+    heard from."""
+    ordered = sorted(records, key=lambda e: (e.id != current, -e.heartbeat_ms))
+    return [EngineView(id=e.id, kind=e.kind, host=e.host, pid=e.pid, version=e.version,
+                       workflows=list(e.workflows),
+                       started=iso_ms(e.started_ms) if e.started_ms is not None else None,
+                       heartbeat=iso_ms(e.heartbeat_ms), current=e.id == current,
+                       alive=process_alive(e.pid, e.host)) for e in ordered]
 
 
 def status_view(record: InstanceRecord, log: Sequence[LogEvent]) -> StatusView:

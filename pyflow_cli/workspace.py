@@ -170,7 +170,9 @@ async def open_workspace(project: ProjectConfig, *, persist_to: Path | None = No
                          on_engine_failure: Callable[[str], None] | None = None,
                          rules: PlatformRules | None = None,
                          companions: Sequence[Companion] = (),
-                         kind: str | None = None) -> Workspace:
+                         kind: str | None = None,
+                         only: Sequence[str] | None = None,
+                         engine_id: str | None = None) -> Workspace:
     """Open the project's store (at ``location``, else the SQLite file of its state directory); with
     ``with_engine``, load the user's code (or use ``loaded``) and start an engine. ``observe``
     wraps the opened store (``pyflow dev`` reports what is written). The engine goes by the
@@ -179,7 +181,8 @@ async def open_workspace(project: ProjectConfig, *, persist_to: Path | None = No
     platform's limits (``options.rules`` when an engine runs). ``companions`` are the other
     projects served with this one (``pyflow dev -c a -c b``): their workflows run in the engine
     too, and are stored in this project's store. The engine registers as a ``kind`` of process
-    (``dev``, ``serve``, ``worker``, ``cli``)."""
+    (``dev``, ``serve``, ``worker``, ``cli``) and runs the workflows named in ``only`` (all if
+    None)."""
     # User code is loaded and checked before the store opens: a broken project leaves nothing open.
     if with_engine and loaded is None:
         loaded = load_user_module(project)
@@ -189,6 +192,8 @@ async def open_workspace(project: ProjectConfig, *, persist_to: Path | None = No
 
     defs = (served_definitions(project, loaded, companions, env_of)
             if with_engine and loaded is not None else None)
+    if defs is not None and only is not None:
+        defs = {name: d for name, d in defs.items() if name in only}
     # An engine must not run on a damaged store: check it first (bounded in time).
     opened = await open_store(store_location(project, persist_to, location), verify=with_engine)
     clock = clock or store_clock(opened)
@@ -202,7 +207,7 @@ async def open_workspace(project: ProjectConfig, *, persist_to: Path | None = No
     if defs is not None:
         engine = Engine(store, defs, clock, options, env_factory=env,
                         version=loaded.version_id if loaded is not None else None,
-                        on_failure=on_engine_failure, kind=kind)
+                        on_failure=on_engine_failure, kind=kind, engine_id=engine_id)
     infos = served_infos(project, loaded.version_id if loaded else None, companions)
     service = WorkflowService(store, infos, clock, engine, config_name=project.config_path.name,
                               rules=rules)

@@ -20,7 +20,7 @@ from typer._click import Context
 from typer.core import TyperGroup
 
 from pyflow_cli import __version__
-from pyflow_cli.cli import d1, dev, doctor, init, kv, r2, serve, versions, workflows
+from pyflow_cli.cli import d1, dev, doctor, init, kv, r2, serve, versions, worker, workflows
 from pyflow_cli.cli.invocation import Stopped
 from pyflow_cli.cli.options import CliState, GlobalOptions, Runtime, StoreUrl, store_location
 from pyflow_cli.engine.status import RULES, ControlAction
@@ -162,6 +162,7 @@ def server_url(url: str | None, store: str | None) -> str | None:
 init.register(app)
 dev.register(app)
 serve.register(app)
+worker.register(app)
 doctor.register(app)
 app.add_typer(workflows.app, name="workflows")
 app.add_typer(versions.app, name="versions")

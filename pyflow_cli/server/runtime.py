@@ -115,7 +115,8 @@ class DevRuntime:
                    location: StoreLocation | None = None, options: EngineOptions | None = None,
                    log: DevLog | None = None, loaded: LoadedModule | None = None,
                    companions: Sequence[ProjectConfig | Companion] = (),
-                   kind: str = "dev") -> DevRuntime:
+                   kind: str = "dev", only: Sequence[str] | None = None,
+                   engine_id: str | None = None) -> DevRuntime:
         """Open the store, load the user's code and start the engine (``open_workspace`` with an
         observed store, so the terminal gets a line per instance event and the explorer's live
         streams a note per change). ``companions``: other projects served with this one (their
@@ -141,7 +142,7 @@ class DevRuntime:
         workspace = await open_workspace(
             project, persist_to=persist_to, location=location, with_engine=True, options=options,
             loaded=loaded, observe=observe, on_engine_failure=engine_failed, companions=served,
-            kind=kind)
+            kind=kind, only=only, engine_id=engine_id)
         worker = WorkerRunner(handlers, workspace.env, log, source_dirs(project.root, project.main),
                               loaded.main_path)
         # console.log and outbound fetch lines of user code go to this dev log.

@@ -251,6 +251,9 @@ async def test_engines_show_host_pid_code_version_and_heartbeat(http: httpx.Asyn
     assert engine["current"] is True and engine["alive"] is True
     assert engine["version"] == runtime.version_id and engine["version"]
     assert engine["pid"] > 0 and engine["host"] and engine["heartbeat"].endswith("Z")
+    # what it is: the kind of process, the workflows it runs, since when
+    assert engine["kind"] == "dev" and engine["started"].endswith("Z")
+    assert engine["workflows"] == [w.name for w in runtime.project.workflows]
 
 
 async def test_a_workflows_events_across_its_instances_filtered(http: httpx.AsyncClient,

@@ -25,6 +25,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from pyflow_cli.api import EngineView
 from pyflow_cli.engine.changes import UNSET, Change, NewInstance
 from pyflow_cli.engine.events import EventType
 from pyflow_cli.engine.status import InstanceStatus
@@ -39,7 +40,7 @@ MAX_PENDING = 5_000
 
 Resolve = Callable[[int], "tuple[str, str] | None"]
 Counts = Callable[[str], Awaitable[dict[str, int]]]
-Engines = Callable[[], Awaitable[list[dict[str, Any]]]]
+Engines = Callable[[], Awaitable[list[EngineView]]]
 
 
 @dataclass

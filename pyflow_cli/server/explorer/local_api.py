@@ -4,7 +4,8 @@ engines connected to the store, and a workflow's event log across its instances.
     GET  /local/crons                    configured crons: next fire times, last runs
     POST /local/scheduled                {cron, scheduled_time?}: run a configured cron now,
                                          the way /cdn-cgi/handler/scheduled runs it
-    GET  /local/engines                  engines: host, pid, code version, last heartbeat
+    GET  /local/engines                  engines: kind, host, pid, code version, workflows,
+                                         start, last heartbeat
     GET  /workflows/:wf/events?event=&step=&since=&until=&after_seq=&before_seq=&limit=
 """
 
@@ -21,7 +22,6 @@ from pyflow_cli.engine.clock import iso_ms
 from pyflow_cli.engine.durations import InvalidDurationError, parse_duration_ms
 from pyflow_cli.engine.errors import NotFoundError
 from pyflow_cli.engine.events import EventType
-from pyflow_cli.engine.processes import process_alive
 from pyflow_cli.engine.store import LogQuery, WorkflowLogEvent
 from pyflow_cli.server.api import json_body
 from pyflow_cli.server.cron_runs import MAX_TIME_MS, CronRun, configured
@@ -39,6 +39,7 @@ from pyflow_cli.server.security import API_BODY_LIMIT
 from pyflow_cli.server.validation import ValidationFailed
 
 if TYPE_CHECKING:
+    from pyflow_cli.api import EngineView
     from pyflow_cli.server.runtime import DevRuntime
 
 MAX_EVENTS_PAGE = 1000
@@ -61,14 +62,9 @@ def _iso(ms: float) -> str | None:
         return None
 
 
-async def engines_json(runtime: DevRuntime) -> list[dict[str, Any]]:
+async def engines_json(runtime: DevRuntime) -> list[EngineView]:
     """The engines registered in the store, this server's own first."""
-    current = runtime.workspace.engine.id if runtime.workspace.engine is not None else None
-    found = sorted(await runtime.service.engines(),
-                   key=lambda e: (e.id != current, -e.heartbeat_ms))
-    return [{"id": e.id, "host": e.host, "pid": e.pid, "version": e.version,
-             "heartbeat": iso_ms(e.heartbeat_ms), "current": e.id == current,
-             "alive": process_alive(e.pid, e.host)} for e in found]
+    return await runtime.service.engines()
 
 
 def local_routes(runtime: DevRuntime, routes: Routes) -> list[ApiRoute]:
