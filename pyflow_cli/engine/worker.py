@@ -336,7 +336,7 @@ class Engine:
             error = failure.cause if isinstance(failure, StateNotWritten) else failure
             if isinstance(error, StateLostError):
                 self.fail(error.message)  # one message for the engine, not one per instance
-            else:
+            elif not getattr(error, "reported", False):  # else the store said it, once
                 _log.error("pyflow: instance %s/%s stopped, its state could not be written "
                            "(%s: %s); it resumes from its last committed step", record.workflow,
                            record.id, type(error).__name__, error)
