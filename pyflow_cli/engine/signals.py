@@ -86,7 +86,7 @@ class Signals:
         more (None: read it)."""
         engine = self.engine
         life = engine.lifetime(iid)
-        if life is None or life.instance.signal == signal:
+        if life is None or life.ended or life.instance.signal == signal:
             return
         record = await engine.store.get_instance_by_iid(iid)
         if record is None:
@@ -94,8 +94,15 @@ class Signals:
             return
         if record.signal == life.instance.signal:
             return
-        life.instance = record
+        events = await engine.store.load_inbox(iid)
         if record.control:
             await self._apply_requested(record)
-        for event in await engine.store.load_inbox(iid):
+        if life.ended:
+            # It ended meanwhile (going to sleep, say): what it writes last is guarded by the
+            # signal it knew, so that the instance runs again for what arrived.
+            return
+        # Only now is the signal taken as seen: a look that failed above (the store did not
+        # answer) is made again, instead of leaving an event undelivered for good.
+        life.instance = record
+        for event in events:
             life.deliver(event)

@@ -46,8 +46,20 @@ class WorkerOptions:
 
 
 def run_worker(options: WorkerOptions, log: DevLog) -> int:
-    """Run a worker until SIGTERM or Ctrl-C; returns the process exit code."""
-    return asyncio.run(_run(options, log))
+    """Run a worker until SIGTERM or Ctrl-C; returns the process exit code. Either signal
+    while it starts stops it as well (exit code 0)."""
+    previous = signal.signal(signal.SIGTERM, _interrupt)  # until the loop takes signals over
+    try:
+        return asyncio.run(_run(options, log))
+    except KeyboardInterrupt:
+        log.info("Stopped while starting.")
+        return 0
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def worker_id() -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from pyflow_cli.engine.clock import Clock, SystemClock
+from pyflow_cli.engine.clock import Clock
 from pyflow_cli.storage.url import PostgresLocation, SqliteLocation, StoreLocation
 
 if TYPE_CHECKING:
@@ -50,7 +50,7 @@ async def open_store(location: StoreLocation, *, verify: bool = False,
 def store_clock(store: Store) -> Clock:
     """The clock an engine on ``store`` goes by: the database's own on a shared database (so
     machines whose clocks disagree agree on leases and timers), else the machine's."""
-    from pyflow_cli.storage.clock import DatabaseClock
+    from pyflow_cli.storage.clock import DatabaseClock, MachineClock
 
     clock = getattr(store, "clock", None)
-    return clock if isinstance(clock, DatabaseClock) else SystemClock()
+    return clock if isinstance(clock, DatabaseClock) else MachineClock()

@@ -5,7 +5,10 @@ when the server restarts or the network drops, all of them fail at once. ``Serve
 that into one line when the outage starts and one when it is over, whoever noticed, and gives
 every failed operation the same ``StoreUnavailable`` error (marked reported, so the engine's
 loops and lifetimes say nothing more). Each connection reconnects by itself, pausing longer
-after each failure (``pause_s``), up to ``MAX_PAUSE_S``.
+after each failure (``pause_s``), up to ``MAX_PAUSE_S``. Connections learn of one drop at
+different times (the writer at its next batch, a pooled reader at its next read, maybe after
+the writer connected again): a loss within ``SAME_OUTAGE_S`` of the end of an outage is taken as
+part of it, and says nothing more.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from pyflow_cli.storage.url import PostgresLocation
 
 FIRST_PAUSE_S = 0.1
 MAX_PAUSE_S = 5.0
+SAME_OUTAGE_S = 5.0
 _log = logging.getLogger("pyflow")
 
 
@@ -29,6 +33,8 @@ class ServerHealth:
         self._down_since: float | None = None
         self._failures = 0
         self._error: StoreUnavailable | None = None
+        self._back_at = -SAME_OUTAGE_S  # when the last outage ended (monotonic)
+        self._quiet = False  # this outage is the tail of the last one: said already
 
     @property
     def down(self) -> bool:
@@ -52,9 +58,11 @@ class ServerHealth:
                                        f"({reason}); pyflow connects again by itself.")
         if self._down_since is None:
             self._down_since = time.monotonic()
-            _log.error("pyflow: lost the connection to PostgreSQL at %s (%s); connecting again, "
-                       "with growing pauses. Instances whose writes were on their way resume "
-                       "from their last committed step.", self.location.server, reason)
+            self._quiet = self._down_since - self._back_at < SAME_OUTAGE_S
+            if not self._quiet:
+                _log.error("pyflow: lost the connection to PostgreSQL at %s (%s); connecting "
+                           "again, with growing pauses. Instances whose writes were on their way "
+                           "resume from their last committed step.", self.location.server, reason)
         return self._error
 
     def pause_s(self) -> float:
@@ -65,9 +73,12 @@ class ServerHealth:
 
     def back(self) -> None:
         """A connection works (again): the end of the outage, if there was one."""
-        if self._down_since is not None:
+        if self._down_since is not None and not self._quiet:
             _log.warning("pyflow: connected to PostgreSQL at %s again after %.1f s",
                          self.location.server, time.monotonic() - self._down_since)
+        if self._down_since is not None:
+            self._back_at = time.monotonic()
         self._down_since = None
+        self._quiet = False
         self._failures = 0
         self._error = None

@@ -62,6 +62,7 @@ READ_WAIT_S = 5.0
 # The pool reports every failed reconnection and discarded connection; pyflow reports an
 # outage itself, once (pg_health.py).
 logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
+logging.getLogger("psycopg").setLevel(logging.ERROR)  # "error ignored terminating <pipeline>"
 
 
 class PostgresStore(PgReads):

@@ -192,3 +192,55 @@ async def test_a_stopping_engine_lets_the_attempt_under_way_finish_and_starts_no
         assert "next ran" not in seen and "cancelled_ms" not in seen
     finally:
         await store.close()
+
+
+class Waits(WorkflowEntrypoint):
+    async def run(self, event: Any, step: Any) -> Any:
+        # Shorter than an engine keeps a waiting instance in memory: it stays resident.
+        found = await step.wait_for_event("go", "go", timeout="20 seconds")
+        return found["payload"]
+
+
+class InboxOnceUnanswered(SqliteStore):
+    """A real store whose first read of an inbox fails (the connection dropped just then)."""
+
+    failed = False
+
+    async def load_inbox(self, iid: int) -> Any:
+        if not self.failed:
+            self.failed = True
+            raise StorageError("the connection dropped")
+        return await super().load_inbox(iid)
+
+
+async def test_an_event_whose_first_look_failed_is_delivered_at_the_next(tmp_path: Path) -> None:
+    store = InboxOnceUnanswered(tmp_path)
+    await store.open()
+    clock = SystemClock()
+    engine = Engine(store, {"wf": WorkflowDefinition("wf", Waits)}, clock,
+                    EngineOptions(lease_ms=1500.0, poll_interval_s=0.02))
+    service = WorkflowService(store, {"wf": WorkflowInfo("wf", "Waits", "wf")}, clock, engine)
+    other = SqliteStore(tmp_path)  # another process's store on the same file
+    await other.open()
+    try:
+        await engine.start()
+        await service.create("wf", "x")
+        await _until(lambda: engine.running_count == 1)
+        record = await store.get_instance("wf", "x")
+        assert record is not None
+        await asyncio.sleep(0.1)  # it waits
+        assert await other.add_event(record.iid, "go", '{"n":1}', clock.now_ms()) is not None
+
+        async def done() -> bool:
+            found = await store.get_instance("wf", "x")
+            return found is not None and found.status.value == "complete"
+
+        for _ in range(300):
+            if await done():
+                break
+            await asyncio.sleep(0.02)
+        assert store.failed and await done()
+    finally:
+        await engine.stop()
+        await other.close()
+        await store.close()
