@@ -5,7 +5,6 @@ Only the commands' signatures live here; the engine is imported when a command r
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -77,7 +76,7 @@ def list_workers(ctx: typer.Context, json_output: JsonOutput = False) -> None:
     elif not found:
         inv.ui.warn("No engine is registered in the store: start `pyflow worker` or `pyflow dev`.")
     else:
-        inv.ui.doc(workers_table(found, time.time() * 1000, inv.ui.max_width))
+        inv.ui.doc(workers_table(found, inv.now_ms(), inv.ui.max_width))
 
 
 def workers_table(engines: Sequence[EngineView], now_ms: float, max_width: int | None) -> Doc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,9 @@ import pytest
 from serverkit import API, ENTRY, Output
 
 from pyflow_cli.engine.errors import UserCodeError
+from pyflow_cli.engine.lifetime import EngineOptions
+from pyflow_cli.project.config import load_project
+from pyflow_cli.server.logs import DevLog
 from pyflow_cli.server.reload import Reloader
 from pyflow_cli.server.runtime import DevRuntime
 
@@ -179,3 +183,22 @@ async def test_a_replay_after_reload_runs_the_new_code_without_rerunning_steps(
         assert (project_root / "journal.txt").read_text().splitlines() == ["sleeper s0"]
     finally:
         await runtime.close(0)
+
+
+async def test_a_cron_fires_once_between_processes_sharing_a_store(
+        runtime: DevRuntime, project_root: Path) -> None:
+    """Two processes on one store (a dev session and a worker, say) both reach the minute of a
+    workflow's schedule: the one holding the store's crons role starts the instance."""
+    other = await DevRuntime.open(load_project(project_root), persist_to=project_root / "state",
+                                  options=EngineOptions(poll_interval_s=0.05),
+                                  log=DevLog("none"), kind="worker")
+    try:
+        nightly = [next(e for e in r.cron_entries() if e.label == "nightly")
+                   for r in (runtime, other)]
+        for minute in range(3):
+            at = 1767225600000.0 + minute * 60_000
+            await asyncio.gather(*(entry.action("0 3 * * *", at) for entry in nightly))
+        listed = await runtime.service.list_instances("nightly")
+        assert listed.total == 3  # once per firing, not once per process
+    finally:
+        await other.close(0)
