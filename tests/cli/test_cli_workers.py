@@ -58,3 +58,15 @@ def test_workers_list_json_and_an_empty_store(project: Project) -> None:
         "id": "worker-a", "kind": "worker", "host": HOST, "pid": gone, "version": "v1",
         "workflows": ["demo"], "started": "2025-12-31T23:59:00.000Z",
         "heartbeat": "2025-12-31T23:59:58.000Z", "current": False, "alive": False}]
+
+
+def test_a_worker_given_an_unknown_workflow_or_no_room_says_so_in_one_line(
+        project: Project) -> None:
+    unknown = project.cli("worker", "--workflows", "demo,nope")
+    assert unknown.exit_code == 1
+    assert unknown.output.strip().splitlines() == [
+        "✘ [ERROR] No workflow named 'nope' in wrangler.toml (workflows: demo, failing, "
+        "sleeper)."]
+    assert project.cli("worker", "--concurrency", "0").output.strip() == (
+        "✘ [ERROR] --concurrency must be at least 1, got 0.")
+    assert not project.db.exists()  # nothing was opened
