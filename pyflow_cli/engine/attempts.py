@@ -166,6 +166,8 @@ async def _attempts(life: Lifetime, key: StepKey, body: StepBody, config: Resolv
     while True:
         if retry_due is not None:
             await wait_until(life, modifiers.retry_due(life, key, retry_due))
+        if life.holds_lease is not None and not life.holds_lease():
+            raise asyncio.CancelledError  # its lease may have run out: it ended
         if life.ended:  # ended meanwhile (its engine stops, say): no new attempt starts
             raise asyncio.CancelledError
         attempt += 1

@@ -94,6 +94,17 @@ class LeaseKeeper:
                         lease_owner=None, lease_expires=None)))
             del self._unreleased[iid]
 
+    def holds(self, iid: int) -> bool:
+        """Whether this engine surely still holds the lease of ``iid``: a lifetime asks before
+        each attempt, so that an engine that was frozen (SIGSTOP, a long pause) starts no body
+        when it wakes up, before its guard even looked. A stale lease stops its lifetime."""
+        at = self._confirmed.get(iid)
+        now = asyncio.get_running_loop().time()
+        if at is None or now - at <= self.guard_s:
+            return True
+        self._lapse([iid], now)
+        return False
+
     async def guard(self) -> None:
         """Stop running the instances whose leases went unconfirmed too long (a loop of the
         engine's)."""
@@ -101,20 +112,22 @@ class LeaseKeeper:
         while True:
             await asyncio.sleep(self.guard_s / 8)
             now = loop.time()
-            lapsing = [iid for iid, at in self._confirmed.items() if now - at > self.guard_s
-                       and self.engine.lifetime(iid) is not None]
-            if not lapsing:
-                continue
-            oldest = min(self._confirmed[iid] for iid in lapsing)
-            for iid in lapsing:
-                lease = self.engine.lease_lapsed(iid)
-                self.forget(iid)
-                if lease is not None:
-                    self.unreleased(iid, lease)
-            if not self._said:
-                self._said = True
-                count = len(lapsing)
-                _log.error("pyflow: this engine could not renew its leases for %.1f s; it stops "
-                           "running %d instance%s before their leases can run out: they resume "
-                           "from their last committed step, here or on another engine",
-                           now - oldest, count, "" if count == 1 else "s")
+            lapsing = [iid for iid, at in self._confirmed.items() if now - at > self.guard_s]
+            if lapsing:
+                self._lapse(lapsing, now)
+
+    def _lapse(self, iids: list[int], now: float) -> None:
+        stopped = {iid: self._confirmed.pop(iid) for iid in iids}
+        for iid in iids:
+            lease = self.engine.lease_lapsed(iid)
+            if lease is None:
+                del stopped[iid]  # not running here any more
+            else:
+                self.unreleased(iid, lease)
+        if stopped and not self._said:
+            self._said = True
+            count = len(stopped)
+            _log.error("pyflow: this engine could not renew its leases for %.1f s; it stops "
+                       "running %d instance%s before their leases can run out: they resume "
+                       "from their last committed step, here or on another engine",
+                       now - min(stopped.values()), count, "" if count == 1 else "s")

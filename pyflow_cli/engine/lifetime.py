@@ -141,6 +141,7 @@ class Lifetime:
     errors_from_steps: dict[int, BaseException] = field(default_factory=dict)
     test: TestHooks | None = None  # set under pyflow_cli.testing only (engine/modifiers.py)
     runner: Runner | None = None  # the engine and code that run it, as its attempts record
+    holds_lease: Callable[[], bool] | None = None  # its engine's word (engine/leases.py)
     _quiet_check_scheduled: bool = False
     _held: Change | None = None
 

@@ -311,7 +311,8 @@ class Engine:
                                    context=context_for(record.workflow, record.id))
         life = Lifetime(record, definition, history, self.store, self.clock, self.options,
                         self._on_end, lease=record.lease, status=record.status,
-                        runner=Runner(self.id, definition.version_id))
+                        runner=Runner(self.id, definition.version_id),
+                        holds_lease=lambda: self._leases.holds(record.iid))
         life.max_inbox_seq = max((e.seq for e in history.inbox), default=0)
         life.test = self._test_hooks(life) if self._test_hooks is not None else None
         # Registered before the task first runs, so control calls see it at once.

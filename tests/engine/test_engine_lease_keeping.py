@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -243,4 +244,50 @@ async def test_an_event_whose_first_look_failed_is_delivered_at_the_next(tmp_pat
     finally:
         await engine.stop()
         await other.close()
+        await store.close()
+
+
+class Frozen(WorkflowEntrypoint):
+    """A step, then the whole process frozen past its lease (as SIGSTOP would), then another
+    step, started at once when the process wakes up."""
+
+    async def run(self, event: Any, step: Any) -> Any:
+        seen["runs"] = seen.get("runs", 0) + 1
+        run = seen["runs"]
+        first = await step.do("first", lambda: "one")
+        if "froze" not in seen:
+            seen["froze"] = True
+            time.sleep(1.5)  # the event loop stops too: no heartbeat, no guard
+        await step.do("next", lambda: seen.setdefault("next ran in run", run))
+        return first
+
+
+async def test_an_engine_frozen_past_its_lease_starts_no_attempt_when_it_wakes(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    _fresh()
+    store = SqliteStore(tmp_path)
+    await store.open()
+    clock = SystemClock()
+    engine = Engine(store, {"wf": WorkflowDefinition("wf", Frozen)}, clock,
+                    EngineOptions(lease_ms=1000.0, poll_interval_s=0.02))
+    service = WorkflowService(store, {"wf": WorkflowInfo("wf", "Frozen", "wf")}, clock, engine)
+    try:
+        await engine.start()
+        await service.create("wf", "x")
+
+        async def complete() -> bool:
+            found = await store.get_instance("wf", "x")
+            return found is not None and found.status.value == "complete"
+
+        for _ in range(500):
+            if await complete():
+                break
+            await asyncio.sleep(0.02)
+        assert await complete()
+        woke = [r for r in caplog.records if "could not renew its leases" in r.getMessage()]
+        assert len(woke) == 1  # it stopped the instance on waking, before its next attempt
+        # The second step started only once the instance was taken up again, in a new run.
+        assert seen["next ran in run"] == 2
+    finally:
+        await engine.stop()
         await store.close()
