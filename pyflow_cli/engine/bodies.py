@@ -70,19 +70,24 @@ def _task_for(life: Lifetime, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[An
         task: asyncio.Task[Any] = asyncio.eager_task_factory(  # type: ignore[attr-defined,unused-ignore]
             loop, _contained(coro))
     else:  # the loop's create_task, less the factory and name handling it does not need
-        task = asyncio.Task(_contained(coro, _unstarted), loop=loop)
+        task = asyncio.Task(_contained(coro, _unstarted, life.holds_lease), loop=loop)
         _unstarted[task] = coro  # until its first step (see ``cancel_body``)
     life.body_tasks.add(task)  # ending the lifetime cancels it (until it is done: see below)
     return task
 
 
 async def _contained(coro: Coroutine[Any, Any, Any],
-                     unstarted: dict[asyncio.Future[Any], Coroutine[Any, Any, Any]] | None = None
-                     ) -> Any:
+                     unstarted: dict[asyncio.Future[Any], Coroutine[Any, Any, Any]] | None = None,
+                     holds_lease: Callable[[], bool] | None = None) -> Any:
     """The body, in its task; what it raises is contained (a task that raised ``SystemExit``
-    would stop the event loop)."""
+    would stop the event loop). A task that first runs once the lease may have run out (the
+    process was frozen between the attempt's start and its task's first step) never starts
+    the body: another engine may be running it by now."""
     if unstarted is not None:
         unstarted.pop(asyncio.current_task(), None)  # type: ignore[arg-type]
+    if holds_lease is not None and not holds_lease():  # it ended the lifetime
+        coro.close()
+        raise asyncio.CancelledError
     try:
         return await coro
     except BaseException as error:

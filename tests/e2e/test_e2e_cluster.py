@@ -72,12 +72,13 @@ def note(**entry):
 
 def body(instance, name, fails_first):
     async def run(ctx):
-        note(kind="start", i=instance, s=name, attempt=ctx["attempt"], t=time.time())
+        note(kind="start", i=instance, s=name, attempt=ctx["attempt"], t=time.time(),
+             pid=os.getpid())
         await asyncio.sleep(0.02 + random.random() * 0.08)
         if fails_first and ctx["attempt"] == 1:
             raise RuntimeError("the first attempt fails")
         token = uuid.uuid4().hex
-        note(kind="done", i=instance, s=name, token=token, t=time.time())
+        note(kind="done", i=instance, s=name, token=token, t=time.time(), pid=os.getpid())
         return token
     return run
 
@@ -254,7 +255,7 @@ def _check_journal(journal: Path, results: dict[tuple[str, str], str]) -> None:
         # A body that started before then may finish after (a stalled worker's, whose write
         # was refused); none may start.
         later = [e for e in history[done_at[0] + 1:] if e["kind"] == "start"]
-        assert not later, f"{key}: a body started again after its result was committed: {later}"
+        assert not later, f"{key}: a body started again after its result was committed: {history}"
     for n in range(INSTANCES):  # the nap lasted: no engine's clock fired it early
         instance = f"c{n}"
         nap_start = next(e["t"] for e in by_step[(instance, "s2")]

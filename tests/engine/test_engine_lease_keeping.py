@@ -291,3 +291,44 @@ async def test_an_engine_frozen_past_its_lease_starts_no_attempt_when_it_wakes(
     finally:
         await engine.stop()
         await store.close()
+
+
+class FrozenBeside(WorkflowEntrypoint):
+    """Two steps at once: the first body freezes the whole process past its lease before the
+    second body's task has taken its first step."""
+
+    async def run(self, event: Any, step: Any) -> Any:
+        seen["runs"] = seen.get("runs", 0) + 1
+        run = seen["runs"]
+
+        async def freeze() -> str:
+            if "froze" not in seen:
+                seen["froze"] = True
+                time.sleep(1.5)  # the event loop stops too
+            return "thawed"
+
+        async def beside() -> int:
+            seen.setdefault("beside ran in run", run)
+            return run
+
+        return await asyncio.gather(step.do("freeze", freeze), step.do("beside", beside))
+
+
+async def test_a_body_whose_task_first_runs_after_a_freeze_past_the_lease_never_starts(
+        tmp_path: Path) -> None:
+    _fresh()
+    store = SqliteStore(tmp_path)
+    await store.open()
+    clock = SystemClock()
+    engine = Engine(store, {"wf": WorkflowDefinition("wf", FrozenBeside)}, clock,
+                    EngineOptions(lease_ms=1000.0, poll_interval_s=0.02))
+    service = WorkflowService(store, {"wf": WorkflowInfo("wf", "FrozenBeside", "wf")}, clock,
+                              engine)
+    try:
+        await engine.start()
+        await service.create("wf", "x")
+        await _until(lambda: "beside ran in run" in seen)
+        assert seen["beside ran in run"] == 2  # not in the run that was frozen
+    finally:
+        await engine.stop()
+        await store.close()

@@ -111,7 +111,7 @@ async def test_a_body_stopped_before_its_task_starts_leaves_no_coroutine_unawait
         ran.append("ran")
         return "never"
 
-    life: Any = types.SimpleNamespace(body_tasks=set())
+    life: Any = types.SimpleNamespace(body_tasks=set(), holds_lease=None)
     gc.collect()  # earlier tests' garbage (an unclosed file) must not warn inside the block
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
