@@ -77,15 +77,17 @@ class LeaseKeeper:
         could not be released must not be kept alive), end the lifetimes whose lease is gone,
         and release what an outage kept from being released."""
         engine = self.engine
-        running = engine.running_iids()
+        running = {iid: engine.lifetime(iid) for iid in engine.running_iids()}
         sent = asyncio.get_running_loop().time()
         renewed = set(await engine.store.renew_leases(
             engine.id, engine.clock.now_ms() + engine.options.lease_ms,
             [*running, *engine.held_iids()]))
         self.confirm(renewed, sent)
         self._said = False
-        for iid in running:
-            if iid not in renewed:
+        for iid, life in running.items():
+            # Only the lifetime the renewal was for: one launched meanwhile (the instance was
+            # released, then claimed again) holds a lease of its own.
+            if iid not in renewed and life is not None and engine.lifetime(iid) is life:
                 engine.lease_gone(iid)
         for iid, lease in list(self._unreleased.items()):
             if engine.lifetime(iid) is None:  # claimed again meanwhile: its lease is in use

@@ -144,7 +144,9 @@ class PostgresStore(PgReads):
     async def _rows(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[Any]:
         if self._pool is None:
             raise StorageError("The state database is closed: pyflow is shutting down.")
-        for last_try in (False, True):
+        # Each pooled connection the server closed while it waited (a restart, terminated
+        # backends: all of them at once) is dropped by the pool; the read tries another.
+        for tries_left in reversed(range(READ_POOL_SIZE + 1)):
             broken = False
             try:
                 async with self._pool.connection() as conn:
@@ -155,9 +157,7 @@ class PostgresStore(PgReads):
                         broken = conn.broken
                         raise
             except psycopg.OperationalError as error:
-                # A pooled connection the server closed while it waited (a restart, a
-                # terminated backend) is dropped by the pool: try another, once.
-                if broken and not last_try:
+                if broken and tries_left:
                     continue
                 raise self.health.lost(error) from None
             if self.health.down:
