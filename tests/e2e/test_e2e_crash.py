@@ -50,7 +50,7 @@ def run_with_kills(tmp_path: Path, mode: str, instances: int, steps: int, kills:
         if worker.poll() is not None:
             break  # it finished before we could kill it
         worker.send_signal(signal.SIGKILL)
-        worker.wait()
+        worker.communicate()  # reaps it and closes its pipes (no unclosed file left to the GC)
         killed += 1
     done_before_final = count_done(journal)
     assert done_before_final > 0, "the killed runs made no progress: the kills prove nothing"
