@@ -113,8 +113,8 @@ def _schemas() -> dict[str, Any]:
              "error": {**_object({"name": _STRING, "message": _STRING}), "nullable": True},
              "steps": {"type": "array", "items": {"type": "object"}, "description": (
                  "Each step; a failed attempt (`attempts[].error`) may carry pyflow's "
-                 "`traceback` beside its error, and every attempt the `engine` that ran it and "
-                 "its `codeVersion`.")},
+                 "`traceback` beside its error, and every attempt the `versionId` of the code it "
+                 "ran on and the `engine` that ran it.")},
              "step_count": _NUMBER,
              "versionId": _NULLABLE_STRING, "version": {**_NULLABLE_STRING, "description": (
                  "pyflow's addition: the label (v1, v2...) of the version of the code the "
