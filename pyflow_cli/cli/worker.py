@@ -16,7 +16,17 @@ from pyflow_cli.cli.dev import LOG_LEVELS
 from pyflow_cli.cli.doc import Doc, line, table
 from pyflow_cli.cli.formats import relative
 from pyflow_cli.cli.invocation import begin, run
-from pyflow_cli.cli.options import JsonOutput, Runtime, StoreUrl, store_location
+from pyflow_cli.cli.options import (
+    JsonOutput,
+    MaxQueued,
+    MaxRunning,
+    Plan,
+    Retention,
+    Runtime,
+    StoreUrl,
+    platform_rules,
+    store_location,
+)
 
 if TYPE_CHECKING:
     from pyflow_cli.api import EngineView
@@ -38,6 +48,10 @@ def worker(
     ] = 15.0,
     log_level: Annotated[str, typer.Option(
         "--log-level", help="debug (shows step events), log, info, warn, error or none.")] = "log",
+    max_running: MaxRunning = None,
+    max_queued: MaxQueued = None,
+    plan: Plan = None,
+    retention: Retention = None,
 ) -> None:
     """Run your Workflows headless: one of many engines sharing a store (no HTTP server)."""
     if log_level not in LOG_LEVELS:
@@ -55,7 +69,9 @@ def worker(
         persist_to=getattr(root, "persist_to", None),
         store=store_location(store, runtime, cwd) if store is not None
         else getattr(root, "store", None) or store_location(None, runtime, cwd),
-        concurrency=concurrency, workflows=names, lease_s=lease)
+        concurrency=concurrency, workflows=names, lease_s=lease,
+        rules=platform_rules(runtime.environ, plan=plan, max_running=max_running,
+                             max_queued=max_queued, retention=retention))
     code = run_worker(options, DevLog(log_level))
     if code:
         raise typer.Exit(code)

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from pyflow_cli.engine.admission import NO_RULES, PlatformRules
 from pyflow_cli.engine.errors import PyflowError
 from pyflow_cli.engine.lifetime import EngineOptions
 from pyflow_cli.project.config import load_project
@@ -43,6 +44,7 @@ class WorkerOptions:
     concurrency: int = 100
     workflows: Sequence[str] | None = None  # None: every workflow of the project
     lease_s: float = 15.0
+    rules: PlatformRules = NO_RULES  # the platform's limits, as pyflow dev and serve apply them
 
 
 def run_worker(options: WorkerOptions, log: DevLog) -> int:
@@ -84,7 +86,7 @@ async def _run(options: WorkerOptions, log: DevLog) -> int:
             return 1
         location = store_location(project, options.persist_to, options.store)
         engine_options = EngineOptions(max_concurrent=options.concurrency,
-                                       lease_ms=options.lease_s * 1000.0)
+                                       lease_ms=options.lease_s * 1000.0, rules=options.rules)
         runtime = await DevRuntime.open(project, persist_to=options.persist_to,
                                         location=location, options=engine_options, log=log,
                                         kind="worker", only=options.workflows,

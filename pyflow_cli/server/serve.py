@@ -226,7 +226,8 @@ async def _serve(project: ProjectConfig, loaded: LoadedModule, sock: socket.sock
     try:
         runtime = await DevRuntime.open(project, persist_to=options.persist_to,
                                         location=location, options=engine_options, log=log,
-                                        loaded=loaded, companions=companions)
+                                        loaded=loaded, companions=companions,
+                                        kind=options.command)
     except PyflowError as exc:
         log.error(exc.message)
         return 1

@@ -70,3 +70,15 @@ def test_a_worker_given_an_unknown_workflow_or_no_room_says_so_in_one_line(
     assert project.cli("worker", "--concurrency", "0").output.strip() == (
         "✘ [ERROR] --concurrency must be at least 1, got 0.")
     assert not project.db.exists()  # nothing was opened
+
+
+def test_a_worker_takes_the_platform_limits_of_pyflow_dev_and_says_what_is_wrong_in_one_line(
+        project: Project) -> None:
+    bad_plan = project.cli("worker", "--plan", "gold")
+    assert bad_plan.exit_code == 1
+    assert len(bad_plan.output.strip().splitlines()) == 1
+    assert "--plan" in bad_plan.output
+    bad_retention = project.cli("worker", "--retention", "soon")
+    assert bad_retention.exit_code == 1
+    assert "--retention" in bad_retention.output
+    assert not project.db.exists()  # nothing was opened

@@ -189,6 +189,9 @@ def test_serve_on_loopback_needs_no_token_and_has_no_reload(tmp_path: Path) -> N
     try:
         with process.client() as http:
             assert http.get(f"{API}/workflows").status_code == 200
+            # pyflow workers list tells a served engine from a pyflow dev one.
+            [engine] = http.get(f"{API}/local/engines").json()["result"]
+            assert engine["kind"] == "serve"
             before = len(process.lines)
             entry = root / "src" / "entry.py"
             entry.write_text(entry.read_text().replace('VERSION = "v1"', 'VERSION = "v2"'))
