@@ -12,7 +12,8 @@ If a statement of the batch fails, the transaction is rolled back and the batch 
 one operation at a time, each in a savepoint, so that the failing one fails alone. A deadlock
 with another process's transaction (both lock instance rows) retries the whole batch. If the
 connection is lost, the batch's callers get a ``StoreUnavailable`` (its outcome is unknown: a
-lifetime resumes from what was committed) and a later batch connects again; while the server
+lifetime resumes from what was committed; the batch is never applied again, since its ``COMMIT``
+may have gone through) and a later batch connects again; while the server
 cannot be reached, batches fail at once until the next try is due (``pg_health.py``).
 """
 
@@ -162,7 +163,8 @@ class PgWriter:
                 if attempt == _DEADLOCK_RETRIES:
                     break
             except psycopg.OperationalError as error:
-                if self._broken():
+                if self._broken() or not _rolled_back(error):
+                    await self._drop()
                     return self._failed(batch, error)
                 await self._rollback()
                 break
@@ -195,6 +197,13 @@ class PgWriter:
             self._conn = None
             return True
         return False
+
+    async def _drop(self) -> None:
+        """Close the connection (a later batch makes another)."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await conn.close()
 
     async def _rollback(self) -> None:
         conn = self._conn
@@ -237,6 +246,17 @@ class PgWriter:
                 results.append((future, False, error))
         await conn.execute("COMMIT")
         return results
+
+
+def _rolled_back(error: psycopg.OperationalError) -> bool:
+    """Whether ``error`` is the server refusing a statement of the batch, which rolled the batch
+    back (a lock or statement timeout, say): the batch can be applied again. Any other (the
+    connection failing, maybe after its ``COMMIT`` went through: the server ending the session
+    sends its last message then, and libpq may only report it as being busy) leaves the outcome
+    unknown, and applying the batch again would write it twice or have its fences refuse what
+    was written."""
+    state = error.sqlstate
+    return state is not None and not state.startswith(("08", "57P"))
 
 
 async def _pipelined(conn: psycopg.AsyncConnection[Any], batch: list[_Item]) -> list[Any]:

@@ -12,7 +12,9 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
+import psycopg
 import pytest
 from changegen import Spec, seeded, specs
 from hypothesis import HealthCheck, given, settings
@@ -23,7 +25,7 @@ from storekit import create, row, snapshot
 from pyflow_cli.engine.changes import Change
 from pyflow_cli.engine.errors import StorageError, StoreUnavailable
 from pyflow_cli.engine.store import Store
-from pyflow_cli.storage import pg_schema
+from pyflow_cli.storage import pg_schema, pg_writer
 from pyflow_cli.storage.factory import build_store, open_store
 from pyflow_cli.storage.url import PostgresLocation, parse_store_url
 
@@ -173,6 +175,38 @@ async def test_a_dropped_connection_fails_the_writes_in_flight_and_the_next_conn
     assert lines[0].startswith("pyflow: lost the connection to PostgreSQL at 127.0.0.1:")
     assert re.fullmatch(r"pyflow: connected to PostgreSQL at 127\.0\.0\.1:\d+ again after "
                         r"\d+\.\d s", lines[1]), lines[1]
+
+
+async def test_a_connection_dropped_just_after_its_commit_fails_the_batch_not_applies_it_again(
+        postgres: Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server ends the writer's session right after the batch's ``COMMIT`` went through (a
+    restart, ``pg_terminate_backend``): libpq reports the session's last message as a connection
+    still busy, a client-side error, before psycopg knows the connection is gone. The batch's
+    outcome is unknown: its callers are told so, and it is not applied a second time (a change
+    written twice, or refused by its own fence once its lease was released by the first)."""
+    url = postgres.location()
+    store = await _open(url)
+    iid = await create(store)
+    real = pg_writer._pipelined
+    dropped = []
+
+    async def commit_then_drop(conn: Any, batch: Any) -> Any:
+        values = await real(conn, batch)
+        if not dropped:
+            dropped.append(conn.info.backend_pid)
+            with postgres.connect() as other:
+                other.execute("SELECT pg_terminate_backend(%s)", (conn.info.backend_pid,))
+            raise psycopg.OperationalError("cannot exit pipeline mode while busy")
+        return values
+
+    monkeypatch.setattr(pg_writer, "_pipelined", commit_then_drop)
+    try:
+        with pytest.raises(StoreUnavailable):
+            await store.commit(Change(iid, log=[row(ts=1.0)]))
+        assert await store.commit(Change(iid, log=[row(ts=2.0)])) is True
+        assert [r.timestamp_ms for r in await store.read_log(iid)][2:] == [1.0, 2.0]
+    finally:
+        await store.close()
 
 
 async def test_the_engine_clock_is_the_database_s_even_when_the_machine_s_is_wrong(
