@@ -99,10 +99,18 @@ def test_describe_watch_follows_an_instance_another_process_runs(root: Path) -> 
         assert runner.wait(timeout=20) == 0
 
 
+def _as_a_foreground_job() -> None:
+    """Ctrl-C reaches a command the shell runs in the foreground; a shell without job control
+    (a script's ``cmd &``) starts its background jobs with SIGINT ignored, and a test run started
+    that way would pass that on to the command and wait for it in vain."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_stops_waiting_quietly(root: Path) -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "pyflow_cli", "workflows", "trigger", "sleeper", "--wait"],
-        cwd=root, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        cwd=root, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=_as_a_foreground_job)
     assert process.stdout is not None
     first = process.stdout.readline()
     assert first.startswith("🚀 Workflow instance")
