@@ -8,7 +8,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -77,14 +78,32 @@ def _fresh() -> None:
     seen["release"] = asyncio.Event()
 
 
-async def _engine(store: SqliteStore, lease_ms: float) -> tuple[Engine, WorkflowService]:
+@asynccontextmanager
+async def _running(store: SqliteStore, lease_ms: float,
+                   workflow: type[WorkflowEntrypoint] = Held
+                   ) -> AsyncIterator[tuple[Engine, WorkflowService]]:
+    """``store`` opened and an engine running ``workflow`` (as "wf") on it, on the real clock,
+    with leases of ``lease_ms`` and ``seen`` fresh; the engine stopped and the store closed
+    afterwards."""
+    _fresh()
     await store.open()
     clock = SystemClock()
-    engine = Engine(store, {"wf": WorkflowDefinition("wf", Held)}, clock,
+    engine = Engine(store, {"wf": WorkflowDefinition("wf", workflow)}, clock,
                     EngineOptions(lease_ms=lease_ms, poll_interval_s=0.02))
-    service = WorkflowService(store, {"wf": WorkflowInfo("wf", "Held", "wf")}, clock, engine)
-    await engine.start()
-    return engine, service
+    service = WorkflowService(store, {"wf": WorkflowInfo("wf", workflow.__name__, "wf")}, clock,
+                              engine)
+    try:
+        await engine.start()
+        yield engine, service
+    finally:
+        await engine.stop()
+        await store.close()
+
+
+async def _start_held(service: WorkflowService) -> None:
+    """Create instance "x" of "wf" (``Held``) and wait until its step body has started."""
+    await service.create("wf", "x")
+    await asyncio.wait_for(seen["started"].wait(), 10)
 
 
 async def _until(condition: Any, timeout_s: float = 10.0) -> None:
@@ -95,45 +114,51 @@ async def _until(condition: Any, timeout_s: float = 10.0) -> None:
     await asyncio.wait_for(wait(), timeout_s)
 
 
+async def _until_complete(store: SqliteStore, timeout_s: float) -> None:
+    """Wait until instance "x" of "wf" is complete (a TimeoutError after ``timeout_s``)."""
+    async def complete() -> bool:
+        found = await store.get_instance("wf", "x")
+        return found is not None and found.status.value == "complete"
+
+    async def wait() -> None:
+        while not await complete():
+            await asyncio.sleep(0.02)
+
+    await asyncio.wait_for(wait(), timeout_s)
+
+
 async def test_an_engine_that_cannot_renew_stops_running_before_its_lease_can_run_out(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    _fresh()
     store = Stalling(tmp_path)
-    engine, service = await _engine(store, lease_ms=1000.0)
-    try:
-        await service.create("wf", "x")
-        await asyncio.wait_for(seen["started"].wait(), 10)
-        await asyncio.sleep(0.5)  # a few renewals
-        store.stalled = True
-        await _until(lambda: "cancelled_ms" in seen)
-        record = await store.get_instance("wf", "x")
-        assert record is not None and record.lease_expires is not None
-        # The body stopped while the lease, as last renewed, still ran: nobody else could have
-        # been running it yet.
-        assert seen["cancelled_ms"] < record.lease_expires
-        assert "next ran" not in seen
-        lines = [r.getMessage() for r in caplog.records if "could not renew" in r.getMessage()]
-        assert len(lines) == 1
-        assert lines[0].endswith("it stops running 1 instance before their leases can run out: "
-                                 "they resume from their last committed step, here or on "
-                                 "another engine")
-        store.stalled = False
-        seen["release"].set()  # once the store answers again, the instance runs to its end
-        await _until(lambda: engine.running_count == 0 and "next ran" in seen)
-    finally:
-        store.stalled = False
-        await engine.stop()
-        await store.close()
+    async with _running(store, lease_ms=1000.0) as (engine, service):
+        try:
+            await _start_held(service)
+            await asyncio.sleep(0.5)  # a few renewals
+            store.stalled = True
+            await _until(lambda: "cancelled_ms" in seen)
+            record = await store.get_instance("wf", "x")
+            assert record is not None and record.lease_expires is not None
+            # The body stopped while the lease, as last renewed, still ran: nobody else could
+            # have been running it yet.
+            assert seen["cancelled_ms"] < record.lease_expires
+            assert "next ran" not in seen
+            lines = [r.getMessage() for r in caplog.records if "could not renew" in r.getMessage()]
+            assert len(lines) == 1
+            assert lines[0].endswith("it stops running 1 instance before their leases can run "
+                                     "out: they resume from their last committed step, here or "
+                                     "on another engine")
+            store.stalled = False
+            seen["release"].set()  # once the store answers again, the instance runs to its end
+            await _until(lambda: engine.running_count == 0 and "next ran" in seen)
+        finally:
+            store.stalled = False  # or the engine could not stop
 
 
 async def test_a_renewal_that_leaves_an_instance_out_ends_its_lifetime_at_once(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    _fresh()
     store = SqliteStore(tmp_path)
-    engine, service = await _engine(store, lease_ms=60_000.0)
-    try:
-        await service.create("wf", "x")
-        await asyncio.wait_for(seen["started"].wait(), 10)
+    async with _running(store, lease_ms=60_000.0) as (engine, service):
+        await _start_held(service)
         record = await store.get_instance("wf", "x")
         assert record is not None
         # Another engine took the instance over (this one stalled past its lease, say).
@@ -145,45 +170,35 @@ async def test_a_renewal_that_leaves_an_instance_out_ends_its_lifetime_at_once(
         assert EventType.STEP_SUCCESS not in [row.event for row in log]
         assert (await store.get_instance("wf", "x")).lease_owner == "engine-b"  # type: ignore[union-attr]
         assert any("is no longer leased to this engine" in r.getMessage() for r in caplog.records)
-    finally:
-        await engine.stop()
-        await store.close()
 
 
 async def test_a_lease_an_outage_kept_from_being_released_is_released_when_the_store_answers(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.ERROR)
-    _fresh()
     store = Failing(tmp_path)
-    engine, service = await _engine(store, lease_ms=600_000.0)
-    try:
-        await service.create("wf", "x")
-        await asyncio.wait_for(seen["started"].wait(), 10)
-        store.failing = True
-        seen["release"].set()  # its result cannot be written: the lifetime ends
-        await _until(lambda: engine.running_count == 0)
-        record = await store.get_instance("wf", "x")
-        assert record is not None and record.lease_owner == engine.id  # could not be released
-        _fresh()
-        seen["release"].set()
-        store.failing = False
-        # Released at a heartbeat, the instance runs again at once: not in ten minutes, when
-        # its lease would have run out.
-        await _until(lambda: "next ran" in seen)
-    finally:
-        store.failing = False
-        await engine.stop()
-        await store.close()
+    async with _running(store, lease_ms=600_000.0) as (engine, service):
+        try:
+            await _start_held(service)
+            store.failing = True
+            seen["release"].set()  # its result cannot be written: the lifetime ends
+            await _until(lambda: engine.running_count == 0)
+            record = await store.get_instance("wf", "x")
+            assert record is not None and record.lease_owner == engine.id  # not released
+            _fresh()
+            seen["release"].set()
+            store.failing = False
+            # Released at a heartbeat, the instance runs again at once: not in ten minutes,
+            # when its lease would have run out.
+            await _until(lambda: "next ran" in seen)
+        finally:
+            store.failing = False  # or the engine could not hand its lease back
 
 
 async def test_a_stopping_engine_lets_the_attempt_under_way_finish_and_starts_no_other(
         tmp_path: Path) -> None:
-    _fresh()
     store = SqliteStore(tmp_path)
-    engine, service = await _engine(store, lease_ms=60_000.0)
-    try:
-        await service.create("wf", "x")
-        await asyncio.wait_for(seen["started"].wait(), 10)
+    async with _running(store, lease_ms=60_000.0) as (engine, service):
+        await _start_held(service)
         asyncio.get_running_loop().call_later(0.2, seen["release"].set)
         await engine.stop(grace_s=10.0)
         record = await store.get_instance("wf", "x")
@@ -191,8 +206,6 @@ async def test_a_stopping_engine_lets_the_attempt_under_way_finish_and_starts_no
         history = await store.load_history(record.iid)
         assert [(s.target, s.state) for s in history.steps.values()] == [("held-1", "done")]
         assert "next ran" not in seen and "cancelled_ms" not in seen
-    finally:
-        await store.close()
 
 
 class Waits(WorkflowEntrypoint):
@@ -216,35 +229,21 @@ class InboxOnceUnanswered(SqliteStore):
 
 async def test_an_event_whose_first_look_failed_is_delivered_at_the_next(tmp_path: Path) -> None:
     store = InboxOnceUnanswered(tmp_path)
-    await store.open()
-    clock = SystemClock()
-    engine = Engine(store, {"wf": WorkflowDefinition("wf", Waits)}, clock,
-                    EngineOptions(lease_ms=1500.0, poll_interval_s=0.02))
-    service = WorkflowService(store, {"wf": WorkflowInfo("wf", "Waits", "wf")}, clock, engine)
     other = SqliteStore(tmp_path)  # another process's store on the same file
     await other.open()
     try:
-        await engine.start()
-        await service.create("wf", "x")
-        await _until(lambda: engine.running_count == 1)
-        record = await store.get_instance("wf", "x")
-        assert record is not None
-        await asyncio.sleep(0.1)  # it waits
-        assert await other.add_event(record.iid, "go", '{"n":1}', clock.now_ms()) is not None
-
-        async def done() -> bool:
-            found = await store.get_instance("wf", "x")
-            return found is not None and found.status.value == "complete"
-
-        for _ in range(300):
-            if await done():
-                break
-            await asyncio.sleep(0.02)
-        assert store.failed and await done()
+        async with _running(store, lease_ms=1500.0, workflow=Waits) as (engine, service):
+            await service.create("wf", "x")
+            await _until(lambda: engine.running_count == 1)
+            record = await store.get_instance("wf", "x")
+            assert record is not None
+            await asyncio.sleep(0.1)  # it waits
+            now = SystemClock().now_ms()
+            assert await other.add_event(record.iid, "go", '{"n":1}', now) is not None
+            await _until_complete(store, timeout_s=6.0)
+            assert store.failed
     finally:
-        await engine.stop()
         await other.close()
-        await store.close()
 
 
 class Frozen(WorkflowEntrypoint):
@@ -264,33 +263,14 @@ class Frozen(WorkflowEntrypoint):
 
 async def test_an_engine_frozen_past_its_lease_starts_no_attempt_when_it_wakes(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    _fresh()
     store = SqliteStore(tmp_path)
-    await store.open()
-    clock = SystemClock()
-    engine = Engine(store, {"wf": WorkflowDefinition("wf", Frozen)}, clock,
-                    EngineOptions(lease_ms=1000.0, poll_interval_s=0.02))
-    service = WorkflowService(store, {"wf": WorkflowInfo("wf", "Frozen", "wf")}, clock, engine)
-    try:
-        await engine.start()
+    async with _running(store, lease_ms=1000.0, workflow=Frozen) as (_, service):
         await service.create("wf", "x")
-
-        async def complete() -> bool:
-            found = await store.get_instance("wf", "x")
-            return found is not None and found.status.value == "complete"
-
-        for _ in range(500):
-            if await complete():
-                break
-            await asyncio.sleep(0.02)
-        assert await complete()
+        await _until_complete(store, timeout_s=10.0)
         woke = [r for r in caplog.records if "could not renew its leases" in r.getMessage()]
         assert len(woke) == 1  # it stopped the instance on waking, before its next attempt
         # The second step started only once the instance was taken up again, in a new run.
         assert seen["next ran in run"] == 2
-    finally:
-        await engine.stop()
-        await store.close()
 
 
 class FrozenBeside(WorkflowEntrypoint):
@@ -316,19 +296,8 @@ class FrozenBeside(WorkflowEntrypoint):
 
 async def test_a_body_whose_task_first_runs_after_a_freeze_past_the_lease_never_starts(
         tmp_path: Path) -> None:
-    _fresh()
     store = SqliteStore(tmp_path)
-    await store.open()
-    clock = SystemClock()
-    engine = Engine(store, {"wf": WorkflowDefinition("wf", FrozenBeside)}, clock,
-                    EngineOptions(lease_ms=1000.0, poll_interval_s=0.02))
-    service = WorkflowService(store, {"wf": WorkflowInfo("wf", "FrozenBeside", "wf")}, clock,
-                              engine)
-    try:
-        await engine.start()
+    async with _running(store, lease_ms=1000.0, workflow=FrozenBeside) as (_, service):
         await service.create("wf", "x")
         await _until(lambda: "beside ran in run" in seen)
         assert seen["beside ran in run"] == 2  # not in the run that was frozen
-    finally:
-        await engine.stop()
-        await store.close()
