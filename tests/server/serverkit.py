@@ -239,6 +239,29 @@ def wait_until(check: object, timeout: float = 20.0, interval: float = 0.1) -> o
     raise AssertionError(f"condition not met within {timeout}s (last value: {last!r})")
 
 
+HOLDING = ENTRY.replace("        payload = event.payload or {}\n", """\
+        payload = event.payload or {}
+        if payload.get("hold"):
+            import asyncio
+
+            async def hold():
+                await asyncio.sleep(3600)
+            await step.do("hold", hold)
+""")
+"""ENTRY, whose "steps" workflow holds an instance created with ``{"hold": true}`` running."""
+
+
+def hold_one_and_queue_two(http: httpx.Client) -> str:
+    """On a server with ``--max-running 1`` and ``HOLDING``: create an instance that holds
+    running, wait until it runs, then create two that must queue behind it; returns the URL
+    of the "steps" workflow's instances."""
+    creates = f"{API}/workflows/steps/instances"
+    assert http.post(creates, json={"id": "held", "params": {"hold": True}}).status_code == 200
+    wait_until(lambda: http.get(f"{creates}/held").json()["result"]["status"] == "running")
+    assert [http.post(creates, json={}).status_code for _ in range(2)] == [200, 200]
+    return creates
+
+
 def instance_status(client: httpx.Client, workflow: str, instance_id: str) -> str:
     response = client.get(f"{API}/workflows/{workflow}/instances/{instance_id}")
     return str(response.json()["result"]["status"]) if response.status_code == 200 else ""

@@ -14,7 +14,16 @@ from pathlib import Path
 
 import httpx
 import pytest
-from serverkit import API, ENTRY, DevProcess, free_port, wait_until, write_project
+from serverkit import (
+    API,
+    ENTRY,
+    HOLDING,
+    DevProcess,
+    free_port,
+    hold_one_and_queue_two,
+    wait_until,
+    write_project,
+)
 
 TOKEN = "s3rve-token-0123456789abcdef"
 EXPLORER = "/cdn-cgi/local/explorer/"
@@ -204,17 +213,6 @@ def test_serve_on_loopback_needs_no_token_and_has_no_reload(tmp_path: Path) -> N
         assert process.stop() == 0
 
 
-HOLDING = ENTRY.replace("        payload = event.payload or {}\n", """\
-        payload = event.payload or {}
-        if payload.get("hold"):
-            import asyncio
-
-            async def hold():
-                await asyncio.sleep(3600)
-            await step.do("hold", hold)
-""")
-
-
 def test_serve_applies_the_platforms_limits(tmp_path: Path) -> None:
     """The options pyflow dev takes for the platform's rules reach pyflow serve's engine and
     creates: with one instance running under --max-running 1, the next two wait in queued and
@@ -224,13 +222,8 @@ def test_serve_applies_the_platforms_limits(tmp_path: Path) -> None:
                         env={"PYFLOW_API_TOKEN": None}).ready()
     try:
         assert "at most 1 instance running at once (--max-running)" in served.output
-        creates = f"{API}/workflows/steps/instances"
         with served.client() as http:
-            assert http.post(creates, json={"id": "held", "params": {"hold": True}}
-                             ).status_code == 200
-            wait_until(lambda: http.get(f"{creates}/held").json()["result"]["status"]
-                       == "running")
-            assert [http.post(creates, json={}).status_code for _ in range(2)] == [200, 200]
+            creates = hold_one_and_queue_two(http)
             refused = http.post(creates, json={})
             statuses = sorted(row["status"] for row in http.get(creates).json()["result"])
         assert refused.status_code == 429

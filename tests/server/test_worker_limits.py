@@ -9,8 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from serverkit import API, DevProcess, wait_until, write_project
-from test_server_serve import HOLDING
+from serverkit import API, HOLDING, DevProcess, hold_one_and_queue_two, wait_until, write_project
 
 
 def test_a_worker_under_max_running_claims_no_queued_instance_beyond_it(tmp_path: Path) -> None:
@@ -19,13 +18,8 @@ def test_a_worker_under_max_running_claims_no_queued_instance_beyond_it(tmp_path
                         env={"PYFLOW_API_TOKEN": None}).ready()
     worker = None
     try:
-        creates = f"{API}/workflows/steps/instances"
         with served.client() as http:
-            assert http.post(creates, json={"id": "held", "params": {"hold": True}}
-                             ).status_code == 200
-            wait_until(lambda: http.get(f"{creates}/held").json()["result"]["status"]
-                       == "running")
-            assert [http.post(creates, json={}).status_code for _ in range(2)] == [200, 200]
+            creates = hold_one_and_queue_two(http)
             worker = subprocess.Popen(
                 [sys.executable, "-m", "pyflow_cli", "--persist-to", str(root / "state"),
                  "worker", "--max-running", "1"],
