@@ -6,6 +6,7 @@ status is the engine's table (``engine/status.py``); the commands render its ans
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -30,17 +31,47 @@ TERMINABLE = tuple(status.value for status in statuses_allowing(ControlAction.TE
 RESTART_STEP_TYPES = ("do", "sleep", "waitForEvent")
 
 
-def _changed(inv: Invocation, json_output: bool, status: str, message: str) -> None:
+@dataclass(frozen=True)
+class _Control:
+    """What sets one control command apart: its action, the words of its message ("<emoji> The
+    instance ... was <done> successfully"; "<doing> it changes nothing"), and what the note
+    says happens once an engine runs (None: no note)."""
+
+    action: ControlAction
+    emoji: str
+    done: str
+    doing: str
+    once_run: str | None = None
+
+
+PAUSE = _Control(ControlAction.PAUSE, "⏸️", "paused", "pausing")
+RESUME = _Control(ControlAction.RESUME, "🔄", "resumed", "resuming", once_run="it continues")
+TERMINATE = _Control(ControlAction.TERMINATE, "🥷", "terminated", "terminating")
+RESTART = _Control(ControlAction.RESTART, "🥷", "restarted", "restarting", once_run="it runs again")
+
+
+def _apply(ctx: typer.Context, name: str, instance_id: str, json_output: bool, control: _Control,
+           **kwargs: Any) -> None:
+    """Resolve the id, apply the control and say what came of it: the success line, or a warning
+    when the action changes nothing (only pause and resume can; the reference says nothing at
+    all), or the status as JSON."""
+    inv = begin(ctx, name)
+    resolved, status, attached, changed = run(_control(inv, name, instance_id, control.action,
+                                                       **kwargs))
+    if not changed:
+        rule = RULES[control.action]
+        inv.ui.warn(f'Instance "{resolved}" is {status}: {control.doing} it changes nothing. '
+                    f"{rule}")
+    elif not json_output:
+        inv.ui.success(f'{control.emoji} The instance "{resolved}" from {name} was {control.done} '
+                       "successfully")
     if json_output:
         inv.ui.json({"status": status, "timestamp": iso_ms(inv.now_ms())})
-    else:
-        inv.ui.success(message)
+    elif changed and not attached and control.once_run is not None:
+        inv.no_engine_note(control.once_run)
 
 
-DOING = {"pause": "pausing", "resume": "resuming"}
-
-
-async def _control(inv: Invocation, name: str, instance_id: str, action: str,
+async def _control(inv: Invocation, name: str, instance_id: str, action: ControlAction,
                    **kwargs: Any) -> tuple[str, str, bool, bool]:
     """Resolve the id and apply ``action``: the id, the status after, whether an engine runs,
     and whether the action changed anything (SPEC §1.3's table, ``engine.status``, decides)."""
@@ -48,40 +79,20 @@ async def _control(inv: Invocation, name: str, instance_id: str, action: str,
         record = await backend.resolve(name, instance_id)
         if control_effect(record.status, action) is Effect.NO_OP:
             return record.id, record.status.value, True, False
-        status = await getattr(backend, action)(name, record.id, **kwargs)
+        status = await getattr(backend, action.value)(name, record.id, **kwargs)
         return record.id, str(status), await backend.engine_attached(), True
-
-
-def _unchanged(inv: Invocation, json_output: bool, resolved: str, status: str, action: str) -> None:
-    """A pause or resume that changes nothing: a warning (the reference says nothing at all)."""
-    rule = RULES[ControlAction(action)]
-    inv.ui.warn(f'Instance "{resolved}" is {status}: {DOING[action]} it changes nothing. {rule}')
-    if json_output:
-        inv.ui.json({"status": status, "timestamp": iso_ms(inv.now_ms())})
 
 
 def pause(ctx: typer.Context, name: WorkflowName, instance_id: InstanceId,
           json_output: JsonOutput = False) -> None:
     """Pause a running or waiting instance (at its next step boundary)."""
-    inv = begin(ctx, name)
-    resolved, status, _, changed = run(_control(inv, name, instance_id, "pause"))
-    if not changed:
-        _unchanged(inv, json_output, resolved, status, "pause")
-        return
-    _changed(inv, json_output, status, f'⏸️ The instance "{resolved}" from {name} was paused successfully')
+    _apply(ctx, name, instance_id, json_output, PAUSE)
 
 
 def resume(ctx: typer.Context, name: WorkflowName, instance_id: InstanceId,
            json_output: JsonOutput = False) -> None:
     """Resume a paused instance."""
-    inv = begin(ctx, name)
-    resolved, status, attached, changed = run(_control(inv, name, instance_id, "resume"))
-    if not changed:
-        _unchanged(inv, json_output, resolved, status, "resume")
-        return
-    _changed(inv, json_output, status, f'🔄 The instance "{resolved}" from {name} was resumed successfully')
-    if not attached and not json_output:
-        inv.no_engine_note("it continues")
+    _apply(ctx, name, instance_id, json_output, RESUME)
 
 
 def terminate(ctx: typer.Context, name: WorkflowName, instance_id: InstanceId,
@@ -90,10 +101,7 @@ def terminate(ctx: typer.Context, name: WorkflowName, instance_id: InstanceId,
                   "running `pyflow dev`: they are your code).")] = False,
               json_output: JsonOutput = False) -> None:
     """Terminate an unfinished instance."""
-    inv = begin(ctx, name)
-    resolved, status, _, _ = run(_control(inv, name, instance_id, "terminate", rollback=rollback))
-    _changed(inv, json_output, status,
-             f'🥷 The instance "{resolved}" from {name} was terminated successfully')
+    _apply(ctx, name, instance_id, json_output, TERMINATE, rollback=rollback)
 
 
 def restart(
@@ -126,13 +134,7 @@ def restart(
     from_step = None
     if from_step_name is not None:
         from_step = RestartFrom(from_step_name, from_step_count or 1, from_step_type or "do")
-    inv = begin(ctx, name)
-    resolved, status, attached, _ = run(_control(inv, name, instance_id, "restart",
-                                                 from_step=from_step))
-    _changed(inv, json_output, status,
-             f'🥷 The instance "{resolved}" from {name} was restarted successfully')
-    if not attached and not json_output:
-        inv.no_engine_note("it runs again")
+    _apply(ctx, name, instance_id, json_output, RESTART, from_step=from_step)
 
 
 def send_event(

@@ -47,10 +47,12 @@ def refused(project: Project, *args: str) -> str:
 def test_pause_then_resume_a_sleeping_instance(mixed: Project) -> None:
     paused = mixed.cli("workflows", "instances", "pause", "sleeper", "nap-1")
     assert paused.stdout == '⏸️ The instance "nap-1" from sleeper was paused successfully\n'
+    assert paused.stderr == ""  # a pause needs no engine to take effect
     assert status(mixed, "sleeper", "nap-1") == "paused"
     resumed = mixed.cli("workflows", "instances", "resume", "sleeper", "nap-1")
     assert resumed.stdout == '🔄 The instance "nap-1" from sleeper was resumed successfully\n'
-    assert "No engine is running" in resumed.stderr
+    assert "No engine is running on this project's state: it continues when one starts" in \
+        resumed.stderr
     assert status(mixed, "sleeper", "nap-1") == "queued"
 
 
@@ -102,6 +104,7 @@ def test_a_no_op_with_json_prints_the_status_as_the_api_does(mixed: Project) -> 
 def test_terminate(mixed: Project) -> None:
     result = mixed.cli("workflows", "instances", "terminate", "sleeper", "nap-1")
     assert result.stdout == '🥷 The instance "nap-1" from sleeper was terminated successfully\n'
+    assert result.stderr == ""  # a termination needs no engine to take effect
     assert status(mixed, "sleeper", "nap-1") == "terminated"
     as_json = json.loads(mixed.cli("workflows", "instances", "terminate", "sleeper", "nap-2",
                                    "--json").stdout)
@@ -142,7 +145,8 @@ def test_latest_without_instances_is_one_clear_line(mixed: Project, verb: str) -
 def test_restart_from_the_start_and_from_a_step(mixed: Project) -> None:
     again = mixed.cli("workflows", "instances", "restart", "demo", "golden-1")
     assert again.stdout == '🥷 The instance "golden-1" from demo was restarted successfully\n'
-    assert "No engine is running" in again.stderr
+    assert "No engine is running on this project's state: it runs again when one starts" in \
+        again.stderr
     details = json.loads(mixed.cli("workflows", "instances", "describe", "demo", "golden-1",
                                    "--json").stdout)
     assert details["status"] == "queued" and details["steps"] == []
