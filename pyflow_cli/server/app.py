@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from pyflow_cli.server.api import WorkflowRoutes
 from pyflow_cli.server.auth import ApiToken, TokenGuard
 from pyflow_cli.server.cron_runs import asked_time_ms
+from pyflow_cli.server.envelope import FAILED, failure
 from pyflow_cli.server.explorer.handlers import Routes
 from pyflow_cli.server.explorer.local_api import engines_json
 from pyflow_cli.server.explorer.routes import (
@@ -73,13 +74,16 @@ def pyflow_app(runtime: DevRuntime, policy: LocalOnly | None = None,
             return PlainTextResponse(refusal, status_code=403)
         cron = request.query_params.get("cron", "")
         time_param = request.query_params.get("time", "")
+        as_json = request.query_params.get("format") == "json"
         try:
             scheduled_ms = float(asked_time_ms(time_param)) if time_param else time.time() * 1000
-        except ValueError as exc:
+        except ValueError as exc:  # as JSON: the local API's envelope, as its other errors
+            if as_json:
+                return failure(400, [{"code": FAILED, "message": str(exc)}])
             return PlainTextResponse(str(exc), status_code=400)
         outcome = (await runtime.fire(cron, scheduled_ms)).outcome
         status = 200 if outcome == "ok" else 500
-        if request.query_params.get("format") == "json":
+        if as_json:
             return JSONResponse({"outcome": outcome, "noRetry": False}, status_code=status)
         return PlainTextResponse(outcome, status_code=status)
 

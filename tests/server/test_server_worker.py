@@ -79,6 +79,24 @@ async def test_scheduled_on_demand_refuses_a_time_that_is_not_epoch_ms(
     assert (await http.get(f"{API}/workflows/steps/instances")).json()["result"] == []
 
 
+@pytest.mark.parametrize("time", ["soon", "-5", "9" * 400])
+async def test_scheduled_on_demand_refuses_a_bad_time_in_json_as_the_api_does(
+        http: httpx.AsyncClient, time: str) -> None:
+    """With ``format=json`` the refusal is the local API's error envelope, as its other errors
+    are: a client that asked for JSON can read it (the reference answers a 500 with a plain-text
+    stack trace either way)."""
+    response = await http.get("/cdn-cgi/handler/scheduled",
+                              params={"cron": "0 0 1 1 *", "time": time, "format": "json"})
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"] == "application/json"
+    shown = time if len(time) <= 40 else time[:40] + "…"
+    assert response.json() == {"success": False, "errors": [{
+        "code": 10001, "pyflow_code": "pyflow.invalid_input",
+        "message": ("time: expected epoch milliseconds, a whole number from 0 to "
+                    f'8640000000000000; got "{shown}".')}], "messages": [], "result": None}
+    assert (await http.get(f"{API}/workflows/steps/instances")).json()["result"] == []
+
+
 async def test_scheduled_on_demand_starts_workflow_schedules(
         http: httpx.AsyncClient, wait_status: Any) -> None:
     response = await http.get("/cdn-cgi/local/scheduled", params={"cron": "0 3 * * *",
