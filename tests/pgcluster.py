@@ -12,6 +12,9 @@
 
 Each test gets a schema of its own (``location()``), so tests never see each other's rows and
 no test pays for a new database.
+
+The benchmarks start their cluster with this module too (``Cluster``, ``find_bindir``), with
+durable settings instead of the tests' ``TEST_SETTINGS``; it imports pytest only to skip a test.
 """
 
 from __future__ import annotations
@@ -33,11 +36,11 @@ from pathlib import Path
 from typing import Any, NoReturn
 from urllib.parse import quote
 
-import pytest
-
 ENV_URL = "PYFLOW_TEST_POSTGRES_URL"
 ENV_REQUIRE = "PYFLOW_REQUIRE_POSTGRES"
 READY_TIMEOUT_S = 30.0
+TEST_SETTINGS = {"fsync": "off", "full_page_writes": "off", "max_connections": "300"}
+"""The tests' server keeps nothing across a crash of the machine: it need not wait for the disk."""
 
 
 @dataclass
@@ -76,7 +79,7 @@ class Server:
 
 
 _state: Server | str | None = None
-_cluster: _Cluster | None = None
+_cluster: Cluster | None = None
 
 
 def shared_server() -> Server:
@@ -95,6 +98,8 @@ def shared_server() -> Server:
 
 def unavailable(reason: str) -> NoReturn:
     """Skip the calling test, saying why; fail it instead when CI requires PostgreSQL."""
+    import pytest
+
     if os.environ.get(ENV_REQUIRE) == "1":
         pytest.fail(f"PostgreSQL is required ({ENV_REQUIRE}=1), but {reason}", pytrace=False)
     pytest.skip(f"no PostgreSQL: {reason}")
@@ -126,22 +131,35 @@ def start() -> Server | str:
             return f"{ENV_URL} cannot be reached ({type(exc).__name__})"
         atexit.register(stop_shared)
         return server
-    pg_config = shutil.which("pg_config")
-    if pg_config is None:
-        return f"pg_config is not on PATH (install PostgreSQL, or set {ENV_URL})"
-    bindir = Path(subprocess.run([pg_config, "--bindir"], capture_output=True, text=True,
-                                 check=True).stdout.strip())
-    if not (bindir / "initdb").exists():
-        return f"{bindir} has no initdb (install the PostgreSQL server, or set {ENV_URL})"
-    _cluster = _Cluster(bindir)
+    bindir = find_bindir(ENV_URL)
+    if isinstance(bindir, str):
+        return bindir
+    _cluster = Cluster(bindir)
     server = _cluster.start()
     atexit.register(stop_shared)
     return server
 
 
-class _Cluster:
-    def __init__(self, bindir: Path) -> None:
+def find_bindir(env_url: str) -> Path | str:
+    """The installed PostgreSQL server's binaries, or why there are none (``env_url``: the
+    variable that would name a server instead)."""
+    pg_config = shutil.which("pg_config")
+    if pg_config is None:
+        return f"pg_config is not on PATH (install PostgreSQL, or set {env_url})"
+    bindir = Path(subprocess.run([pg_config, "--bindir"], capture_output=True, text=True,
+                                 check=True).stdout.strip())
+    if not (bindir / "initdb").exists():
+        return f"{bindir} has no initdb (install the PostgreSQL server, or set {env_url})"
+    return bindir
+
+
+class Cluster:
+    """A throwaway cluster: ``initdb`` in a temporary directory, one server on a free port, run
+    with ``settings`` (``postgres -c name=value``)."""
+
+    def __init__(self, bindir: Path, settings: dict[str, str] | None = None) -> None:
         self.bindir = bindir
+        self.settings = TEST_SETTINGS if settings is None else settings
         self.user = "postgres" if os.geteuid() == 0 else None
         self.directory = Path(tempfile.mkdtemp(prefix="pyflow-pg-"))
         self.process: subprocess.Popen[bytes] | None = None
@@ -164,7 +182,7 @@ class _Cluster:
         self.process = subprocess.Popen(
             [str(self.bindir / "postgres"), "-D", str(data), "-p", str(port),
              "-k", str(self.directory), "-c", "listen_addresses=127.0.0.1",
-             "-c", "fsync=off", "-c", "full_page_writes=off", "-c", "max_connections=300"],
+             *(arg for name, value in self.settings.items() for arg in ("-c", f"{name}={value}"))],
             user=self.user, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
         log.close()
         server = Server(f"postgresql://postgres:{password}@127.0.0.1:{port}/postgres",
