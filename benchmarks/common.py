@@ -203,18 +203,24 @@ def parser(description: str) -> argparse.ArgumentParser:
     p.add_argument("--workdir", type=Path, default=None,
                    help="directory for databases (default: a fresh temporary directory)")
     p.add_argument("--store", default=None, metavar="URL",
-                   help="pyflow: a postgresql:// database instead of SQLite (each run in a new "
-                        "schema of it)")
+                   help="a postgresql:// database instead of SQLite, for either system (each "
+                        "run in a new schema of it; pg_server.py makes one per system)")
     return p
 
 
 def label(args: argparse.Namespace) -> str:
+    if getattr(args, "store", None):
+        return f"{args.system}-postgres"
     if args.system == "pyflow":
         return f"pyflow-{args.durability}"
     return f"dbos-{args.journal}"
 
 
 def durability_text(args: argparse.Namespace) -> str:
+    if getattr(args, "store", None):
+        return ("PostgreSQL, synchronous_commit=on (pyflow default)" if args.system == "pyflow"
+                and args.durability == "full" else "PostgreSQL, synchronous_commit=off"
+                if args.system == "pyflow" else "PostgreSQL, synchronous_commit=on (DBOS default)")
     if args.system == "pyflow":
         return ("SQLite WAL, synchronous=FULL (pyflow default)" if args.durability == "full"
                 else "SQLite WAL, synchronous=NORMAL")
@@ -252,7 +258,8 @@ def write_result(args: argparse.Namespace, workload: str, metrics: dict[str, dic
 def versions(system: str) -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
-    names = ["pyflow-cli", "aiosqlite"] if system == "pyflow" else ["dbos", "sqlalchemy"]
+    names = (["pyflow-cli", "aiosqlite", "psycopg"] if system == "pyflow"
+             else ["dbos", "sqlalchemy", "psycopg"])
     out = {}
     for name in names:
         try:
@@ -350,7 +357,7 @@ class PyflowHarness:
     def __init__(self, workflows: dict[str, Any], state_dir: Path, durability: str = "full",
                  options: Any = None, start_engine: bool = True, clock: Any = None,
                  store: str | None = None) -> None:
-        self.store_url = store  # a PostgreSQL URL: a fresh schema of it per harness
+        self.store_url = store  # a PostgreSQL URL: a fresh schema of it unless it names one
         self.workflows = workflows
         self.clock = clock
         self.state_dir = state_dir
@@ -368,10 +375,7 @@ class PyflowHarness:
         from pyflow_cli.storage.url import DB_NAME, SqliteLocation, parse_store_url
 
         if self.store_url is not None:
-            import uuid
-
-            sep = "&" if "?" in self.store_url else "?"
-            url = f"{self.store_url}{sep}schema=bench_{uuid.uuid4().hex[:12]}"
+            url = self.store_url if "schema=" in self.store_url else with_schema(self.store_url)
             location: Any = parse_store_url(url, Path.cwd())
         else:
             location = SqliteLocation(self.state_dir / DB_NAME)
@@ -425,18 +429,38 @@ def dbos_database(path: Path, journal: str) -> str:
     return f"sqlite:///{path}"
 
 
-def dbos_launch(path: Path, journal: str, name: str = "bench") -> Any:
-    """(Re)configure and launch DBOS on a fresh SQLite file."""
+def dbos_launch(path: Path, journal: str, name: str = "bench", store: str | None = None,
+                schema: str | None = None) -> Any:
+    """(Re)configure and launch DBOS on a fresh SQLite file, or with ``store`` (a PostgreSQL
+    database) on a fresh schema of it (``schema``, or a new name)."""
     import logging
 
     from dbos import DBOS
 
-    url = dbos_database(path, journal)
-    DBOS(config={"name": name, "system_database_url": url, "log_level": "WARNING"})
+    config: dict[str, Any] = {"name": name, "log_level": "WARNING"}
+    if store is not None:
+        config["system_database_url"] = store.split("?", 1)[0]
+        config["dbos_system_schema"] = schema or new_schema("dbos")
+    else:
+        config["system_database_url"] = dbos_database(path, journal)
+    DBOS(config=config)
     DBOS.launch()
     logging.getLogger("dbos").setLevel(logging.WARNING)
+    if store is not None:
+        return "postgresql"
     mode = sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0]
     return mode
+
+
+def new_schema(prefix: str = "bench") -> str:
+    import uuid
+
+    return f"{prefix}_{uuid.uuid4().hex[:12]}"
+
+
+def with_schema(url: str, schema: str | None = None) -> str:
+    """A pyflow store URL on ``schema`` (default: a new one) of the database ``url`` names."""
+    return f"{url}{'&' if '?' in url else '?'}schema={schema or new_schema()}"
 
 
 def dbos_destroy() -> None:

@@ -30,7 +30,8 @@ from common import HERE, REPO, RESULTS, fmt, machine
 DBOS_VERSION = "3.4.0"
 WORKLOADS = ("w1", "w2", "w3", "w4", "w5", "w6")
 SCRIPTS = {"w1": "w1_throughput.py", "w2": "w2_sequential.py", "w3": "w3_latency.py",
-           "w4": "w4_sleepers.py", "w5": "w5_cli.py", "w6": "w6_recovery.py"}
+           "w4": "w4_sleepers.py", "w5": "w5_cli.py", "w6": "w6_recovery.py",
+           "w1-workers": "w1_workers.py"}  # the last on PostgreSQL only (postgres.py)
 
 # (workload, metric, title, target check or None, target text, ratio meaningful?)
 # Ratios are left out where DBOS runs a smaller N (W4 totals, W6 time to recover all).
@@ -88,6 +89,7 @@ def git_state() -> dict[str, Any]:
 
 
 def ensure_dbos_venv(path: Path) -> Path:
+    path = path.absolute()  # the workloads run with the benchmarks directory as cwd
     python = path / "bin" / "python"
     check = [str(python), "-c", "import dbos, importlib.metadata as m; print(m.version('dbos'))"]
     if python.exists():

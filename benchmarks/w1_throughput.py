@@ -35,6 +35,7 @@ from common import (
     workdir,
     write_result,
 )
+from pg_server import ServerWatch
 
 PROBE_INTERVAL_S = 0.005
 
@@ -60,8 +61,8 @@ def pyflow_workflow(steps: int, async_bodies: bool = False) -> type:
 
 
 async def pyflow_once(base: Path, durability: str, n: int, steps: int, probe: bool,
-                      store: str | None = None, async_bodies: bool = False
-                      ) -> dict[str, Any]:
+                      store: str | None = None, async_bodies: bool = False,
+                      watch: ServerWatch | None = None) -> dict[str, Any]:
     wf = pyflow_workflow(steps, async_bodies)
     async with PyflowHarness({"w1": wf}, base, durability, store=store) as h:
         ids = [f"i{k}" for k in range(n)]
@@ -84,6 +85,8 @@ async def pyflow_once(base: Path, durability: str, n: int, steps: int, probe: bo
 
         probe_task = asyncio.create_task(prober()) if probe else None
         reset_peak_rss()
+        if watch is not None:
+            watch.start()
         cpu0 = time.process_time()
         t0 = time.perf_counter()
         for k in range(0, n, 100):
@@ -93,14 +96,19 @@ async def pyflow_once(base: Path, durability: str, n: int, steps: int, probe: bo
         t_created = time.perf_counter()
         t_end = await h.store.wait_count(n, timeout=600)
         cpu_s = time.process_time() - cpu0
+        if watch is not None:
+            watch.stop()
         done.set()
         if probe_task is not None:
             await probe_task
         rss = peak_rss_mb()
         counts = await h.store.status_counts("w1")
         assert counts.get("complete", 0) == n, counts
+        writer = getattr(h.raw_store, "_writer", None)  # PostgreSQL: the group-commit writer
+        batches = {"batches": writer.batches, "operations": writer.operations} if (
+            store is not None and writer is not None) else {}
     return {"seconds": t_end - t0, "create_s": t_created - t0, "peak_rss_mb": rss,
-            "cpu_s": cpu_s, "latencies_ms": latencies, "loop_lag_ms": lags}
+            "cpu_s": cpu_s, "latencies_ms": latencies, "loop_lag_ms": lags, **batches}
 
 
 # -- DBOS -----------------------------------------------------------------------------------------
@@ -124,12 +132,12 @@ def dbos_register() -> Any:
     return steps_wf
 
 
-def dbos_once(base: Path, journal: str, n: int, steps: int, probe: bool, wf: Any, rep: int
-              ) -> dict[str, Any]:
+def dbos_once(base: Path, journal: str, n: int, steps: int, probe: bool, wf: Any, rep: int,
+              store: str | None = None, watch: ServerWatch | None = None) -> dict[str, Any]:
     from dbos import DBOS
 
     _DBOS_STEPS["n"] = steps
-    dbos_launch(base / f"dbos-{n}-{rep}.sqlite", journal)
+    dbos_launch(base / f"dbos-{n}-{rep}.sqlite", journal, store=store)
     try:
         handles: list[Any] = []
         latencies: list[float] = []
@@ -149,6 +157,8 @@ def dbos_once(base: Path, journal: str, n: int, steps: int, probe: bool, wf: Any
         if thread is not None:
             thread.start()
         reset_peak_rss()
+        if watch is not None:
+            watch.start()
         cpu0 = time.process_time()
         t0 = time.perf_counter()
         for _ in range(n):
@@ -158,6 +168,8 @@ def dbos_once(base: Path, journal: str, n: int, steps: int, probe: bool, wf: Any
             handle.get_result()
         t_end = time.perf_counter()
         cpu_s = time.process_time() - cpu0
+        if watch is not None:
+            watch.stop()
         stop.set()
         if thread is not None:
             thread.join()
@@ -169,6 +181,31 @@ def dbos_once(base: Path, journal: str, n: int, steps: int, probe: bool, wf: Any
 
 
 # -- main -----------------------------------------------------------------------------------------
+
+
+def add_server_metrics(metrics: dict[str, dict[str, Any]], runs: list[dict[str, Any]], n: int,
+                       steps: int) -> None:
+    """PostgreSQL: the server's CPU per step beside the process's, and the database work per
+    step (commits, statements, WAL records and flushes; start-up and shut-down included)."""
+    batches = [r for r in runs if r.get("batches")]
+    if batches:
+        metrics[f"group_commits_per_step_n{n}"] = summary(
+            [r["batches"] / steps for r in batches], "commits", "lower",
+            note="pyflow's writer: batches (one transaction, one pipeline each), whole run")
+        metrics[f"changes_per_group_commit_n{n}"] = summary(
+            [r["operations"] / r["batches"] for r in batches], "changes",
+            note="pyflow's writer: operations per batch, whole run")
+    cpu = [r["server_cpu_s"] * 1e6 / steps for r in runs if "server_cpu_s" in r]
+    if cpu:
+        metrics[f"server_cpu_us_per_step_n{n}"] = summary(
+            cpu, "µs", "lower", note="every PostgreSQL server process, over the timed span")
+    for name in ("commits", "statements", "wal_records", "wal_flushes", "wal_bytes"):
+        values = [r["db_per_step"][name] for r in runs if name in r.get("db_per_step", {})]
+        if values:
+            metrics[f"db_{name}_per_step_n{n}"] = summary(
+                values, name.split("_")[-1] if name != "wal_bytes" else "bytes", "lower",
+                note="per step, whole run (start-up and shut-down included)")
+
 
 
 def main() -> None:
@@ -188,11 +225,15 @@ def main() -> None:
     wf = dbos_register() if args.system == "dbos" else None
 
     def once(n: int, probe: bool, rep: int) -> dict[str, Any]:
-        if args.system == "pyflow":
-            return asyncio.run(pyflow_once(base / f"pyflow-{n}-{rep}-{int(probe)}",
-                                           args.durability, n, args.steps, probe, args.store,
-                                           args.async_bodies))
-        return dbos_once(base, args.journal, n, args.steps, probe, wf, rep + 100 * int(probe))
+        with ServerWatch(args.store, n * args.steps) as watch:
+            if args.system == "pyflow":
+                run = asyncio.run(pyflow_once(base / f"pyflow-{n}-{rep}-{int(probe)}",
+                                              args.durability, n, args.steps, probe, args.store,
+                                              args.async_bodies, watch))
+            else:
+                run = dbos_once(base, args.journal, n, args.steps, probe, wf,
+                                rep + 100 * int(probe), args.store, watch)
+        return {**run, **watch.result}
 
     metrics: dict[str, dict[str, Any]] = {}
     rates: dict[int, list[float]] = {}
@@ -207,6 +248,8 @@ def main() -> None:
         metrics[f"cpu_us_per_step_n{n}"] = summary(
             [r["cpu_s"] * 1e6 / (n * args.steps) for r in runs], "µs", "lower",
             note="process CPU (every thread) per step: steadier than steps/s on a shared machine")
+        if args.store:
+            add_server_metrics(metrics, runs, n, n * args.steps)
         print(f"  N={n}: " + ", ".join(f"{x:,.0f}" for x in rates[n]) + " steps/s")
     if len(sizes) >= 2:
         big, small = max(sizes), min(sizes)

@@ -27,12 +27,14 @@ from common import (
     workdir,
     write_result,
 )
+from pg_server import ServerWatch
 from w1_throughput import _DBOS_STEPS, dbos_register, pyflow_workflow
 
 
-async def pyflow_once(base: Path, durability: str, samples: int, warmup: int) -> list[float]:
+async def pyflow_once(base: Path, durability: str, samples: int, warmup: int,
+                      store: str | None = None) -> list[float]:
     out = []
-    async with PyflowHarness({"w3": pyflow_workflow(1)}, base, durability) as h:
+    async with PyflowHarness({"w3": pyflow_workflow(1)}, base, durability, store=store) as h:
         for k in range(samples + warmup):
             t0 = time.perf_counter()
             instance_id = await h.service.create("w3")
@@ -42,12 +44,12 @@ async def pyflow_once(base: Path, durability: str, samples: int, warmup: int) ->
     return out
 
 
-def dbos_once(base: Path, journal: str, samples: int, warmup: int, wf: Any, rep: int
-              ) -> list[float]:
+def dbos_once(base: Path, journal: str, samples: int, warmup: int, wf: Any, rep: int,
+              store: str | None = None) -> list[float]:
     from dbos import DBOS
 
     _DBOS_STEPS["n"] = 1
-    dbos_launch(base / f"dbos-w3-{rep}.sqlite", journal)
+    dbos_launch(base / f"dbos-w3-{rep}.sqlite", journal, store=store)
     out = []
     try:
         for k in range(samples + warmup):
@@ -70,18 +72,28 @@ def main() -> None:
     base = workdir(args, "w3")
     wf = dbos_register() if args.system == "dbos" else None
     runs = []
+    work: list[dict[str, float]] = []
     for rep in range(reps):
-        if args.system == "pyflow":
-            runs.append(asyncio.run(pyflow_once(base / f"pyflow-{rep}", args.durability, samples,
-                                                args.warmup)))
-        else:
-            runs.append(dbos_once(base, args.journal, samples, args.warmup, wf, rep))
+        with ServerWatch(args.store, samples + args.warmup) as watch:
+            if args.system == "pyflow":
+                runs.append(asyncio.run(pyflow_once(base / f"pyflow-{rep}", args.durability,
+                                                    samples, args.warmup, args.store)))
+            else:
+                runs.append(dbos_once(base, args.journal, samples, args.warmup, wf, rep,
+                                      args.store))
+        work.append(watch.result.get("db_per_step", {}))
     metrics = {
         "p50_ms": summary([percentile(r, 50) for r in runs], "ms", "lower"),
         "p90_ms": summary([percentile(r, 90) for r in runs], "ms", "lower"),
         "p99_ms": summary([percentile(r, 99) for r in runs], "ms", "lower"),
         "mean_ms": summary([statistics.fmean(r) for r in runs], "ms", "lower"),
     }
+    for name in ("commits", "statements", "wal_flushes"):
+        values = [w[name] for w in work if name in w]
+        if values:
+            metrics[f"db_{name}_per_instance"] = summary(
+                values, name.split("_")[-1], "lower",
+                note="PostgreSQL, whole run (start-up and shut-down included)")
     print_metrics(f"W3 create->complete latency — {label(args)} ({durability_text(args)})",
                   metrics)
     write_result(args, "w3", metrics, {"samples": samples, "warmup": args.warmup, "reps": reps})

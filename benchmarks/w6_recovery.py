@@ -45,6 +45,7 @@ from common import (
     parser,
     print_metrics,
     summary,
+    with_schema,
     workdir,
     write_result,
 )
@@ -64,7 +65,7 @@ def emit(**fields: Any) -> None:
 # -- children -------------------------------------------------------------------------------------
 
 
-def pyflow_child(phase: int, state: Path, n: int, durability: str) -> None:
+def pyflow_child(phase: int, state: Path, n: int, durability: str, store: str | None) -> None:
     from pyflow_cli.engine.entrypoint import WorkflowEntrypoint
     from pyflow_cli.engine.lifetime import EngineOptions
 
@@ -91,7 +92,8 @@ def pyflow_child(phase: int, state: Path, n: int, durability: str) -> None:
 
     async def main() -> None:
         options = EngineOptions(max_concurrent=max(10_000, n))
-        async with PyflowHarness({"w6": Recover}, state, durability, options=options) as h:
+        async with PyflowHarness({"w6": Recover}, state, durability, options=options,
+                                 store=store) as h:
             emit(event="engine_started", t=time.time())
             if phase == 1:
                 await h.create_many("w6", [{} for _ in range(n)])
@@ -109,7 +111,7 @@ def pyflow_child(phase: int, state: Path, n: int, durability: str) -> None:
     asyncio.run(main())
 
 
-def dbos_child(phase: int, state: Path, n: int, journal: str) -> None:
+def dbos_child(phase: int, state: Path, n: int, journal: str, store: str | None) -> None:
     from dbos import DBOS
 
     emit(event="imported", t=time.time())
@@ -138,8 +140,14 @@ def dbos_child(phase: int, state: Path, n: int, journal: str) -> None:
         return 1
 
     path = state / "dbos-w6.sqlite"
-    url = dbos_database(path, journal) if phase == 1 else f"sqlite:///{path}"
-    DBOS(config={"name": "bench", "system_database_url": url, "log_level": "WARNING"})
+    config: dict[str, Any] = {"name": "bench", "log_level": "WARNING"}
+    if store is not None:  # the schema is the same in both phases
+        config["system_database_url"], _, schema = store.partition("?schema=")
+        config["dbos_system_schema"] = schema
+    else:
+        config["system_database_url"] = (dbos_database(path, journal) if phase == 1
+                                         else f"sqlite:///{path}")
+    DBOS(config=config)
     DBOS.launch()
     emit(event="engine_started", t=time.time())
     if phase == 1:
@@ -151,13 +159,8 @@ def dbos_child(phase: int, state: Path, n: int, journal: str) -> None:
         return
     all_b.wait()
     emit(event="all_running", t=time.time())
-    import sqlite3
-
     while True:
-        conn = sqlite3.connect(path, timeout=30)
-        rows = dict(conn.execute("SELECT status, COUNT(*) FROM workflow_status GROUP BY status")
-                    .fetchall())
-        conn.close()
+        rows = dbos_counts(path, store)
         if rows.get("SUCCESS", 0) >= n:
             break
         time.sleep(0.01)
@@ -166,12 +169,33 @@ def dbos_child(phase: int, state: Path, n: int, journal: str) -> None:
     os._exit(0)  # DBOS's recovery threads may linger; the measurement is over
 
 
+def dbos_counts(path: Path, store: str | None) -> dict[str, int]:
+    """DBOS's workflows by status, read from its system database."""
+    if store is None:
+        import sqlite3
+
+        conn = sqlite3.connect(path, timeout=30)
+        rows = dict(conn.execute("SELECT status, COUNT(*) FROM workflow_status GROUP BY status")
+                    .fetchall())
+        conn.close()
+        return rows
+    import psycopg
+
+    url, _, schema = store.partition("?schema=")
+    with psycopg.connect(url) as pg:
+        return dict(pg.execute(f'SELECT status, COUNT(*) FROM "{schema}".workflow_status '
+                               "GROUP BY status").fetchall())
+
+
 # -- parent ---------------------------------------------------------------------------------------
 
 
-def spawn(args: Any, phase: int, state: Path, n: int) -> subprocess.Popen[str]:
+def spawn(args: Any, phase: int, state: Path, n: int, store: str | None
+          ) -> subprocess.Popen[str]:
     cmd = [sys.executable, __file__, "--child", str(phase), "--state", str(state), "-n", str(n),
            "--system", args.system, "--durability", args.durability, "--journal", args.journal]
+    if store is not None:
+        cmd += ["--store", store]
     if args.default_retry:
         cmd.append("--default-retry")
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=Path(__file__).parent)
@@ -194,13 +218,14 @@ def read_events(proc: subprocess.Popen[str], until: str, timeout: float) -> dict
 
 def one_run(args: Any, state: Path, n: int) -> dict[str, Any]:
     state.mkdir(parents=True, exist_ok=True)
-    first = spawn(args, 1, state, n)
+    store = with_schema(args.store) if args.store else None  # one schema for both phases
+    first = spawn(args, 1, state, n, store)
     ready = read_events(first, "ready", 600)["ready"]
     time.sleep(0.2)
     first.send_signal(signal.SIGKILL)
     first.wait()
     t_spawn = time.time()
-    second = spawn(args, 2, state, n)
+    second = spawn(args, 2, state, n, store)
     events = read_events(second, "done", 600)
     second.wait(timeout=60)
     done = events["done"]
@@ -228,9 +253,9 @@ def main() -> None:
         B_CONFIG.clear()
     if args.child:
         if args.system == "pyflow":
-            pyflow_child(args.child, args.state, args.n, args.durability)
+            pyflow_child(args.child, args.state, args.n, args.durability, args.store)
         else:
-            dbos_child(args.child, args.state, args.n, args.journal)
+            dbos_child(args.child, args.state, args.n, args.journal, args.store)
         return
     if args.system == "pyflow":
         n = args.n or (2_000 if args.quick else 10_000)
