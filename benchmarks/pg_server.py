@@ -81,6 +81,28 @@ class BenchServer:
             return {name: str(conn.execute(f"SHOW {name}").fetchone()[0])  # type: ignore[index]
                     for name in names}
 
+    def floor_us(self, count: int = 300) -> dict[str, float]:
+        """Medians on one connection: a round trip (``SELECT 1``) and a durable commit of a
+        one-row insert (the least a sequential durable step can cost on this server)."""
+        import statistics
+        import time
+
+        import psycopg
+
+        trips, commits = [], []
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            conn.execute("CREATE TABLE IF NOT EXISTS pyflow_bench_floor (v text)")
+            for _ in range(count):
+                t = time.perf_counter()
+                conn.execute("SELECT 1")
+                trips.append(time.perf_counter() - t)
+                t = time.perf_counter()
+                conn.execute("INSERT INTO pyflow_bench_floor (v) VALUES (%s)", ("x" * 100,))
+                commits.append(time.perf_counter() - t)
+            conn.execute("DROP TABLE pyflow_bench_floor")
+        return {"round_trip_us": round(statistics.median(trips) * 1e6, 1),
+                "durable_commit_us": round(statistics.median(commits) * 1e6, 1)}
+
     def stop(self) -> None:
         if self.cluster is not None:
             self.cluster.stop()

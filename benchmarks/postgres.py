@@ -64,7 +64,7 @@ def main() -> None:
     dbos_python = None if args.skip_dbos else str(run.ensure_dbos_venv(args.dbos_venv))
     server = BenchServer.start()
     try:
-        settings = server.settings()
+        settings = {**server.settings(), **{k: str(v) for k, v in server.floor_us().items()}}
         print("PostgreSQL " + ", ".join(f"{k}={v}" for k, v in settings.items()), flush=True)
         urls = {"pyflow": server.database_url("bench_pyflow")}
         if dbos_python is not None:
