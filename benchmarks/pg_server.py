@@ -43,6 +43,8 @@ class BenchServer:
         self.url = url
         self.cluster = cluster
         self.made: list[str] = []
+        self._pid: int | None = None
+        self._pid_known = False
 
     @classmethod
     def start(cls) -> BenchServer:
@@ -80,6 +82,16 @@ class BenchServer:
         with psycopg.connect(self.url, autocommit=True) as conn:
             return {name: str(conn.execute(f"SHOW {name}").fetchone()[0])  # type: ignore[index]
                     for name in names}
+
+    def cpu_s(self) -> float:
+        """CPU seconds the server has used so far (0 if it is not a process of this machine)."""
+        import psycopg
+
+        if not self._pid_known:
+            with psycopg.connect(self.url, autocommit=True) as conn:
+                self._pid = postmaster_pid(conn)
+            self._pid_known = True
+        return server_cpu_s(self._pid) or 0.0
 
     def floor_us(self, count: int = 300) -> dict[str, float]:
         """Medians on one connection: a round trip (``SELECT 1``) and a durable commit of a

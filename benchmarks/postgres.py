@@ -20,12 +20,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import run
 from common import REPO, RESULTS, fmt, machine
-from pg_server import BenchServer
+from pg_server import BenchServer, Probe
 
 WORKLOADS = ("w1", "w3", "w6", "w1-workers")
 
@@ -71,18 +72,20 @@ def main() -> None:
             urls["dbos"] = server.database_url("bench_dbos")
         started = time.perf_counter()
         load_before = uptime()
-        results = run_all(args, urls, dbos_python)
+        results = run_all(args, urls, dbos_python, server.cpu_s)
         elapsed = time.perf_counter() - started
+        inside = inside_statements(urls["pyflow"], args.quick) if "w1" in args.only else []
     finally:
         server.stop()
     summary = report(results, args, elapsed, settings, load_before)
+    summary["w1_pyflow_statements_inside_functions"] = inside
     name = "latest-postgres-quick.json" if args.quick else "latest-postgres.json"
     (RESULTS / name).write_text(json.dumps(summary, indent=2) + "\n")
     print(f"\nwrote {RESULTS / name}; total {elapsed / 60:.1f} min")
 
 
-def run_all(args: argparse.Namespace, urls: dict[str, str], dbos_python: str | None
-            ) -> dict[str, dict[str, Any]]:
+def run_all(args: argparse.Namespace, urls: dict[str, str], dbos_python: str | None,
+            server_cpu_s: Callable[[], float]) -> dict[str, dict[str, Any]]:
     run_dir = RESULTS / ("quick" if args.quick else "full")
     run_dir.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix="pyflow-bench-pg-"))
@@ -98,8 +101,53 @@ def run_all(args: argparse.Namespace, urls: dict[str, str], dbos_python: str | N
                      *reps]
             results[workload][system] = run.run_one(
                 python, workload, system, extra, run_dir / f"{workload}-{system}-postgres.json",
-                args.quick)
+                args.quick, server_cpu_s)
     return results
+
+
+def inside_statements(url: str, quick: bool) -> list[dict[str, Any]]:
+    """One more pyflow W1 (N=1000, not timed) with ``pg_stat_statements.track = all`` on its
+    database: the statements pyflow's SQL functions (``apply_changes``, ``create_instances``)
+    run per step, and their mean execution time — where the server's CPU per step goes."""
+    import psycopg
+
+    n, steps = (200, 10) if quick else (1000, 10)
+    database = url.rsplit("/", 1)[1]
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"ALTER DATABASE \"{database}\" SET pg_stat_statements.track = 'all'")
+    probe = Probe(url)
+    try:
+        probe.reset_statements()
+        subprocess.run([sys.executable, "w1_throughput.py", "--store", url, "--sizes", str(n),
+                        "--steps", str(steps), "--reps", "1", "--no-probe", "--json",
+                        str(Path(tempfile.mkdtemp()) / "w1-inside.json")],
+                       cwd=Path(__file__).parent, check=True, stdout=subprocess.DEVNULL)
+        rows = probe.conn.execute(
+            "SELECT s.calls, s.total_exec_time, s.toplevel, "
+            "left(regexp_replace(s.query, '\\s+', ' ', 'g'), 80) FROM pg_stat_statements s "
+            "JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = %s AND s.calls >= %s "
+            "ORDER BY s.total_exec_time DESC LIMIT 12", (database, n)).fetchall()
+        top_ms = probe.conn.execute(
+            "SELECT coalesce(sum(s.total_exec_time), 0) FROM pg_stat_statements s JOIN "
+            "pg_database d ON d.oid = s.dbid WHERE d.datname = %s AND s.toplevel AND "
+            "s.query ~ '(apply_changes|create_instances)'", (database,)).fetchone()[0]
+    finally:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(f"ALTER DATABASE \"{database}\" RESET pg_stat_statements.track")
+        probe.close()
+    total = n * steps
+    print(f"\nW1 {n}x{steps} on pyflow, statements run {total:,} times or more, "
+          "inside pyflow's SQL functions or not (pg_stat_statements.track = all):")
+    print(f"  apply_changes and create_instances, as called: {1000 * top_ms / total:.1f} µs "
+          "of execution per step in all")
+    out = [{"per_step": None, "mean_us": 1000 * top_ms / total, "toplevel": True,
+            "query": "apply_changes + create_instances, execution time per step"}]
+    for calls, ms, top, query in rows:
+        print(f"  {calls / total:6.2f} per step, {1000 * ms / calls:6.1f} µs each "
+              f"{'(top level)' if top else '(inside)   '} {query}")
+        out.append({"per_step": calls / total, "mean_us": 1000 * ms / calls, "toplevel": top,
+                    "query": query})
+    return out
 
 
 def uptime() -> str:

@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -104,16 +105,20 @@ def ensure_dbos_venv(path: Path) -> Path:
 
 
 def run_one(python: str, workload: str, system: str, extra: list[str], out: Path,
-            quick: bool) -> dict[str, Any] | None:
+            quick: bool, more_cpu_s: Callable[[], float] | None = None
+            ) -> dict[str, Any] | None:
+    """Run one workload script; ``more_cpu_s``: CPU seconds used so far by processes of ours
+    that are not our children's (a database server), so that it does not count as foreign."""
     cmd = [python, str(HERE / SCRIPTS[workload]), "--system", system, "--json", str(out), *extra]
     if quick:
         cmd.append("--quick")
     print(f"\n$ {' '.join(cmd[1:])}", flush=True)
-    busy0, ours0 = machine_busy_s(), children_cpu_s()
+    more = more_cpu_s or (lambda: 0.0)
+    busy0, ours0 = machine_busy_s(), children_cpu_s() + more()
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, cwd=HERE)
     wall = time.perf_counter() - t0
-    foreign = (machine_busy_s() - busy0) - (children_cpu_s() - ours0)
+    foreign = (machine_busy_s() - busy0) - (children_cpu_s() + more() - ours0)
     share = max(0.0, foreign) / (wall * (os.cpu_count() or 1))
     print(f"  ({wall:.0f}s; CPU used by other processes meanwhile: {100 * share:.0f}% of the "
           "machine)", flush=True)
