@@ -185,6 +185,7 @@ def main() -> None:
     metrics: dict[str, dict[str, Any]] = {}
     rates: dict[int, list[float]] = {}
     problems: list[str] = []
+    shares: dict[int, list[list[int]]] = {}
     for rep in range(reps):
         for k in args.workers if rep % 2 == 0 else args.workers[::-1]:
             with ServerWatch(args.store, steps) as watch:
@@ -193,7 +194,9 @@ def main() -> None:
                                           base / f"counts-{k}-{rep}", watch))
             run.update(watch.result)
             rates.setdefault(k, []).append(steps / run["seconds"])
+            shares.setdefault(k, []).append(run["instances_per_worker"])
             for key, value in (("worker_cpu_us_per_step", run["worker_cpu_s"] * 1e6 / steps),
+                               ("create_s", run["create_s"]),
                                ("server_cpu_us_per_step", run.get("server_cpu_s", 0) * 1e6 / steps),
                                *((f"db_{name}_per_step", v)
                                  for name, v in run.get("db_per_step", {}).items()
@@ -211,13 +214,15 @@ def main() -> None:
                   flush=True)
     out: dict[str, dict[str, Any]] = {}
     for k in args.workers:
-        out[f"steps_per_s_k{k}"] = summary(rates[k], "steps/s")
+        out[f"steps_per_s_k{k}"] = summary(rates[k], "steps/s",
+                                           instances_per_worker=shares[k])
         if k != args.workers[0]:
             out[f"scaling_k{k}"] = summary(
                 [statistics.median(rates[k]) / statistics.median(rates[args.workers[0]])], "x",
                 note=f"median K={k} / median K={args.workers[0]}")
     for key, value in metrics.items():
-        unit = "µs" if "cpu" in key else key.split("_per_")[0].split("_")[-1]
+        unit = ("µs" if "cpu" in key else "s" if key.startswith("create_s")
+                else key.split("_per_")[0].split("_")[-1])
         out[key] = summary(value["values"], unit, "lower")
     out["correctness_failures"] = summary([len(problems)], "runs", "lower",
                                           note="a run with an instance not complete or a step "
