@@ -40,10 +40,10 @@ def test_postgres_workloads_run_and_check_their_results(postgres: Server, tmp_pa
         w6 = _run("w6_recovery.py", *store, "-n", "20", "--reps", "1", out=tmp_path / "w6.json")
         assert w6["lost"]["median"] == 0  # type: ignore[index]
         assert w6["completed_step_reruns"]["median"] == 0  # type: ignore[index]
-        workers = _run("w1_workers.py", *store, "-n", "20", "--steps", "3", "--workers", "1", "2",
+        workers = _run("w1_workers.py", *store, "-n", "20", "--steps", "3", "--workers", "2",
                        "--reps", "1", out=tmp_path / "workers.json")
         assert workers["correctness_failures"]["median"] == 0  # type: ignore[index]
-        assert {"steps_per_s_k1", "steps_per_s_k2", "scaling_k2"} <= set(workers)
+        assert {"steps_per_s_k2", "worker_cpu_us_per_step_k2"} <= set(workers)
     finally:
         with postgres.connect() as conn:
             for name in _bench_schemas(postgres) - before:
