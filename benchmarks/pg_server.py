@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from common import machine_busy_s
+
 ENV_URL = "PYFLOW_BENCH_POSTGRES_URL"
 REPO = Path(__file__).resolve().parent.parent
 BENCH_SETTINGS = {
@@ -261,6 +263,7 @@ class ServerWatch:
         self.result: dict[str, Any] = {}
         self._probe: Probe | None = None
         self._cpu0: float | None = None
+        self._busy0 = 0.0
 
     def __enter__(self) -> ServerWatch:
         if self.store is not None:
@@ -271,10 +274,12 @@ class ServerWatch:
     def start(self) -> None:
         if self._probe is not None:
             self._cpu0 = self._probe.cpu_s()
+            self._busy0 = machine_busy_s()
 
     def stop(self) -> None:
         if self._probe is not None and self._cpu0 is not None:
             cpu = self._probe.cpu_s()
+            self.result["machine_busy_s"] = machine_busy_s() - self._busy0
             if cpu is not None:
                 self.result["server_cpu_s"] = cpu - self._cpu0
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -40,6 +41,8 @@ HEADLINES: list[tuple[str, str, str, bool]] = [
     ("w1", "db_commits_per_step_n1000", "W1 commits/step", True),
     ("w1", "db_wal_flushes_per_step_n1000", "W1 WAL flushes/step", True),
     ("w1", "db_wal_bytes_per_step_n1000", "W1 WAL bytes/step", True),
+    ("w1", "changes_per_group_commit_n1000", "W1 changes per group commit (pyflow)", False),
+    ("w1", "foreign_cores_n1000", "W1 cores used by other processes", False),
     ("w1", "status_p99_ms", "status() p99 during W1, ms", True),
     ("w1", "peak_rss_mb_n1000", "W1 peak RSS, 1000 in flight, MB", True),
     ("w3", "p50_ms", "W3 create->complete p50, ms", True),
@@ -177,14 +180,23 @@ def report(results: dict[str, dict[str, Any]], args: argparse.Namespace, elapsed
         print(f"W6 N: pyflow {sizes.get('pyflow')}, DBOS {sizes.get('dbos')}")
     workers = results["w1-workers"].get("pyflow")
     if workers:
-        print("\nW1 with pyflow worker processes (steps/s; scaling against one worker):")
-        for k in workers["config"]["workers"]:
-            m = workers["metrics"]
+        print("\nW1 with pyflow worker processes (steps/s; scaling against one worker; the model:"
+              " min(K x one worker's steps/s, cores left / CPU per step), see docs/performance.md):")
+        m = workers["metrics"]
+        ks = workers["config"]["workers"]
+        one = m[f"steps_per_s_k{ks[0]}"]["median"] / ks[0]
+        for k in ks:
             scale = m.get(f"scaling_k{k}", {}).get("median")
+            cpu = sum(m[f"{part}_cpu_us_per_step_k{k}"]["median"]
+                      for part in ("worker", "server", "creator"))
+            left = (os.cpu_count() or 1) - m[f"foreign_cores_k{k}"]["median"]
+            model = min(k * one, left / cpu * 1e6)
             print(f"  K={k}: {fmt(m[f'steps_per_s_k{k}']['median']):>8} steps/s"
                   + (f"  ({fmt(scale)}x)" if scale else "")
                   + f"; CPU/step: workers {fmt(m[f'worker_cpu_us_per_step_k{k}']['median'])} µs, "
-                  f"server {fmt(m[f'server_cpu_us_per_step_k{k}']['median'])} µs")
+                  f"server {fmt(m[f'server_cpu_us_per_step_k{k}']['median'])} µs, creator "
+                  f"{fmt(m[f'creator_cpu_us_per_step_k{k}']['median'])} µs; other processes "
+                  f"{fmt(m[f'foreign_cores_k{k}']['median'])} cores; model {fmt(model)} steps/s")
         print(f"  correctness: {workers['metrics']['correctness_failures']['median']:.0f} runs "
               "with an instance not complete or a step body not run exactly once")
     noisy = [x for x in run.LOADS if x["foreign_cpu_share"] > 0.10]

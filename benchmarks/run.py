@@ -26,7 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from common import HERE, REPO, RESULTS, fmt, machine
+from common import HERE, REPO, RESULTS, fmt, machine, machine_busy_s
 
 DBOS_VERSION = "3.4.0"
 WORKLOADS = ("w1", "w2", "w3", "w4", "w5", "w6")
@@ -62,17 +62,6 @@ HEADLINES: list[tuple[str, str, str, Any, str, bool]] = [
 
 
 LOADS: list[dict[str, Any]] = []
-
-
-def machine_busy_s() -> float:
-    """CPU seconds the whole machine has been busy (all cores, /proc/stat)."""
-    try:
-        with open("/proc/stat") as f:
-            fields = [int(x) for x in f.readline().split()[1:]]
-    except (OSError, ValueError):
-        return 0.0
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
-    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 def children_cpu_s() -> float:

@@ -14,6 +14,7 @@ latency p50/p99/max pooled over the probe runs.
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import threading
 import time
@@ -195,6 +196,13 @@ def add_server_metrics(metrics: dict[str, dict[str, Any]], runs: list[dict[str, 
         metrics[f"changes_per_group_commit_n{n}"] = summary(
             [r["operations"] / r["batches"] for r in batches], "changes",
             note="pyflow's writer: operations per batch, whole run")
+    foreign = [max(0.0, r["machine_busy_s"] - r["cpu_s"] - r["server_cpu_s"]) / r["seconds"]
+               for r in runs if "server_cpu_s" in r and "machine_busy_s" in r]
+    if foreign:
+        metrics[f"foreign_cores_n{n}"] = summary(
+            foreign, "cores", "lower",
+            note="CPU other processes used meanwhile, in cores (of the machine's "
+                 f"{os.cpu_count()})")
     cpu = [r["server_cpu_s"] * 1e6 / steps for r in runs if "server_cpu_s" in r]
     if cpu:
         metrics[f"server_cpu_us_per_step_n{n}"] = summary(

@@ -29,7 +29,15 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from common import parser, print_metrics, summary, with_schema, workdir, write_result
+from common import (
+    machine_busy_s,
+    parser,
+    print_metrics,
+    summary,
+    with_schema,
+    workdir,
+    write_result,
+)
 from pg_server import ServerWatch, _cpu_s
 
 WRANGLER_TOML = """\
@@ -131,6 +139,7 @@ async def one_run(project: Path, store: str, k: int, n: int, steps: int, concurr
                                   store_clock(db))
         worker_cpu0 = [_cpu_s(w.pid) for w in workers]
         watch.start()
+        busy0, own0 = machine_busy_s(), time.process_time()
         t0 = time.perf_counter()
         for start in range(0, n, 100):
             await service.create_batch("w1", [{"id": f"i{j}"}
@@ -141,8 +150,10 @@ async def one_run(project: Path, store: str, k: int, n: int, steps: int, concurr
                 raise SystemExit(f"W1 with {k} workers went wrong: {counts_now}")
             await asyncio.sleep(poll_s)
         t_end = time.perf_counter()
+        busy, own = machine_busy_s() - busy0, time.process_time() - own0
         watch.stop()
         worker_cpu = sum(_cpu_s(w.pid) - c for w, c in zip(workers, worker_cpu0, strict=True))
+        ours = worker_cpu + own + watch.result.get("server_cpu_s", 0.0)
         final = await db.status_counts("w1")
     finally:
         codes = stop_workers(workers)
@@ -156,6 +167,9 @@ async def one_run(project: Path, store: str, k: int, n: int, steps: int, concurr
     expected = {f"i{j}/s{i}" for j in range(n) for i in range(steps)}
     return {
         "seconds": t_end - t0, "create_s": t_created - t0, "worker_cpu_s": worker_cpu,
+        "creator_cpu_s": own,
+        # Cores the rest of the machine kept busy meanwhile (other people's processes).
+        "foreign_cores": max(0.0, busy - ours) / (t_end - t0),
         "complete": final.get("complete", 0), "exit_codes": codes,
         "count_files": len(per_worker), "instances_per_worker": per_worker,
         "step_runs": sum(runs.values()),
@@ -197,6 +211,8 @@ def main() -> None:
             shares.setdefault(k, []).append(run["instances_per_worker"])
             for key, value in (("worker_cpu_us_per_step", run["worker_cpu_s"] * 1e6 / steps),
                                ("create_s", run["create_s"]),
+                               ("foreign_cores", run["foreign_cores"]),
+                               ("creator_cpu_us_per_step", run["creator_cpu_s"] * 1e6 / steps),
                                ("server_cpu_us_per_step", run.get("server_cpu_s", 0) * 1e6 / steps),
                                *((f"db_{name}_per_step", v)
                                  for name, v in run.get("db_per_step", {}).items()
@@ -221,8 +237,8 @@ def main() -> None:
                 [statistics.median(rates[k]) / statistics.median(rates[args.workers[0]])], "x",
                 note=f"median K={k} / median K={args.workers[0]}")
     for key, value in metrics.items():
-        unit = ("µs" if "cpu" in key else "s" if key.startswith("create_s")
-                else key.split("_per_")[0].split("_")[-1])
+        unit = ("µs" if "cpu" in key else "s" if key.startswith("create_s") else "cores"
+                if key.startswith("foreign") else key.split("_per_")[0].split("_")[-1])
         out[key] = summary(value["values"], unit, "lower")
     out["correctness_failures"] = summary([len(problems)], "runs", "lower",
                                           note="a run with an instance not complete or a step "
