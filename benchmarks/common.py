@@ -440,10 +440,9 @@ def dbos_database(path: Path, journal: str) -> str:
     return f"sqlite:///{path}"
 
 
-def dbos_launch(path: Path, journal: str, name: str = "bench", store: str | None = None,
-                schema: str | None = None) -> Any:
+def dbos_launch(path: Path, journal: str, name: str = "bench", store: str | None = None) -> Any:
     """(Re)configure and launch DBOS on a fresh SQLite file, or with ``store`` (a PostgreSQL
-    database) on a fresh schema of it (``schema``, or a new name)."""
+    database) on a new schema of it."""
     import logging
 
     from dbos import DBOS
@@ -451,7 +450,7 @@ def dbos_launch(path: Path, journal: str, name: str = "bench", store: str | None
     config: dict[str, Any] = {"name": name, "log_level": "WARNING"}
     if store is not None:
         config["system_database_url"] = store.split("?", 1)[0]
-        config["dbos_system_schema"] = schema or new_schema("dbos")
+        config["dbos_system_schema"] = new_schema("dbos")
     else:
         config["system_database_url"] = dbos_database(path, journal)
     DBOS(config=config)

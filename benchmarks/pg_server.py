@@ -11,10 +11,10 @@ Each system gets a database of its own (``database_url``), dropped and created a
 invocation; each run inside it uses a schema of its own (pyflow: ``?schema=``, DBOS:
 ``dbos_system_schema``).
 
-``snapshot`` reads, outside any timed span, what the server did: the CPU time of its processes
-(the postmaster's and its children's, living and reaped, from ``/proc``), and one database's
-commits, WAL records and flushes and top-level statements. Only psycopg is needed (DBOS's
-virtualenv has it too), imported when used.
+``Probe`` and ``ServerWatch`` read, outside any timed span, what the server did: the CPU time of
+its processes (the postmaster's and its children's, living and reaped, from ``/proc``), and one
+database's commits, WAL records and flushes and top-level statements. Only psycopg is needed
+(DBOS's virtualenv has it too), imported when used.
 """
 
 from __future__ import annotations
@@ -26,10 +26,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from common import machine_busy_s
+from common import REPO, machine_busy_s
 
 ENV_URL = "PYFLOW_BENCH_POSTGRES_URL"
-REPO = Path(__file__).resolve().parent.parent
 BENCH_SETTINGS = {
     "max_connections": "300",
     "shared_preload_libraries": "pg_stat_statements",
@@ -133,10 +132,6 @@ def with_database(url: str, name: str) -> str:
     return urlunsplit(parts._replace(path="/" + name))
 
 
-def with_option(url: str, option: str) -> str:
-    return f"{url}{'&' if '?' in url else '?'}{option}"
-
-
 def without_options(url: str) -> str:
     return urlunsplit(urlsplit(url)._replace(query=""))
 
@@ -228,16 +223,6 @@ class Probe:
                 (self.database,)).fetchone()
             out["statements"] = float(calls[0])
         return out
-
-    def top_statements(self, limit: int = 12) -> list[tuple[int, str]]:
-        """The database's statements by calls (for the per-step picture)."""
-        if not self.statements:
-            return []
-        rows = self.conn.execute(
-            "SELECT s.calls, left(regexp_replace(s.query, '\\s+', ' ', 'g'), 90) "
-            "FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid "
-            "WHERE d.datname = %s ORDER BY s.calls DESC LIMIT %s", (self.database, limit))
-        return [(int(calls), str(query)) for calls, query in rows]
 
     def reset_statements(self) -> None:
         if self.statements:
