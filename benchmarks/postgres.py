@@ -42,6 +42,7 @@ HEADLINES: list[tuple[str, str, str, bool]] = [
     ("w1", "db_wal_flushes_per_step_n1000", "W1 WAL flushes/step", True),
     ("w1", "db_wal_bytes_per_step_n1000", "W1 WAL bytes/step", True),
     ("w1", "changes_per_group_commit_n1000", "W1 changes per group commit (pyflow)", False),
+    ("w1", "writer_in_commit_share_n1000", "W1 time with a batch in flight (pyflow)", False),
     ("w1", "foreign_cores_n1000", "W1 cores used by other processes", False),
     ("w1", "status_p99_ms", "status() p99 during W1, ms", True),
     ("w1", "peak_rss_mb_n1000", "W1 peak RSS, 1000 in flight, MB", True),

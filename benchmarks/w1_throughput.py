@@ -61,11 +61,32 @@ def pyflow_workflow(steps: int, async_bodies: bool = False) -> type:
     return Steps
 
 
+def time_commits(store: Any) -> list[float] | None:
+    """PostgreSQL: add up the time the store's writer spends inside its commits (from sending a
+    batch until its results are read back), into the returned list's one item."""
+    writer = getattr(store, "_writer", None)
+    if writer is None:
+        return None
+    total = [0.0]
+    commit = writer._commit
+
+    async def timed(batch: Any) -> Any:
+        t = time.perf_counter()
+        try:
+            return await commit(batch)
+        finally:
+            total[0] += time.perf_counter() - t
+
+    writer._commit = timed
+    return total
+
+
 async def pyflow_once(base: Path, durability: str, n: int, steps: int, probe: bool,
                       store: str | None = None, async_bodies: bool = False,
                       watch: ServerWatch | None = None) -> dict[str, Any]:
     wf = pyflow_workflow(steps, async_bodies)
     async with PyflowHarness({"w1": wf}, base, durability, store=store) as h:
+        in_commit = time_commits(h.raw_store) if store is not None else None
         ids = [f"i{k}" for k in range(n)]
         created: list[str] = []
         latencies: list[float] = []
@@ -108,6 +129,8 @@ async def pyflow_once(base: Path, durability: str, n: int, steps: int, probe: bo
         writer = getattr(h.raw_store, "_writer", None)  # PostgreSQL: the group-commit writer
         batches = {"batches": writer.batches, "operations": writer.operations} if (
             store is not None and writer is not None) else {}
+        if in_commit is not None:
+            batches["in_commit_s"] = in_commit[0]
     return {"seconds": t_end - t0, "create_s": t_created - t0, "peak_rss_mb": rss,
             "cpu_s": cpu_s, "latencies_ms": latencies, "loop_lag_ms": lags, **batches}
 
@@ -189,6 +212,11 @@ def add_server_metrics(metrics: dict[str, dict[str, Any]], runs: list[dict[str, 
     """PostgreSQL: the server's CPU per step beside the process's, and the database work per
     step (commits, statements, WAL records and flushes; start-up and shut-down included)."""
     batches = [r for r in runs if r.get("batches")]
+    if batches and "in_commit_s" in batches[0]:
+        metrics[f"writer_in_commit_share_n{n}"] = summary(
+            [r["in_commit_s"] / r["seconds"] for r in batches], "of the time",
+            note="pyflow's writer: time with a batch in flight (sent, results not yet read) / "
+                 "the run's time (its create calls, teardown too)")
     if batches:
         metrics[f"group_commits_per_step_n{n}"] = summary(
             [r["batches"] / steps for r in batches], "commits", "lower",
