@@ -1,6 +1,7 @@
 """Run W1, W3 and W6 on PostgreSQL, pyflow beside DBOS 3.4.0 on the same server in one go, then
-W1 with 1, 2 and 4 ``pyflow worker`` processes; print the figures with the ratio pyflow/DBOS and
-what each system asked of the database per step, and write ``results/latest-postgres.json``.
+W1 with 1, 2 and 4 (``--workers``) ``pyflow worker`` processes; print the figures with the ratio
+pyflow/DBOS and what each system asked of the database per step, and write
+``results/latest-postgres.json``.
 
     .venv/bin/python benchmarks/postgres.py            # full run, ~10 min on 2 cores
     .venv/bin/python benchmarks/postgres.py --quick    # smoke run, ~2 min
@@ -63,6 +64,8 @@ def main() -> None:
     p.add_argument("--only", nargs="+", choices=WORKLOADS, default=list(WORKLOADS))
     p.add_argument("--skip-dbos", action="store_true")
     p.add_argument("--reps", type=int, default=None, help="repetitions of every workload")
+    p.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4],
+                   help="numbers of pyflow worker processes for W1 (the first is the reference)")
     p.add_argument("--dbos-venv", type=Path, default=REPO.parent / "dbos-venv")
     args = p.parse_args()
 
@@ -103,6 +106,8 @@ def run_all(args: argparse.Namespace, urls: dict[str, str], dbos_python: str | N
                 continue
             extra = ["--store", urls[system], "--workdir", str(scratch / f"{workload}-{system}"),
                      *reps]
+            if workload == "w1-workers":
+                extra += ["--workers", *map(str, args.workers)]
             results[workload][system] = run.run_one(
                 python, workload, system, extra, run_dir / f"{workload}-{system}-postgres.json",
                 args.quick, server_cpu_s)
