@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import resource
 import statistics
 import subprocess
@@ -101,7 +102,8 @@ def run_one(python: str, workload: str, system: str, extra: list[str], out: Path
     cmd = [python, str(HERE / SCRIPTS[workload]), "--system", system, "--json", str(out), *extra]
     if quick:
         cmd.append("--quick")
-    print(f"\n$ {' '.join(cmd[1:])}", flush=True)
+    shown = re.sub(r"(://[^:/@\s]+):[^@\s]*@", r"\1:***@", " ".join(cmd[1:]))  # no passwords
+    print(f"\n$ {shown}", flush=True)
     more = more_cpu_s or (lambda: 0.0)
     busy0, ours0 = machine_busy_s(), children_cpu_s() + more()
     t0 = time.perf_counter()
