@@ -74,7 +74,24 @@ StoreLocation = SqliteLocation | PostgresLocation
 def resolve_store(flag: str | None, environ: Mapping[str, str], cwd: Path) -> StoreLocation | None:
     """The store ``--store`` names, else ``PYFLOW_STORE``; None: the project's default."""
     given = flag if flag is not None else environ.get(ENV_VAR) or None
-    return parse_store_url(given, cwd) if given is not None else None
+    if given is None:
+        return None
+    location = parse_store_url(given, cwd)
+    if isinstance(location, SqliteLocation):
+        _check_directory(location, "--store" if flag is not None else ENV_VAR)
+    return location
+
+
+def _check_directory(location: SqliteLocation, named_by: str) -> None:
+    """A SQLite store someone named must be in a directory that exists: pyflow creates the file,
+    never the directories of a path that may be a typo (a command would then read a new, empty
+    store, or an engine run instances no one else finds)."""
+    folder = location.path.parent
+    if folder.is_dir():
+        return
+    what = "is not a directory" if folder.exists() else "does not exist"
+    raise StorageError(f"The directory of the SQLite store {location.path} {what}: create it, or "
+                       f"fix the path in {named_by}.")
 
 
 def scrub(location: StoreLocation | None, text: str) -> str:
