@@ -84,7 +84,7 @@ class SqliteStore(SqliteReads):
             await self.close()
             raise health.explain(self.path, exc) or StorageError(
                 f"Cannot open the state database {self.path}: {exc}. "
-                "Check the --persist-to directory.") from exc
+                f"Check that pyflow may create and write files in {self.state_dir}.") from exc
 
     def wakeups(self) -> WakeupFeed | None:
         """None: the engines on one file poll it, which costs next to nothing."""
