@@ -1,16 +1,17 @@
-"""Three ``pyflow worker`` processes on one PostgreSQL database, through everything a cluster
-goes through: one is SIGKILLed, one is SIGSTOPped past its lease and SIGCONTed (its late writes
-are refused), every connection to the server is terminated once, one runs with its machine
-clock 30 s ahead, and notifications are off for a phase (the engines poll).
+"""Three ``pyflow worker`` processes and a ``pyflow serve`` on one PostgreSQL database, through
+everything a cluster goes through: one is SIGKILLed, one is SIGSTOPped past its lease and
+SIGCONTed (its late writes are refused), every connection to the server is terminated once, one
+runs with its machine clock 30 s ahead, and notifications are off for a phase (the engines
+poll).
 
-A few hundred instances run steps, a retried step, a sleep and a wait for an event. At the end
-every instance is complete; every stored step result is the token its committed execution
-produced and no body started again after that execution finished (the only re-runs are bodies
-caught between finishing and their commit); no sleep ended early; each instance's log is
-numbered 1, 2, 3... without a gap; the workers stop on SIGTERM with exit code 0, handing back
-what they held.
-
-(``pyflow serve`` is not part of this run yet: it is being built on another branch.)
+A few hundred instances run steps, a retried step, a sleep and a wait for an event. A third of
+them are created through the server's local API, a third by its Worker's binding, the rest
+straight in the database; the server's engine runs its share, and each is read back through the
+way it came in. At the end every instance is complete; every stored step result is the token its
+committed execution produced and no body started again after that execution finished (the only
+re-runs are bodies caught between finishing and their commit); no sleep ended early; each
+instance's log is numbered 1, 2, 3... without a gap; the workers stop on SIGTERM with exit code
+0, handing back what they held.
 """
 
 from __future__ import annotations
@@ -19,9 +20,11 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
@@ -41,6 +44,7 @@ STEPS = 6
 LEASE_S = 2.0
 NAP_S = 1.0
 APP = "pyflow-chaos"
+API = "/cdn-cgi/local/explorer/api/workflows/chaos/instances"
 
 CONFIG = """\
 name = "chaos"
@@ -60,6 +64,7 @@ import os
 import random
 import time
 import uuid
+from urllib.parse import parse_qs, urlparse
 
 from workers import Response, WorkerEntrypoint, WorkflowEntrypoint
 
@@ -99,7 +104,11 @@ class Chaos(WorkflowEntrypoint):
 
 class Default(WorkerEntrypoint):
     async def fetch(self, request):
-        return Response("chaos")
+        instance_id = parse_qs(urlparse(request.url).query)["id"][0]
+        if request.method == "POST":
+            created = await self.env.CHAOS.create(id=instance_id)
+            return Response.json({{"id": created.id}})
+        return Response.json(await (await self.env.CHAOS.get(instance_id)).status())
 """
 
 
@@ -121,6 +130,17 @@ class Cluster:
         self.workers[name] = worker
         return worker
 
+    def serve(self, port: int) -> subprocess.Popen[bytes]:
+        """``pyflow serve`` on the same database: its Worker, its local API and its engine."""
+        with (self.root / "serve.log").open("wb") as out:
+            server = subprocess.Popen(
+                [sys.executable, "-m", "pyflow_cli", "--cwd", str(self.root / "project"),
+                 "serve", "--store", self.url, "--port", str(port), "--log-level", "info"],
+                stdout=out, stderr=subprocess.STDOUT,
+                env={**os.environ, "CHAOS_JOURNAL": str(self.journal)})
+        self.workers["serve"] = server
+        return server
+
     def output(self, name: str) -> str:
         return (self.root / f"{name}.log").read_text()
 
@@ -130,6 +150,31 @@ class Cluster:
                 worker.send_signal(signal.SIGCONT)
                 worker.kill()
                 worker.wait()
+
+
+class Http:
+    """Requests to the ``pyflow serve`` of the test: its local API and its Worker."""
+
+    def __init__(self, port: int) -> None:
+        self.base = f"http://127.0.0.1:{port}"
+
+    def call(self, method: str, path: str, body: Any = None) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.base + path, data=data, method=method,
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read())
+
+    def api(self, method: str, path: str, body: Any = None) -> Any:
+        answer = self.call(method, API + path, body)
+        assert answer["success"], answer
+        return answer["result"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def until(condition: Callable[[], bool], timeout_s: float,
@@ -167,12 +212,26 @@ def test_three_workers_finish_everything_through_kills_stalls_drops_and_a_wrong_
         first = cluster.start("w1")
         stalled = cluster.start("w2")
         skewed = cluster.start("w3", PYFLOW_TEST_CLOCK_SKEW_MS="30000")
-        until(lambda: len(run(store.list_engines())) == 3, 60, "three registered workers")
+        port = free_port()
+        server = cluster.serve(port)
+        http = Http(port)
+        until(lambda: len(run(store.list_engines())) == 4, 60,
+              lambda: "three registered workers and the server: " + cluster.output("serve"))
+        until(lambda: "Ready on" in cluster.output("serve"), 60, "the server to listen")
         skewed_id = next(e.id for e in run(store.list_engines()) if e.pid == skewed.pid)
+        server_id = next(e.id for e in run(store.list_engines()) if e.pid == server.pid)
         for n in range(INSTANCES):
-            run(service.create("chaos", f"c{n}"))
+            if n % 3 == 0:
+                assert http.api("POST", "", {"id": f"c{n}"}) == {"id": f"c{n}"}
+            elif n % 3 == 1:
+                assert http.call("POST", f"/?id=c{n}") == {"id": f"c{n}"}
+            else:
+                run(service.create("chaos", f"c{n}"))
         for n in range(INSTANCES // 2):
-            run(service.send_event("chaos", f"c{n}", "go", {"n": n}))
+            if n % 3 == 0:
+                http.api("POST", f"/c{n}/events/go", {"n": n})
+            else:
+                run(service.send_event("chaos", f"c{n}", "go", {"n": n}))
 
         until(lambda: complete() >= 20, 120, "the first instances to complete")
         first.send_signal(signal.SIGKILL)
@@ -207,17 +266,26 @@ def test_three_workers_finish_everything_through_kills_stalls_drops_and_a_wrong_
                   f"{[(e.event.name, e.runner) for e in run(store.read_log(r.iid))]}"
                   for r in run(store.list_instances("chaos", limit=INSTANCES)).records
                   if r.status.value != "complete"))
-        for name in ("w2", "w3", "w4"):
+        results = run(_stored_results(store))
+        for n in range(0, INSTANCES, 3):  # read back the way they came in
+            through_api = http.api("GET", f"/c{n}")
+            assert through_api["status"] == "complete", through_api
+            assert through_api["output"] == [results[(f"c{n}", f"s{k}")] for k in range(STEPS)]
+            through_worker = http.call("GET", f"/?id=c{n + 1}")
+            assert through_worker["status"] == "complete", through_worker
+            assert through_worker["output"] == [results[(f"c{n + 1}", f"s{k}")]
+                                                for k in range(STEPS)]
+        for name in ("w2", "w3", "w4", "serve"):
             cluster.workers[name].send_signal(signal.SIGTERM)
-        for name in ("w2", "w3", "w4"):
+        for name in ("w2", "w3", "w4", "serve"):
             assert cluster.workers[name].wait(timeout=30) == 0, cluster.output(name)
         assert run(store.list_engines()) == []  # every lease and registration handed back
 
-        results = run(_stored_results(store))
         _check_journal(journal, results)
         _check_logs(run, store)
         runners = run(_runners(store))
         assert runners[skewed_id] > 0, "the skewed worker ran nothing: it proved nothing"
+        assert runners[server_id] > 0, "the server's engine ran nothing"
         stalled_said = cluster.output("w2")
         assert ("could not renew its leases" in stalled_said
                 or "is no longer leased to this engine" in stalled_said), stalled_said
