@@ -30,10 +30,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from e2ekit import after_commit, committed_results, journal_by_step
 from pgcluster import Server
 
 from pyflow_cli.engine.events import EventType
-from pyflow_cli.engine.serde import decode
 from pyflow_cli.engine.store import Store
 from pyflow_cli.service import WorkflowInfo, WorkflowService
 from pyflow_cli.storage.factory import open_store, store_clock
@@ -268,7 +268,7 @@ def test_three_workers_finish_everything_through_kills_stalls_drops_and_a_wrong_
                   f"{[(e.event.name, e.runner) for e in run(store.read_log(r.iid))]}"
                   for r in run(store.list_instances("chaos", limit=INSTANCES)).records
                   if r.status.value != "complete"))
-        results = run(_stored_results(store))
+        results = run(committed_results(store, "chaos", limit=INSTANCES))
         for n in range(0, INSTANCES, 3):  # read back the way they came in
             through_api = http.api("GET", f"/c{n}")
             assert through_api["status"] == "complete", through_api
@@ -298,34 +298,14 @@ def test_three_workers_finish_everything_through_kills_stalls_drops_and_a_wrong_
         loop.close()
 
 
-async def _stored_results(store: Store) -> dict[tuple[str, str], str]:
-    page = await store.list_instances("chaos", limit=INSTANCES)
-    assert page.total == INSTANCES
-    results: dict[tuple[str, str], str] = {}
-    for record in page.records:
-        assert record.status.value == "complete", (record.id, record.status, record.error_json)
-        history = await store.load_history(record.iid)
-        for step in history.steps.values():
-            if step.kind == "do":
-                results[(record.id, step.target.rsplit("-", 1)[0])] = decode(step.value_json)
-        assert decode(record.output_json) == [results[(record.id, f"s{k}")] for k in range(STEPS)]
-    return results
-
-
 def _check_journal(journal: Path, results: dict[tuple[str, str], str]) -> None:
-    by_step: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
-    for line in journal.read_text().splitlines():
-        entry = json.loads(line)
-        by_step[(entry["i"], entry["s"])].append(entry)
+    by_step = journal_by_step(journal)
     assert len(results) == INSTANCES * STEPS
     for key, token in results.items():
-        history = by_step[key]
-        done_at = [n for n, e in enumerate(history) if e["kind"] == "done" and e["token"] == token]
-        assert done_at, f"{key}: the stored result was never produced by a body"
         # A body that started before then may finish after (a stalled worker's, whose write
         # was refused); none may start.
-        later = [e for e in history[done_at[0] + 1:] if e["kind"] == "start"]
-        assert not later, f"{key}: a body started again after its result was committed: {history}"
+        later = [e for e in after_commit(key, by_step[key], token) if e["kind"] == "start"]
+        assert not later, f"{key}: a body started again after its result was committed: {by_step[key]}"
     for n in range(INSTANCES):  # the nap lasted: no engine's clock fired it early
         instance = f"c{n}"
         nap_start = next(e["t"] for e in by_step[(instance, "s2")]

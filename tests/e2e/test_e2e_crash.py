@@ -9,19 +9,17 @@ execution finished — the only re-runs are bodies killed before their result wa
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 import signal
 import subprocess
 import sys
 import time
-from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 import pytest
+from e2ekit import after_commit, committed_results, journal_by_step
 
-from pyflow_cli.engine.serde import decode
 from pyflow_cli.storage.factory import build_store
 from pyflow_cli.storage.url import DB_NAME, SqliteLocation, parse_store_url
 
@@ -71,32 +69,16 @@ async def stored_results(state: str) -> dict[tuple[str, str], Any]:
     store = build_store(location)
     await store.open()
     try:
-        page = await store.list_instances("crashy", limit=1000)
-        results: dict[tuple[str, str], Any] = {}
-        for record in page.records:
-            assert record.status.value == "complete", (record.id, record.status, record.error_json)
-            history = await store.load_history(record.iid)
-            for step in history.steps.values():
-                if step.kind == "do":
-                    results[(record.id, step.target.rsplit("-", 1)[0])] = decode(step.value_json)
-            assert decode(record.output_json) == [
-                results[(record.id, f"s{k}")] for k in range(len(decode(record.output_json)))]
-        return results
+        return await committed_results(store, "crashy", limit=1000)
     finally:
         await store.close()
 
 
 def check_journal(journal: Path, results: dict[tuple[str, str], Any], steps: int, instances: int) -> None:
-    entries = [json.loads(line) for line in journal.read_text().splitlines()]
-    by_step: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
-    for entry in entries:
-        by_step[(entry["i"], entry["s"])].append(entry)
+    by_step = journal_by_step(journal)
     assert len(results) == instances * steps
     for key, token in results.items():
-        history = by_step[key]
-        done_at = [n for n, e in enumerate(history) if e["kind"] == "done" and e["token"] == token]
-        assert done_at, f"{key}: the stored result was never produced by a body"
-        later = history[done_at[0] + 1:]
+        later = after_commit(key, by_step[key], token)
         assert not later, f"{key}: the body ran again after its result was committed: {later}"
 
 
