@@ -239,6 +239,13 @@ def durability_text(args: argparse.Namespace) -> str:
             if args.journal == "default" else "SQLite WAL, synchronous=FULL")
 
 
+def w1_wrangler_toml(name: str) -> str:
+    """The wrangler.toml of a project running W1 as a Worker would: workflow ``w1``, bound as
+    ``W1``, class ``Steps``."""
+    return (f'name = "{name}"\nmain = "src/entry.py"\ncompatibility_date = "2025-10-01"\n\n'
+            '[[workflows]]\nname = "w1"\nbinding = "W1"\nclass_name = "Steps"\n')
+
+
 def workdir(args: argparse.Namespace, name: str) -> Path:
     base = args.workdir or Path(tempfile.mkdtemp(prefix=f"pyflow-bench-{name}-"))
     base.mkdir(parents=True, exist_ok=True)

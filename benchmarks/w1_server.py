@@ -28,21 +28,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import parser, print_metrics, summary, workdir, write_result
+from common import parser, print_metrics, summary, w1_wrangler_toml, workdir, write_result
 from w1_throughput import pyflow_once
 
 API = "/cdn-cgi/local/explorer/api"
-
-WRANGLER_TOML = """\
-name = "w1-server"
-main = "src/entry.py"
-compatibility_date = "2025-10-01"
-
-[[workflows]]
-name = "w1"
-binding = "W1"
-class_name = "Steps"
-"""
 
 ENTRY = """\
 from workers import Response, WorkerEntrypoint, WorkflowEntrypoint
@@ -66,7 +55,7 @@ class Default(WorkerEntrypoint):
 
 def make_project(root: Path, steps: int) -> Path:
     (root / "src").mkdir(parents=True, exist_ok=True)
-    (root / "wrangler.toml").write_text(WRANGLER_TOML)
+    (root / "wrangler.toml").write_text(w1_wrangler_toml("w1-server"))
     (root / "src" / "entry.py").write_text(textwrap.dedent(ENTRY.format(steps=steps)))
     return root
 

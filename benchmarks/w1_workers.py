@@ -34,22 +34,12 @@ from common import (
     parser,
     print_metrics,
     summary,
+    w1_wrangler_toml,
     with_schema,
     workdir,
     write_result,
 )
 from pg_server import ServerWatch, _cpu_s
-
-WRANGLER_TOML = """\
-name = "w1-workers"
-main = "src/entry.py"
-compatibility_date = "2025-10-01"
-
-[[workflows]]
-name = "w1"
-binding = "W1"
-class_name = "Steps"
-"""
 
 # Each worker counts the step bodies it runs, by instance and step, and writes the counts down
 # when it exits (SIGTERM lets it finish): a dict update per step, nothing on the hot path's I/O.
@@ -90,7 +80,7 @@ class Steps(WorkflowEntrypoint):
 
 def make_project(root: Path, steps: int) -> Path:
     (root / "src").mkdir(parents=True, exist_ok=True)
-    (root / "wrangler.toml").write_text(WRANGLER_TOML)
+    (root / "wrangler.toml").write_text(w1_wrangler_toml("w1-workers"))
     (root / "src" / "entry.py").write_text(textwrap.dedent(ENTRY.format(steps=steps)))
     return root
 
