@@ -7,12 +7,14 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import textwrap
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC
 from pathlib import Path
 from typing import Any
 
+from typer._click import Command, Context
+from typer.core import TyperGroup
 from typer.testing import CliRunner, Result
 
 from pyflow_cli.cli.main import app
@@ -147,3 +149,15 @@ async def run_demo_to_completion(env: WorkflowTestEnv, instance_id: str = "golde
     await env.settle()
     await env.service.send_event("demo", instance_id, "approve", {"ok": True})
     await env.run_until_done("demo", instance_id)
+
+
+def command_tree(command: Command, path: tuple[str, ...] = ()
+                 ) -> Iterator[tuple[tuple[str, ...], Command]]:
+    """Every command and group the CLI registers below ``command``, with its path of names."""
+    yield path, command
+    if isinstance(command, TyperGroup):
+        ctx = Context(command)
+        for name in command.list_commands(ctx):
+            sub = command.get_command(ctx, name)
+            assert sub is not None
+            yield from command_tree(sub, (*path, name))

@@ -13,15 +13,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import typer
-from clikit import Project, fixed_runtime, write_project
+from clikit import Project, command_tree, fixed_runtime, write_project
 from pgcluster import Server
-from typer._click import Command, Context
+from typer._click import Context
 from typer.core import TyperGroup
 from typer.testing import CliRunner
 
@@ -37,17 +36,6 @@ SERVERS = {"dev": ["--port", "0", "--no-reload"], "serve": ["--port", "0"], "wor
 """Commands that run until stopped (with options that keep them from clashing with others)."""
 
 
-def leaf_commands(command: Command, path: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
-    if isinstance(command, TyperGroup):
-        ctx = Context(command)
-        for name in command.list_commands(ctx):
-            sub = command.get_command(ctx, name)
-            assert sub is not None
-            yield from leaf_commands(sub, (*path, name))
-    else:
-        yield path
-
-
 def command_line(path: tuple[str, ...]) -> list[str]:
     """``path`` with a value for each of its required arguments and options."""
     command = typer.main.get_command(app)
@@ -61,8 +49,9 @@ def command_line(path: tuple[str, ...]) -> list[str]:
     return [*path, *arguments, *OPTIONS.get(path, [])]
 
 
-COMMANDS = [path for path in leaf_commands(typer.main.get_command(app))
-            if not any(path[:len(skip)] == skip for skip in NO_STORE)]
+COMMANDS = [path for path, command in command_tree(typer.main.get_command(app))
+            if not isinstance(command, TyperGroup)
+            and not any(path[:len(skip)] == skip for skip in NO_STORE)]
 READS_ONLY_OK = {"doctor", "workers list", "versions list", "workflows describe",
                  "workflows delete", "workflows metrics", "workflows instances list",
                  "workflows instances terminate-all"}

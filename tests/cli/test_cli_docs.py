@@ -3,26 +3,15 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import typer
-from typer._click import Command, Context
+from clikit import command_tree
 from typer.core import TyperGroup
 
 from pyflow_cli.cli.main import app
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "cli.md"
-
-
-def commands(command: Command, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Command]]:
-    yield path, command
-    if isinstance(command, TyperGroup):
-        ctx = Context(command)
-        for name in command.list_commands(ctx):
-            sub = command.get_command(ctx, name)
-            assert sub is not None
-            yield from commands(sub, (*path, name))
 
 
 def sections(text: str) -> dict[str, str]:
@@ -46,7 +35,7 @@ def test_every_command_and_option_is_documented() -> None:
     documented = sections(text)
     global_section = text.split("## Global options", 1)[1].split("\n## ", 1)[0]
     missing = []
-    for path, command in commands(root):
+    for path, command in command_tree(root):
         if isinstance(command, TyperGroup):
             body = global_section if not path else ""
         else:
